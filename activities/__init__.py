@@ -1,0 +1,1 @@
+"""Temporal activities: the only code that touches the database, platforms and storage."""

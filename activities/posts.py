@@ -1,0 +1,258 @@
+"""Post activities: load the plan, publish one target through its adapter, record outcomes.
+
+Publishing is at most once per target: the stored state is checked first, the platform gets the
+idempotency key `post/{post_id}/target/{target_id}`, and before any call that follows an earlier
+attempt whose outcome is unknown, the adapter looks for the post it may already have made.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from herald.crypto import CredentialCipher
+from herald.db.engine import SessionFactory
+from herald.db.models import PostTarget, SocialAccount
+from herald.db.types import utcnow
+from herald.payloads import (
+    PostPlan,
+    PostWorkflowInput,
+    PublishTargetInput,
+    ScheduleChange,
+    ScheduleChangeKind,
+    TargetFailure,
+    TargetOutcome,
+    TargetRef,
+)
+from herald.repositories.posts import get_post_for_execution, lock_target_and_post
+from herald.services.post_state import refresh_status
+from herald.status import (
+    WAITING_TARGET_STATES,
+    AccountStatus,
+    PostPhase,
+    PostStatus,
+    TargetStatus,
+)
+from platforms.base import (
+    AccountContext,
+    AuthExpired,
+    PlatformError,
+    PublishedPost,
+    PublishRequest,
+    RateLimited,
+    Rejected,
+)
+from platforms.registry import AdapterRegistry
+
+log = logging.getLogger(__name__)
+
+# Error codes users see on a target, by error class.
+RATE_LIMITED = "rate_limited"
+PLATFORM_UNAVAILABLE = "platform_unavailable"
+AUTH_EXPIRED = "auth_expired"
+REJECTED = "rejected"
+ACCOUNT_INACTIVE = "account_inactive"
+
+
+def idempotency_key(post_id: str, target_id: str) -> str:
+    return f"post/{post_id}/target/{target_id}"
+
+
+def _outcome(target: PostTarget) -> TargetOutcome:
+    return TargetOutcome(
+        target_id=str(target.id),
+        status=target.status,
+        platform_post_id=target.platform_post_id,
+        platform_post_url=target.platform_post_url,
+        error_code=target.error_code,
+        error_message=target.error_message,
+    )
+
+
+class PostActivities:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        adapters: AdapterRegistry,
+        cipher: CredentialCipher,
+        max_attempts: int,
+    ) -> None:
+        self._sessions = sessions
+        self._adapters = adapters
+        self._cipher = cipher
+        self._max_attempts = max_attempts
+
+    @activity.defn(name="load_post_plan")
+    async def load_post_plan(self, input: PostWorkflowInput) -> PostPlan | None:
+        async with self._sessions() as session:
+            post = await get_post_for_execution(session, uuid.UUID(input.post_id))
+            if post is None:
+                return None
+            wanted = set(input.target_ids) if input.target_ids is not None else None
+            targets = [
+                TargetRef(id=str(t.id), platform=t.platform)
+                for t in post.targets
+                if (
+                    str(t.id) in wanted if wanted is not None else t.status in WAITING_TARGET_STATES
+                )
+            ]
+            return PostPlan(
+                post_id=str(post.id),
+                workspace_id=str(post.workspace_id),
+                phase=post.phase,
+                status=post.status,
+                scheduled_at=post.scheduled_at,
+                targets=targets,
+                max_attempts=self._max_attempts,
+            )
+
+    @activity.defn(name="apply_schedule_change")
+    async def apply_schedule_change(self, change: ScheduleChange) -> PostStatus:
+        async with self._sessions() as session, session.begin():
+            post = await get_post_for_execution(session, uuid.UUID(change.post_id))
+            if post is None:
+                raise ApplicationError("post no longer exists", non_retryable=True)
+            if change.kind is ScheduleChangeKind.CANCEL:
+                for target in post.targets:
+                    if target.status in WAITING_TARGET_STATES:
+                        target.status = TargetStatus.CANCELLED
+            elif change.kind is ScheduleChangeKind.PUBLISH_NOW:
+                post.phase = PostPhase.QUEUED
+            else:
+                post.phase = PostPhase.SCHEDULED
+                post.scheduled_at = change.scheduled_at
+            post.version += 1
+            return refresh_status(
+                session, post, always_emit=change.kind is ScheduleChangeKind.RESCHEDULE
+            )
+
+    @activity.defn(name="publish_target")
+    async def publish_target(self, input: PublishTargetInput) -> TargetOutcome:
+        claimed = await self._claim(input)
+        if isinstance(claimed, TargetOutcome):
+            return claimed
+        target_platform, account, request, resume_since = claimed
+        adapter = self._adapters.get(target_platform)
+        try:
+            existing: PublishedPost | None = None
+            if resume_since is not None:
+                existing = await adapter.find_existing(account, request, resume_since)
+                if existing:
+                    log.info("target %s: found the post an earlier attempt made", input.target_id)
+            published = existing or await adapter.publish(account, request)
+        except Rejected as err:
+            return await self._finish_failed(input.target_id, REJECTED, err.message, False)
+        except AuthExpired as err:
+            # Token refresh arrives with the accounts issue; until then the user must reconnect.
+            message = f"the account's access was refused ({err.message}); reconnect it"
+            return await self._finish_failed(input.target_id, AUTH_EXPIRED, message, False)
+        except PlatformError as err:
+            await self._note_error(input.target_id, err)
+            delay = err.retry_after_s if isinstance(err, RateLimited) else None
+            raise ApplicationError(
+                err.message,
+                type=RATE_LIMITED if isinstance(err, RateLimited) else PLATFORM_UNAVAILABLE,
+                next_retry_delay=timedelta(seconds=delay) if delay else None,
+            ) from err
+        return await self._finish_published(input.target_id, published)
+
+    async def _claim(
+        self, input: PublishTargetInput
+    ) -> TargetOutcome | tuple[str, AccountContext, PublishRequest, datetime | None]:
+        """Marks the target publishing and counts the attempt, or answers if nothing is to do."""
+        async with self._sessions() as session, session.begin():
+            found = await lock_target_and_post(session, uuid.UUID(input.target_id))
+            if found is None:
+                raise ApplicationError("target no longer exists", type="Gone", non_retryable=True)
+            target, post = found
+            if target.status not in (*WAITING_TARGET_STATES, TargetStatus.PUBLISHING):
+                return _outcome(target)  # already decided: published, failed or cancelled
+            account = await session.get(SocialAccount, target.account_id)
+            assert account is not None
+            if account.status != AccountStatus.ACTIVE:
+                message = f"the {account.platform} account @{account.username} is {account.status}"
+                self._fail(target, ACCOUNT_INACTIVE, message, retryable=False)
+                refresh_status(session, post)
+                return _outcome(target)
+            # An earlier call may have reached the platform even though we never saw its answer.
+            resume_since = target.first_attempt_at if target.attempts > 0 else None
+            target.status = TargetStatus.PUBLISHING
+            target.attempts += 1
+            target.first_attempt_at = target.first_attempt_at or utcnow()
+            refresh_status(session, post)
+            context = AccountContext(
+                account_id=str(account.id),
+                username=account.username,
+                platform_account_id=account.platform_account_id,
+                credentials=self._cipher.decrypt(account.credentials_encrypted),
+                settings=account.settings,
+            )
+            request = PublishRequest(
+                text=target.content if target.content is not None else post.content,
+                idempotency_key=idempotency_key(input.post_id, input.target_id),
+                options=target.options,
+            )
+            return target.platform, context, request, resume_since
+
+    async def _finish_published(self, target_id: str, published: PublishedPost) -> TargetOutcome:
+        async with self._sessions() as session, session.begin():
+            found = await lock_target_and_post(session, uuid.UUID(target_id))
+            assert found is not None
+            target, post = found
+            target.status = TargetStatus.PUBLISHED
+            target.platform_post_id = published.platform_post_id
+            target.platform_post_url = published.url
+            target.published_at = published.published_at or utcnow()
+            target.error_code = target.error_message = None
+            target.error_retryable = None
+            refresh_status(session, post)
+            return _outcome(target)
+
+    async def _finish_failed(
+        self, target_id: str, code: str, message: str, retryable: bool
+    ) -> TargetOutcome:
+        async with self._sessions() as session, session.begin():
+            found = await lock_target_and_post(session, uuid.UUID(target_id))
+            assert found is not None
+            target, post = found
+            if target.status != TargetStatus.PUBLISHED:
+                self._fail(target, code, message, retryable)
+                refresh_status(session, post)
+            return _outcome(target)
+
+    async def _note_error(self, target_id: str, err: PlatformError) -> None:
+        """Keeps the last error visible on a target that is still being retried."""
+        async with self._sessions() as session, session.begin():
+            found = await lock_target_and_post(session, uuid.UUID(target_id))
+            target = found[0] if found else None
+            if target is not None and target.status == TargetStatus.PUBLISHING:
+                target.error_code = (
+                    RATE_LIMITED if isinstance(err, RateLimited) else PLATFORM_UNAVAILABLE
+                )
+                target.error_message = err.message
+                target.error_retryable = True
+
+    @staticmethod
+    def _fail(target: PostTarget, code: str, message: str, retryable: bool) -> None:
+        target.status = TargetStatus.FAILED
+        target.error_code = code
+        target.error_message = message
+        target.error_retryable = retryable
+
+    @activity.defn(name="record_target_failure")
+    async def record_target_failure(self, failure: TargetFailure) -> TargetOutcome:
+        return await self._finish_failed(
+            failure.target_id, failure.code, failure.message, failure.retryable
+        )
+
+    @activity.defn(name="finalize_post")
+    async def finalize_post(self, post_id: str) -> PostStatus:
+        async with self._sessions() as session, session.begin():
+            post = await get_post_for_execution(session, uuid.UUID(post_id))
+            if post is None:
+                raise ApplicationError("post no longer exists", non_retryable=True)
+            return refresh_status(session, post)

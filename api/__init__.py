@@ -1,0 +1,1 @@
+"""Herald's REST API (FastAPI): thin routers over services and repositories."""

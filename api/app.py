@@ -1,0 +1,46 @@
+"""The FastAPI application: lifespan-built resources, error handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.middleware import RequestIdMiddleware
+from api.resources import Resources
+from api.routes import accounts, health, posts
+from herald.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
+    """`resources` lets tests hand in what they built; otherwise the lifespan builds them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if resources is not None:
+            app.state.resources = resources
+            yield
+            return
+        built = Resources.build(settings or get_settings())
+        app.state.resources = built
+        try:
+            yield
+        finally:
+            await built.close()
+
+    app = FastAPI(
+        title="Herald",
+        version="0.1.0",
+        summary="API-first social publishing on durable Temporal workflows",
+        lifespan=lifespan,
+    )
+    if resources is not None:
+        app.state.resources = resources
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(posts.router)
+    app.include_router(accounts.router)
+    return app

@@ -1,0 +1,69 @@
+"""Annotated dependencies: the request's session, principal and Temporal gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import authenticate, authorize
+from api.resources import Resources
+from herald.dispatch import TemporalGateway
+from herald.principal import Permission, Principal
+from herald.settings import Settings
+
+
+def _resources(request: Request) -> Resources:
+    resources = request.app.state.resources
+    assert isinstance(resources, Resources)
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(_resources)]
+
+
+async def _session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    # Services never commit; the request's unit of work does, when the handler succeeded.
+    async with resources.sessions() as session:
+        yield session
+        if session.in_transaction():
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _settings(resources: ResourcesDep) -> Settings:
+    return resources.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _temporal(resources: ResourcesDep) -> TemporalGateway:
+    return resources.temporal
+
+
+TemporalDep = Annotated[TemporalGateway, Depends(_temporal)]
+
+
+async def _principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    return await authenticate(session, authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """`Depends(require(Permission.POSTS_CREATE))`: the principal, if it holds the permission."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        return authorize(principal, permission)
+
+    dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    return dependency

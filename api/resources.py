@@ -1,0 +1,27 @@
+"""What the API process holds for its lifetime: settings, engine, sessions, Temporal gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from herald.db.engine import SessionFactory, create_engine, create_session_factory
+from herald.dispatch import TemporalGateway
+from herald.settings import Settings
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    temporal: TemporalGateway
+
+    @classmethod
+    def build(cls, settings: Settings) -> Resources:
+        engine = create_engine(settings.resolved_database_url)
+        return cls(settings, engine, create_session_factory(engine), TemporalGateway(settings))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

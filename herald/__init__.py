@@ -1,0 +1,1 @@
+"""Herald core: settings, database models, shared schemas and the command line."""

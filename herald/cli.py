@@ -1,0 +1,94 @@
+"""The `herald` command: `dev` runs everything; `api`, `worker`, `emulator`, `migrate` one part."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from herald.logs import configure_logging
+from herald.settings import get_settings
+
+
+def _api() -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _worker() -> int:
+    from worker import run_worker
+
+    settings = get_settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def _emulator() -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "emulator.app:create_app",
+        factory=True,
+        host=settings.emulator_host,
+        port=settings.emulator_port,
+        log_level="warning",
+    )
+    return 0
+
+
+def _migrate() -> int:
+    from herald.migrate import migrate
+
+    migrate(get_settings().resolved_database_url)
+    print("database is at the newest revision")
+    return 0
+
+
+def _dev() -> int:
+    from herald.dev import run_dev
+
+    return asyncio.run(run_dev(get_settings()))
+
+
+COMMANDS = {
+    "dev": (_dev, "run everything: Temporal dev server, emulator, worker, API, demo data"),
+    "api": (_api, "run the REST API"),
+    "worker": (_worker, "run the Temporal worker"),
+    "emulator": (_emulator, "run the platform emulator (sandbox networks)"),
+    "migrate": (_migrate, "apply database migrations"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="herald", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    args = parser.parse_args(argv)
+    configure_logging(get_settings().log_level)
+    return COMMANDS[args.command][0]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

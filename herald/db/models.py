@@ -1,0 +1,155 @@
+"""SQLAlchemy models: the system of record for everything the API reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from herald.db.types import JSONType, UTCDateTime, utcnow
+from herald.status import AccountStatus, Origin, PostPhase, PostStatus, TargetStatus
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+def _uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Only a digest is kept: the secret is shown once, on creation.
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    permissions: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SocialAccount(Base):
+    __tablename__ = "social_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    avatar_url: Mapped[str | None] = mapped_column(Text, default=None)
+    platform_account_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.ACTIVE)
+    # Fernet token of the JSON credentials; never returned by the API or logged.
+    credentials_encrypted: Mapped[str] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_workspace_created", "workspace_id", "created_at", "id"),
+        Index("ix_posts_workspace_status", "workspace_id", "status"),
+        Index("ix_posts_workspace_external_id", "workspace_id", "external_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    media_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    phase: Mapped[PostPhase] = mapped_column(String(24))
+    # Derived from phase and targets (herald.status.derive_post_status); stored for list filters.
+    status: Mapped[PostStatus] = mapped_column(String(24))
+    scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    origin: Mapped[Origin] = mapped_column(String(16), default=Origin.API)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_type: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    targets: Mapped[list[PostTarget]] = relationship(
+        back_populates="post", order_by="PostTarget.position", lazy="selectin"
+    )
+
+
+class PostTarget(Base):
+    __tablename__ = "post_targets"
+    __table_args__ = (UniqueConstraint("post_id", "account_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("social_accounts.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(32))
+    status: Mapped[TargetStatus] = mapped_column(String(16))
+    content: Mapped[str | None] = mapped_column(Text, default=None)
+    media_ids: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    platform_post_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    platform_post_url: Mapped[str | None] = mapped_column(Text, default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    error_retryable: Mapped[bool | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the first platform call starts: posts older than this cannot be ours.
+    first_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="targets")
+
+
+class Event(Base):
+    """Outbox: written in the same transaction as the change it reports."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[uuid.UUID] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,174 @@
+"""`herald dev`: the whole of Herald on one machine, supervised; Ctrl-C stops it all.
+
+Order: migrate, Temporal dev server (SQLite under data_dir, Herald's search attributes), emulator,
+seed demo data, worker, API. Then it prints the facts (also written to data_dir/dev.json) and a
+curl to try, and waits. If any part exits, everything is stopped and the exit code says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from herald import temporal as names
+from herald.crypto import CredentialCipher, load_or_create_secret_key
+from herald.db.engine import create_engine, create_session_factory
+from herald.migrate import migrate
+from herald.processes import Child, port_is_free, temporal_dev_server_command
+from herald.seed import DemoData, seed_demo
+from herald.settings import PLATFORMS, Settings
+
+log = logging.getLogger("herald.dev")
+
+
+async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if await probe():
+                return
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"{what} did not become ready within {timeout_s:.0f}s")
+
+
+async def _http_ok(url: str) -> bool:
+    async with httpx.AsyncClient(timeout=2) as client:
+        return (await client.get(url)).status_code == 200
+
+
+async def _temporal_ok(settings: Settings) -> bool:
+    client = await names.connect(settings)
+    await client.service_client.check_health()
+    return True
+
+
+def _check_ports(settings: Settings) -> None:
+    temporal_host, temporal_port = settings.temporal_address.rsplit(":", 1)
+    wanted = [
+        ("Temporal", temporal_host, int(temporal_port), "HERALD_TEMPORAL_ADDRESS"),
+        ("Temporal UI", temporal_host, settings.temporal_ui_port, "HERALD_TEMPORAL_UI_PORT"),
+        ("emulator", settings.emulator_host, settings.emulator_port, "HERALD_EMULATOR_PORT"),
+        ("API", settings.api_host, settings.api_port, "HERALD_API_PORT"),
+    ]
+    busy = [w for w in wanted if not port_is_free(w[1], w[2])]
+    if busy:
+        lines = [
+            f"  {name} port {host}:{port} is in use (set {env})" for name, host, port, env in busy
+        ]
+        raise RuntimeError("cannot start: another process holds a port\n" + "\n".join(lines))
+
+
+def dev_facts(settings: Settings, demo: DemoData) -> dict[str, Any]:
+    return {
+        "api_url": settings.api_url,
+        "api_key": demo.api_key,
+        "workspace_id": str(demo.workspace_id),
+        "brand_id": str(demo.brand_id),
+        "temporal_address": settings.temporal_address,
+        "temporal_ui_url": settings.temporal_ui_url,
+        "emulator_url": settings.emulator_url,
+        "accounts": [
+            {"id": str(a.id), "platform": a.platform, "username": a.username} for a in demo.accounts
+        ],
+    }
+
+
+def _banner(facts: dict[str, Any]) -> str:
+    account = next(iter(facts["accounts"]), None)
+    curl = ""
+    if account:
+        body = json.dumps(
+            {
+                "content": "Hello from Herald!",
+                "targets": [{"account_id": account["id"]}],
+                "publish_now": True,
+            }
+        )
+        curl = (
+            f"\n  Try it:\n    curl -s {facts['api_url']}/v1/posts \\\n"
+            f"      -H 'Authorization: Bearer {facts['api_key']}' \\\n"
+            f"      -H 'Content-Type: application/json' \\\n      -d '{body}'\n"
+        )
+    accounts = "\n".join(
+        f"    {a['platform']:<10} @{a['username']}  {a['id']}" for a in facts["accounts"]
+    )
+    return (
+        "\nHerald is ready.\n"
+        f"  API          {facts['api_url']}  (docs: {facts['api_url']}/docs)\n"
+        f"  API key      {facts['api_key']}\n"
+        f"  Workspace    {facts['workspace_id']}\n"
+        f"  Brand        {facts['brand_id']}\n"
+        f"  Temporal     {facts['temporal_address']}  (UI: {facts['temporal_ui_url']})\n"
+        f"  Emulator     {facts['emulator_url']}\n"
+        f"  Accounts\n{accounts}\n{curl}"
+        "  Ctrl-C stops everything.\n"
+    )
+
+
+async def _seed(settings: Settings) -> DemoData:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        cipher = CredentialCipher(load_or_create_secret_key(settings))
+        return await seed_demo(create_session_factory(engine), settings, cipher, list(PLATFORMS))
+    finally:
+        await engine.dispose()
+
+
+async def run_dev(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _check_ports(settings)
+    log.info("migrating %s", settings.resolved_database_url.split("@")[-1])
+    await asyncio.to_thread(migrate, settings.resolved_database_url)
+    herald = [sys.executable, "-m", "herald.cli"]
+    logs = settings.data_dir / "logs"
+    children = [
+        Child("temporal", temporal_dev_server_command(settings), logs / "temporal.log"),
+        Child("emulator", [*herald, "emulator"]),
+        Child("worker", [*herald, "worker"]),
+        Child("api", [*herald, "api"]),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    exit_code = 0
+    try:
+        temporal, emulator, worker, api = children
+        log.info("starting the Temporal dev server (log: %s)", logs / "temporal.log")
+        await temporal.start()
+        await _wait_for("Temporal", lambda: _temporal_ok(settings), 60)
+        await emulator.start()
+        await _wait_for("the emulator", lambda: _http_ok(settings.emulator_url + "/"), 30)
+        demo = await _seed(settings)
+        await worker.start()
+        await api.start()
+        await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60)
+        facts = dev_facts(settings, demo)
+        (settings.data_dir / "dev.json").write_text(json.dumps(facts, indent=2) + "\n")
+        print(_banner(facts), flush=True)
+        exits = [asyncio.create_task(child.wait()) for child in children]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*exits, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if stopper not in done:
+            dead = [c.name for c in children if not c.running]
+            log.error("%s exited; stopping everything", ", ".join(dead))
+            exit_code = 1
+        stopper.cancel()
+    except RuntimeError as err:
+        log.error("%s", err)
+        exit_code = 1
+    finally:
+        log.info("stopping")
+        # Reverse order: API and worker finish their requests before Temporal goes away.
+        for child in reversed(children):
+            await child.stop()
+    return exit_code

@@ -1,0 +1,82 @@
+"""Starts and steers post workflows from the API: one Temporal client, lazily (re)connected."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.service import RPCError
+
+from herald import temporal as names
+from herald.db.models import Post
+from herald.errors import HeraldError
+from herald.payloads import PostWorkflowInput
+from herald.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def post_search_attributes(post: Post) -> TypedSearchAttributes:
+    """What operators filter on in the Temporal UI, set when the workflow starts."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(names.POST_ID, str(post.id)),
+        SearchAttributePair(names.WORKSPACE_ID, str(post.workspace_id)),
+        SearchAttributePair(names.PLATFORMS, sorted({t.platform for t in post.targets})),
+        SearchAttributePair(names.STATUS, post.status.value),
+    ]
+    if post.scheduled_at is not None:
+        pairs.append(SearchAttributePair(names.SCHEDULED_AT, post.scheduled_at))
+    return TypedSearchAttributes(pairs)
+
+
+class TemporalGateway:
+    """Holds the process's one Temporal client; connects on first use so the API can start
+    (and answer 503 with Retry-After) while Temporal is still coming up."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(names.connect(self._settings), 5)
+                except (RuntimeError, OSError, TimeoutError) as exc:
+                    raise HeraldError.unavailable("the workflow engine is unreachable") from exc
+            return self._client
+
+    async def check(self) -> None:
+        client = await self.client()
+        try:
+            await asyncio.wait_for(client.service_client.check_health(), 3)
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            raise HeraldError.unavailable("the workflow engine is unreachable") from exc
+
+    async def start_post(self, post: Post) -> bool:
+        """Starts `post/{id}`; a second start of the same id is a no-op. False if Temporal
+        could not be reached: the post is stored and the reconciler starts it later."""
+        try:
+            client = await self.client()
+            await client.start_workflow(
+                "PostWorkflow",
+                PostWorkflowInput(post_id=str(post.id)),
+                id=names.post_workflow_id(post.id),
+                task_queue=self._settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=post_search_attributes(post),
+            )
+        except (HeraldError, RPCError, RuntimeError) as exc:
+            log.error("could not start the workflow of post %s: %s", post.id, exc)
+            return False
+        return True

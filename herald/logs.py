@@ -1,0 +1,16 @@
+"""One log format for every Herald process."""
+
+from __future__ import annotations
+
+import logging
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # httpx logs every request at INFO; platform calls are logged by the activities instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("temporalio.activity").setLevel(logging.WARNING)

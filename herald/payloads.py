@@ -1,0 +1,80 @@
+"""Inputs and outputs of workflows, updates and activities (pydantic, via the data converter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from herald.status import PostPhase, PostStatus, TargetStatus
+
+
+class PostWorkflowInput(BaseModel):
+    post_id: str
+    # None: every target still waiting; a list: only these (retry and fix runs).
+    target_ids: list[str] | None = None
+
+
+class TargetRef(BaseModel):
+    id: str
+    platform: str
+
+
+class PostPlan(BaseModel):
+    post_id: str
+    workspace_id: str
+    phase: PostPhase
+    status: PostStatus
+    scheduled_at: datetime | None
+    targets: list[TargetRef]
+    max_attempts: int = Field(ge=1)
+
+
+class PublishTargetInput(BaseModel):
+    post_id: str
+    target_id: str
+
+
+class TargetOutcome(BaseModel):
+    target_id: str
+    status: TargetStatus
+    platform_post_id: str | None = None
+    platform_post_url: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class TargetFailure(BaseModel):
+    target_id: str
+    code: str
+    message: str
+    retryable: bool
+
+
+class ScheduleChangeKind(StrEnum):
+    RESCHEDULE = "reschedule"
+    PUBLISH_NOW = "publish_now"
+    CANCEL = "cancel"
+
+
+class ScheduleChange(BaseModel):
+    post_id: str
+    kind: ScheduleChangeKind
+    scheduled_at: datetime | None = None
+
+
+class RescheduleRequest(BaseModel):
+    scheduled_at: datetime
+
+
+class PostRunResult(BaseModel):
+    post_id: str
+    status: PostStatus
+    outcomes: list[TargetOutcome] = Field(default_factory=list)
+
+
+class PostWorkflowState(BaseModel):
+    stage: str
+    scheduled_at: datetime | None
+    outcomes: list[TargetOutcome]

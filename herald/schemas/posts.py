@@ -1,0 +1,172 @@
+"""Post request and response bodies, as API.md defines them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from herald.db.models import Post, PostTarget
+from herald.status import Origin, PostStatus, TargetStatus
+
+MAX_TARGETS = 50
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone offset, e.g. 2026-01-15T14:00:00Z")
+    return value.astimezone(UTC)
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: uuid.UUID
+    content: str | None = Field(default=None, max_length=100_000)
+    media_ids: list[uuid.UUID] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PostCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: uuid.UUID | None = None
+    content: str = Field(default="", max_length=100_000)
+    media_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20)
+    targets: list[TargetIn] = Field(min_length=1, max_length=MAX_TARGETS)
+    scheduled_at: datetime | None = None
+    publish_now: bool = False
+    draft: bool = False
+    external_id: str | None = Field(default=None, max_length=255)
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _scheduled_at_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Self:
+        chosen = [self.scheduled_at is not None, self.publish_now, self.draft]
+        if sum(chosen) > 1:
+            raise ValueError("give only one of scheduled_at, publish_now and draft")
+        if not any(chosen):
+            raise ValueError("give scheduled_at, publish_now: true or draft: true")
+        return self
+
+
+class TargetError(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+
+
+class TargetOut(BaseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    platform: str
+    status: TargetStatus
+    content: str | None
+    media_ids: list[str] | None
+    options: dict[str, Any]
+    scheduled_time: datetime | None
+    platform_post_id: str | None
+    platform_post_url: str | None
+    error: TargetError | None
+    attempts: int
+    published_at: datetime | None
+
+    @field_serializer("scheduled_time", "published_at")
+    def _times(self, value: datetime | None) -> str | None:
+        return rfc3339(value)
+
+    @classmethod
+    def of(cls, target: PostTarget, scheduled_at: datetime | None) -> TargetOut:
+        error = None
+        if target.error_code:
+            error = TargetError(
+                code=target.error_code,
+                message=target.error_message or "",
+                retryable=bool(target.error_retryable),
+            )
+        return cls(
+            id=target.id,
+            account_id=target.account_id,
+            platform=target.platform,
+            status=target.status,
+            content=target.content,
+            media_ids=target.media_ids,
+            options=target.options,
+            scheduled_time=scheduled_at,
+            platform_post_id=target.platform_post_id,
+            platform_post_url=target.platform_post_url,
+            error=error,
+            attempts=target.attempts,
+            published_at=target.published_at,
+        )
+
+
+class ApprovalOut(BaseModel):
+    status: str
+    decided_by: str | None
+    reason: str | None
+
+
+class PostOut(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    brand_id: uuid.UUID
+    content: str
+    media_ids: list[str]
+    status: PostStatus
+    scheduled_at: datetime | None
+    published_at: datetime | None
+    external_id: str | None
+    origin: Origin
+    version: int
+    approval: ApprovalOut | None
+    recurrence_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    targets: list[TargetOut]
+
+    @field_serializer("scheduled_at", "published_at", "created_at", "updated_at")
+    def _times(self, value: datetime | None) -> str | None:
+        return rfc3339(value)
+
+    @classmethod
+    def of(cls, post: Post) -> PostOut:
+        return cls(
+            id=post.id,
+            workspace_id=post.workspace_id,
+            brand_id=post.brand_id,
+            content=post.content,
+            media_ids=post.media_ids,
+            status=post.status,
+            scheduled_at=post.scheduled_at,
+            published_at=post.published_at,
+            external_id=post.external_id,
+            origin=post.origin,
+            version=post.version,
+            approval=None,
+            recurrence_id=None,
+            created_at=post.created_at,
+            updated_at=post.updated_at,
+            targets=[TargetOut.of(t, post.scheduled_at) for t in post.targets],
+        )

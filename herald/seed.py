@@ -1,0 +1,114 @@
+"""Idempotent demo data for `herald dev`: a workspace, a brand, an API key and one sandbox
+account per platform the emulator speaks, all with stable ids so restarts change nothing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.crypto import CredentialCipher, api_key_digest, new_api_key
+from herald.db.engine import SessionFactory
+from herald.db.models import ApiKey, Brand, SocialAccount, Workspace
+from herald.repositories.api_keys import find_active_key
+from herald.settings import Settings
+from herald.status import AccountStatus
+
+DEMO_NAMESPACE = uuid.UUID("6f1f7a4e-4c1b-4d55-9a53-3f0c9a8f2b10")
+SANDBOX_USERNAME = "herald_sandbox"
+
+
+def demo_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, name)
+
+
+def sandbox_token(platform: str) -> str:
+    """The emulator's built-in sandbox token for a platform (emulator/sandbox.py)."""
+    return f"emulator-{platform}-sandbox-token"
+
+
+def sandbox_credentials(platform: str, emulator_url: str) -> dict[str, Any] | None:
+    """Credentials that point an adapter at the emulator; None if no adapter exists yet."""
+    if platform == "mastodon":
+        return {
+            "instance_url": f"{emulator_url}/mastodon",
+            "access_token": sandbox_token(platform),
+        }
+    return None
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    id: uuid.UUID
+    platform: str
+    username: str
+
+
+@dataclass(frozen=True)
+class DemoData:
+    workspace_id: uuid.UUID
+    brand_id: uuid.UUID
+    api_key: str
+    accounts: list[DemoAccount]
+
+
+async def _ensure_api_key(
+    session: AsyncSession, settings: Settings, workspace_id: uuid.UUID
+) -> str:
+    key_file = settings.data_dir / "demo-api-key"
+    if key_file.exists():
+        key = key_file.read_text().strip()
+        if await find_active_key(session, api_key_digest(key)) is not None:
+            return key
+    key = new_api_key()
+    session.add(
+        ApiKey(
+            workspace_id=workspace_id,
+            name="demo key (herald dev)",
+            key_digest=api_key_digest(key),
+            key_prefix=key[:10],
+        )
+    )
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+async def seed_demo(
+    sessions: SessionFactory, settings: Settings, cipher: CredentialCipher, platforms: list[str]
+) -> DemoData:
+    workspace_id, brand_id = demo_id("workspace"), demo_id("brand")
+    async with sessions() as session, session.begin():
+        if await session.get(Workspace, workspace_id) is None:
+            session.add(Workspace(id=workspace_id, name="Demo workspace", settings={}))
+            await session.flush()
+        if await session.get(Brand, brand_id) is None:
+            session.add(Brand(id=brand_id, workspace_id=workspace_id, name="Demo brand"))
+            await session.flush()
+        api_key = await _ensure_api_key(session, settings, workspace_id)
+        accounts = []
+        for platform in platforms:
+            credentials = sandbox_credentials(platform, settings.emulator_url)
+            if credentials is None:
+                continue
+            account_id = demo_id(f"account/{platform}")
+            account = await session.get(SocialAccount, account_id)
+            if account is None:
+                account = SocialAccount(
+                    id=account_id,
+                    workspace_id=workspace_id,
+                    brand_id=brand_id,
+                    platform=platform,
+                    username=SANDBOX_USERNAME,
+                    display_name=f"Herald Sandbox ({platform})",
+                    settings={"sandbox": True},
+                )
+                session.add(account)
+            # Re-encrypted every start: the emulator's port may have changed in settings.
+            account.credentials_encrypted = cipher.encrypt(credentials)
+            account.status = AccountStatus.ACTIVE
+            accounts.append(DemoAccount(account_id, platform, SANDBOX_USERNAME))
+    return DemoData(workspace_id, brand_id, api_key, accounts)

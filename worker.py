@@ -1,0 +1,77 @@
+"""Starts Herald's Temporal workers: workflows and database activities on the main task queue,
+publish activities on one queue per platform (`<main>-platform-<name>`), each with its own cap."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.posts import PostActivities
+from herald import temporal as names
+from herald.crypto import CredentialCipher, load_or_create_secret_key
+from herald.db.engine import create_engine, create_session_factory
+from herald.settings import Settings
+from platforms.registry import build_registry
+from workflows.post import PostWorkflow
+
+log = logging.getLogger("herald.worker")
+
+
+@contextlib.asynccontextmanager
+async def running_workers(settings: Settings, client: Client) -> AsyncIterator[list[Worker]]:
+    """Builds and runs every worker until the context exits (tests use this directly)."""
+    engine = create_engine(settings.resolved_database_url)
+    sessions = create_session_factory(engine)
+    http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
+    adapters = build_registry(http)
+    posts = PostActivities(
+        sessions,
+        adapters,
+        CredentialCipher(load_or_create_secret_key(settings)),
+        settings.publish_attempts,
+    )
+    main_queue = settings.temporal_task_queue
+    workers = [
+        Worker(
+            client,
+            task_queue=main_queue,
+            workflows=[PostWorkflow],
+            activities=[
+                posts.load_post_plan,
+                posts.apply_schedule_change,
+                posts.record_target_failure,
+                posts.finalize_post,
+            ],
+        )
+    ]
+    for platform in adapters.platforms:
+        workers.append(
+            Worker(
+                client,
+                task_queue=names.platform_task_queue(main_queue, platform),
+                activities=[posts.publish_target],
+                max_concurrent_activities=settings.platform_concurrency,
+            )
+        )
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    log.info("worker polling %s and %d platform queues", main_queue, len(workers) - 1)
+    try:
+        yield workers
+    finally:
+        await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await http.aclose()
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    client = await names.connect(settings)
+    await names.register_search_attributes(client, settings.temporal_namespace)
+    async with running_workers(settings, client):
+        await stop.wait()

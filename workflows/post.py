@@ -1,0 +1,245 @@
+"""Post lifecycle, one workflow per post (`post/{id}`): wait for the time, publish every target.
+
+The timer is updatable: `reschedule`, `publish_now` and `cancel` Updates move or stop it. Each
+handler persists its change through an activity before returning, so the API's answer already
+shows it; validators refuse changes once publishing has begun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TimeoutError_
+
+with workflow.unsafe.imports_passed_through():
+    from activities.posts import PostActivities
+    from herald import temporal as names
+    from herald.payloads import (
+        PostPlan,
+        PostRunResult,
+        PostWorkflowInput,
+        PostWorkflowState,
+        PublishTargetInput,
+        RescheduleRequest,
+        ScheduleChange,
+        ScheduleChangeKind,
+        TargetFailure,
+        TargetOutcome,
+        TargetRef,
+    )
+    from herald.status import PostPhase, PostStatus
+
+DB_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+PUBLISH_TIMEOUT = timedelta(minutes=2)
+
+
+class Stage:
+    LOADING = "loading"
+    WAITING = "waiting"
+    PUBLISHING = "publishing"
+    DONE = "done"
+
+
+@workflow.defn(name="PostWorkflow")
+class PostWorkflow:
+    @workflow.init
+    def __init__(self, input: PostWorkflowInput) -> None:
+        self._post_id = input.post_id
+        self._stage = Stage.LOADING
+        self._scheduled_at: datetime | None = None
+        self._publish_now = False
+        self._cancelled = False
+        self._changed = False
+        self._updates_in_flight = 0
+        self._outcomes: dict[str, TargetOutcome] = {}
+
+    @workflow.run
+    async def run(self, input: PostWorkflowInput) -> PostRunResult:
+        plan = await workflow.execute_activity_method(
+            PostActivities.load_post_plan,
+            input,
+            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        if plan is None or not plan.targets:
+            self._stage = Stage.DONE
+            status = plan.status if plan else PostStatus.CANCELLED
+            return PostRunResult(post_id=input.post_id, status=status)
+        self._scheduled_at = plan.scheduled_at
+        self._publish_now = plan.phase is PostPhase.QUEUED or input.target_ids is not None
+        self._stage = Stage.WAITING
+        self._set_status(plan.status)
+
+        await self._wait_until_due()
+        if self._cancelled:
+            self._stage = Stage.DONE
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return PostRunResult(post_id=plan.post_id, status=PostStatus.CANCELLED)
+
+        self._stage = Stage.PUBLISHING
+        self._set_status(PostStatus.PROCESSING)
+        await asyncio.gather(*(self._publish(plan, target) for target in plan.targets))
+        status = await workflow.execute_activity_method(
+            PostActivities.finalize_post,
+            plan.post_id,
+            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        self._set_status(status)
+        self._stage = Stage.DONE
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return PostRunResult(
+            post_id=plan.post_id, status=status, outcomes=list(self._outcomes.values())
+        )
+
+    async def _wait_until_due(self) -> None:
+        while True:
+            # An Update that is still persisting its change must land before we decide.
+            await workflow.wait_condition(lambda: self._updates_in_flight == 0)
+            if self._cancelled or self._publish_now:
+                return
+            remaining = None if self._scheduled_at is None else self._scheduled_at - workflow.now()
+            if remaining is not None and remaining <= timedelta(0):
+                return
+            self._changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._changed or self._updates_in_flight > 0, timeout=remaining
+                )
+
+    async def _publish(self, plan: PostPlan, target: TargetRef) -> None:
+        try:
+            outcome = await workflow.execute_activity_method(
+                PostActivities.publish_target,
+                PublishTargetInput(post_id=plan.post_id, target_id=target.id),
+                task_queue=names.platform_task_queue(workflow.info().task_queue, target.platform),
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=2),
+                    backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=2),
+                    maximum_attempts=plan.max_attempts,
+                ),
+            )
+        except ActivityError as err:
+            outcome = await workflow.execute_activity_method(
+                PostActivities.record_target_failure,
+                _failure_of(target.id, err),
+                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+        self._outcomes[target.id] = outcome
+
+    def _set_status(self, status: PostStatus) -> None:
+        attributes: list[SearchAttributeUpdate[Any]] = [names.STATUS.value_set(status.value)]
+        if self._scheduled_at is not None:
+            attributes.append(names.SCHEDULED_AT.value_set(self._scheduled_at))
+        workflow.upsert_search_attributes(attributes)
+
+    # --- Updates: change the schedule while the post waits -------------------------------
+
+    def _refuse_unless_waiting(self) -> None:
+        # While the plan loads, a change is accepted and applied once loading is done.
+        if self._stage not in (Stage.LOADING, Stage.WAITING) or self._cancelled:
+            raise ApplicationError(
+                f"the post is {self._stage if not self._cancelled else 'cancelled'}; "
+                "its schedule can no longer change",
+                type="IllegalTransition",
+                non_retryable=True,
+            )
+
+    async def _persist(self, change: ScheduleChange) -> PostStatus:
+        self._updates_in_flight += 1
+        try:
+            await workflow.wait_condition(lambda: self._stage != Stage.LOADING)
+            self._refuse_unless_waiting()
+            return await workflow.execute_activity_method(
+                PostActivities.apply_schedule_change,
+                change,
+                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+        finally:
+            self._updates_in_flight -= 1
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleRequest) -> PostStatus:
+        status = await self._persist(
+            ScheduleChange(
+                post_id=self._post_id,
+                kind=ScheduleChangeKind.RESCHEDULE,
+                scheduled_at=request.scheduled_at,
+            )
+        )
+        self._scheduled_at = request.scheduled_at
+        self._changed = True
+        self._set_status(status)
+        return status
+
+    @reschedule.validator
+    def _validate_reschedule(self, request: RescheduleRequest) -> None:
+        self._refuse_unless_waiting()
+
+    @workflow.update
+    async def publish_now(self) -> PostStatus:
+        status = await self._persist(
+            ScheduleChange(post_id=self._post_id, kind=ScheduleChangeKind.PUBLISH_NOW)
+        )
+        self._publish_now = True
+        self._changed = True
+        return status
+
+    @publish_now.validator
+    def _validate_publish_now(self) -> None:
+        self._refuse_unless_waiting()
+
+    @workflow.update
+    async def cancel(self) -> PostStatus:
+        status = await self._persist(
+            ScheduleChange(post_id=self._post_id, kind=ScheduleChangeKind.CANCEL)
+        )
+        self._cancelled = True
+        self._changed = True
+        self._set_status(status)
+        return status
+
+    @cancel.validator
+    def _validate_cancel(self) -> None:
+        self._refuse_unless_waiting()
+
+    @workflow.query
+    def state(self) -> PostWorkflowState:
+        return PostWorkflowState(
+            stage=self._stage,
+            scheduled_at=self._scheduled_at,
+            outcomes=list(self._outcomes.values()),
+        )
+
+
+def _failure_of(target_id: str, err: ActivityError) -> TargetFailure:
+    cause = err.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        # Publish activities name the error class in `type` and keep the platform's message.
+        code = cause.type or "platform_error"
+        return TargetFailure(target_id=target_id, code=code, message=cause.message, retryable=True)
+    if isinstance(cause, TimeoutError_):
+        return TargetFailure(
+            target_id=target_id,
+            code="timeout",
+            message="the platform call did not finish in time; it was retried until attempts ran out",
+            retryable=True,
+        )
+    return TargetFailure(
+        target_id=target_id, code="publish_failed", message=str(cause or err), retryable=True
+    )
