@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,9 +31,13 @@ from herald.settings import PLATFORMS, Settings
 log = logging.getLogger("herald.dev")
 
 
-async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]], timeout_s: float) -> None:
+async def _wait_for(
+    what: str, probe: Callable[[], Awaitable[bool]], timeout_s: float, child: Child
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if not child.running:
+            raise RuntimeError(f"{child.name} exited while starting; see its output above")
         with contextlib.suppress(Exception):
             if await probe():
                 return
@@ -128,7 +133,9 @@ async def run_dev(settings: Settings) -> int:
     _check_ports(settings)
     log.info("migrating %s", settings.resolved_database_url.split("@")[-1])
     await asyncio.to_thread(migrate, settings.resolved_database_url)
-    herald = [sys.executable, "-m", "herald.cli"]
+    # The console script, not `python -m`: that would put the working directory on sys.path,
+    # where a folder named like one of Herald's packages would shadow it.
+    herald = [str(Path(sys.executable).parent / "herald")]
     logs = settings.data_dir / "logs"
     children = [
         Child("temporal", temporal_dev_server_command(settings), logs / "temporal.log"),
@@ -145,13 +152,13 @@ async def run_dev(settings: Settings) -> int:
         temporal, emulator, worker, api = children
         log.info("starting the Temporal dev server (log: %s)", logs / "temporal.log")
         await temporal.start()
-        await _wait_for("Temporal", lambda: _temporal_ok(settings), 60)
+        await _wait_for("Temporal", lambda: _temporal_ok(settings), 60, temporal)
         await emulator.start()
-        await _wait_for("the emulator", lambda: _http_ok(settings.emulator_url + "/"), 30)
+        await _wait_for("the emulator", lambda: _http_ok(settings.emulator_url + "/"), 30, emulator)
         demo = await _seed(settings)
         await worker.start()
         await api.start()
-        await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60)
+        await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60, api)
         facts = dev_facts(settings, demo)
         (settings.data_dir / "dev.json").write_text(json.dumps(facts, indent=2) + "\n")
         print(_banner(facts), flush=True)

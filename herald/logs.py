@@ -14,3 +14,4 @@ def configure_logging(level: str) -> None:
     # httpx logs every request at INFO; platform calls are logged by the activities instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("temporalio.activity").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

