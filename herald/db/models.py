@@ -23,7 +23,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        list[dict[str, Any]]: JSONType,
+    }
 
 
 def _uuid() -> uuid.UUID:
@@ -126,6 +130,8 @@ class PostTarget(Base):
     content: Mapped[str | None] = mapped_column(Text, default=None)
     media_ids: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Its own time when it differs from the post's (a queue slot); None: the post's time.
+    scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
     platform_post_id: Mapped[str | None] = mapped_column(String(255), default=None)
     platform_post_url: Mapped[str | None] = mapped_column(Text, default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -153,3 +159,62 @@ class Event(Base):
     resource_id: Mapped[uuid.UUID] = mapped_column()
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """A write's stored answer, replayed for the same workspace + key for 24 hours."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # What the key was first used for: method, path and a digest of the body.
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    # None while the first request is still executing.
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    response_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AccountGroup(Base):
+    __tablename__ = "account_groups"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    account_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AccountQueue(Base):
+    """Posting slots of one account, as weekday + local time in its IANA time zone."""
+
+    __tablename__ = "account_queues"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QueueSlotClaim(Base):
+    """One row per taken slot: the unique key is what stops two posts getting one slot."""
+
+    __tablename__ = "queue_slot_claims"
+    __table_args__ = (UniqueConstraint("account_id", "slot_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE")
+    )
+    slot_at: Mapped[datetime] = mapped_column()
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE"), index=True
+    )
