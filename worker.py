@@ -44,6 +44,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             workflows=[PostWorkflow],
             activities=[
                 posts.load_post_plan,
+                posts.start_publishing,
                 posts.apply_schedule_change,
                 posts.record_target_failure,
                 posts.finalize_post,

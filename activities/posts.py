@@ -16,14 +16,16 @@ from temporalio.exceptions import ApplicationError
 
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
-from herald.db.models import PostTarget, SocialAccount
+from herald.db.models import Post, PostTarget, SocialAccount
 from herald.db.types import utcnow
 from herald.payloads import (
     PostPlan,
     PostWorkflowInput,
+    PublishBatch,
     PublishTargetInput,
     ScheduleChange,
     ScheduleChangeKind,
+    StartPublishing,
     TargetFailure,
     TargetOutcome,
     TargetRef,
@@ -56,6 +58,24 @@ PLATFORM_UNAVAILABLE = "platform_unavailable"
 AUTH_EXPIRED = "auth_expired"
 REJECTED = "rejected"
 ACCOUNT_INACTIVE = "account_inactive"
+
+
+def _time_of(post: Post, target: PostTarget) -> datetime | None:
+    return target.scheduled_at or post.scheduled_at
+
+
+def _waiting_targets(post: Post, target_ids: list[str] | None) -> list[PostTarget]:
+    wanted = set(target_ids) if target_ids is not None else None
+    return [
+        t
+        for t in post.targets
+        if t.status in WAITING_TARGET_STATES and (wanted is None or str(t.id) in wanted)
+    ]
+
+
+def _earliest(post: Post, targets: list[PostTarget]) -> datetime | None:
+    times = [time for t in targets if (time := _time_of(post, t)) is not None]
+    return min(times) if times else None
 
 
 def idempotency_key(post_id: str, target_id: str) -> str:
@@ -92,22 +112,39 @@ class PostActivities:
             post = await get_post_for_execution(session, uuid.UUID(input.post_id))
             if post is None:
                 return None
-            wanted = set(input.target_ids) if input.target_ids is not None else None
-            targets = [
-                TargetRef(id=str(t.id), platform=t.platform)
-                for t in post.targets
-                if (
-                    str(t.id) in wanted if wanted is not None else t.status in WAITING_TARGET_STATES
-                )
-            ]
+            targets = _waiting_targets(post, input.target_ids)
             return PostPlan(
                 post_id=str(post.id),
                 workspace_id=str(post.workspace_id),
                 phase=post.phase,
                 status=post.status,
                 scheduled_at=post.scheduled_at,
-                targets=targets,
+                targets=[TargetRef(id=str(t.id), platform=t.platform) for t in targets],
                 max_attempts=self._max_attempts,
+                next_due=_earliest(post, targets),
+            )
+
+    @activity.defn(name="start_publishing")
+    async def start_publishing(self, input: StartPublishing) -> PublishBatch:
+        """Marks the due targets publishing (from here on the post can no longer be edited)
+        and says when the next waiting one is due."""
+        async with self._sessions() as session, session.begin():
+            post = await get_post_for_execution(session, uuid.UUID(input.post_id))
+            if post is None:
+                return PublishBatch(targets=[], next_due=None)
+            waiting = _waiting_targets(post, input.target_ids)
+            due = [
+                t
+                for t in waiting
+                if input.publish_all or (_time_of(post, t) or input.now) <= input.now
+            ]
+            for target in due:
+                target.status = TargetStatus.PUBLISHING
+            refresh_status(session, post)
+            later = [t for t in waiting if t not in due]
+            return PublishBatch(
+                targets=[TargetRef(id=str(t.id), platform=t.platform) for t in due],
+                next_due=_earliest(post, later) if later else None,
             )
 
     @activity.defn(name="apply_schedule_change")
@@ -125,6 +162,8 @@ class PostActivities:
             else:
                 post.phase = PostPhase.SCHEDULED
                 post.scheduled_at = change.scheduled_at
+                for target in post.targets:
+                    target.scheduled_at = None  # one new time for every target
             post.version += 1
             return refresh_status(
                 session, post, always_emit=change.kind is ScheduleChangeKind.RESCHEDULE

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.dispatch import TemporalGateway
 from herald.settings import Settings
+from platforms.registry import AdapterRegistry, build_registry
 
 
 @dataclass
@@ -17,6 +19,8 @@ class Resources:
     engine: AsyncEngine
     sessions: SessionFactory
     temporal: TemporalGateway
+    # For the adapters' pure validation rules; the API never calls a platform.
+    adapters: AdapterRegistry = field(default_factory=lambda: build_registry(httpx.AsyncClient()))
 
     @classmethod
     def build(cls, settings: Settings) -> Resources:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
-from temporalio.client import Client
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from herald import temporal as names
 from herald.db.models import Post
@@ -21,6 +24,9 @@ from herald.payloads import PostWorkflowInput
 from herald.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The ApplicationError type workflow Update validators raise for a change the state forbids.
+ILLEGAL_TRANSITION = "IllegalTransition"
 
 
 def post_search_attributes(post: Post) -> TypedSearchAttributes:
@@ -80,3 +86,45 @@ class TemporalGateway:
             log.error("could not start the workflow of post %s: %s", post.id, exc)
             return False
         return True
+
+    async def update_post(self, post_id: uuid.UUID, update: str, arg: BaseModel | None) -> str:
+        """Runs a workflow Update; its validator's refusal becomes 409, as does a post whose
+        workflow is no longer running."""
+        client = await self.client()
+        handle = client.get_workflow_handle(names.post_workflow_id(post_id))
+        try:
+            args = [arg] if arg is not None else []
+            result = await handle.execute_update(update, args=args, result_type=str)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == ILLEGAL_TRANSITION:
+                raise HeraldError.conflict(cause.message) from err
+            raise HeraldError.conflict(f"the change was refused: {cause}") from err
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise HeraldError.conflict("the post is no longer waiting to publish") from err
+            raise HeraldError.unavailable("the workflow engine is unreachable") from err
+        return str(result)
+
+    async def start_run(self, post: Post, target_ids: list[uuid.UUID]) -> None:
+        """A new run under `post/{id}` for these targets (retry, fix). The previous run may be
+        finishing its last step, so a start that finds it still open is tried again briefly."""
+        client = await self.client()
+        for attempt in range(50):
+            try:
+                await client.start_workflow(
+                    "PostWorkflow",
+                    PostWorkflowInput(
+                        post_id=str(post.id), target_ids=[str(t) for t in target_ids]
+                    ),
+                    id=names.post_workflow_id(post.id),
+                    task_queue=self._settings.temporal_task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    search_attributes=post_search_attributes(post),
+                )
+                return
+            except WorkflowAlreadyStartedError:
+                await asyncio.sleep(min(0.05 * (attempt + 1), 0.5))
+            except RPCError as err:
+                raise HeraldError.unavailable("the workflow engine is unreachable") from err
+        raise HeraldError.conflict("the post's previous run is still finishing; try again")

@@ -29,6 +29,23 @@ class PostPlan(BaseModel):
     scheduled_at: datetime | None
     targets: list[TargetRef]
     max_attempts: int = Field(ge=1)
+    # When the earliest waiting target is due (targets in queue slots have their own times).
+    next_due: datetime | None = None
+
+
+class StartPublishing(BaseModel):
+    post_id: str
+    now: datetime
+    # Publish every waiting target regardless of its time (publish now, retry, fix).
+    publish_all: bool = False
+    target_ids: list[str] | None = None
+
+
+class PublishBatch(BaseModel):
+    """Targets now marked publishing, and when the next waiting one is due (None: no more)."""
+
+    targets: list[TargetRef]
+    next_due: datetime | None
 
 
 class PublishTargetInput(BaseModel):

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleRequest,
         ScheduleChange,
         ScheduleChangeKind,
+        StartPublishing,
         TargetFailure,
         TargetOutcome,
         TargetRef,
@@ -55,7 +56,7 @@ class PostWorkflow:
     def __init__(self, input: PostWorkflowInput) -> None:
         self._post_id = input.post_id
         self._stage = Stage.LOADING
-        self._scheduled_at: datetime | None = None
+        self._due: datetime | None = None
         self._publish_now = False
         self._cancelled = False
         self._changed = False
@@ -74,20 +75,35 @@ class PostWorkflow:
             self._stage = Stage.DONE
             status = plan.status if plan else PostStatus.CANCELLED
             return PostRunResult(post_id=input.post_id, status=status)
-        self._scheduled_at = plan.scheduled_at
+        self._due = plan.next_due
         self._publish_now = plan.phase is PostPhase.QUEUED or input.target_ids is not None
         self._stage = Stage.WAITING
         self._set_status(plan.status)
 
-        await self._wait_until_due()
-        if self._cancelled:
-            self._stage = Stage.DONE
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            return PostRunResult(post_id=plan.post_id, status=PostStatus.CANCELLED)
+        while True:
+            await self._wait_until_due()
+            if self._cancelled:
+                break
+            # Decided with no await in between, so no Update can slip in after the check.
+            self._stage = Stage.PUBLISHING
+            batch = await workflow.execute_activity_method(
+                PostActivities.start_publishing,
+                StartPublishing(
+                    post_id=plan.post_id,
+                    now=workflow.now(),
+                    publish_all=self._publish_now,
+                    target_ids=input.target_ids,
+                ),
+                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+            self._set_status(PostStatus.PROCESSING)
+            await asyncio.gather(*(self._publish(plan, target) for target in batch.targets))
+            if batch.next_due is None:
+                break
+            self._due = batch.next_due
+            self._stage = Stage.WAITING
 
-        self._stage = Stage.PUBLISHING
-        self._set_status(PostStatus.PROCESSING)
-        await asyncio.gather(*(self._publish(plan, target) for target in plan.targets))
         status = await workflow.execute_activity_method(
             PostActivities.finalize_post,
             plan.post_id,
@@ -107,7 +123,7 @@ class PostWorkflow:
             await workflow.wait_condition(lambda: self._updates_in_flight == 0)
             if self._cancelled or self._publish_now:
                 return
-            remaining = None if self._scheduled_at is None else self._scheduled_at - workflow.now()
+            remaining = None if self._due is None else self._due - workflow.now()
             if remaining is not None and remaining <= timedelta(0):
                 return
             self._changed = False
@@ -141,8 +157,8 @@ class PostWorkflow:
 
     def _set_status(self, status: PostStatus) -> None:
         attributes: list[SearchAttributeUpdate[Any]] = [names.STATUS.value_set(status.value)]
-        if self._scheduled_at is not None:
-            attributes.append(names.SCHEDULED_AT.value_set(self._scheduled_at))
+        if self._due is not None:
+            attributes.append(names.SCHEDULED_AT.value_set(self._due))
         workflow.upsert_search_attributes(attributes)
 
     # --- Updates: change the schedule while the post waits -------------------------------
@@ -180,7 +196,7 @@ class PostWorkflow:
                 scheduled_at=request.scheduled_at,
             )
         )
-        self._scheduled_at = request.scheduled_at
+        self._due = request.scheduled_at
         self._changed = True
         self._set_status(status)
         return status
@@ -220,7 +236,7 @@ class PostWorkflow:
     def state(self) -> PostWorkflowState:
         return PostWorkflowState(
             stage=self._stage,
-            scheduled_at=self._scheduled_at,
+            scheduled_at=self._due,
             outcomes=list(self._outcomes.values()),
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from herald.db.types import JSONType, UTCDateTime, utcnow
+from herald.db.types import JSONType, StrEnumColumn, UTCDateTime, utcnow
 from herald.status import AccountStatus, Origin, PostPhase, PostStatus, TargetStatus
 
 NAMING_CONVENTION = {
@@ -78,7 +78,9 @@ class SocialAccount(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), default=None)
     avatar_url: Mapped[str | None] = mapped_column(Text, default=None)
     platform_account_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    status: Mapped[AccountStatus] = mapped_column(String(16), default=AccountStatus.ACTIVE)
+    status: Mapped[AccountStatus] = mapped_column(
+        StrEnumColumn(AccountStatus), default=AccountStatus.ACTIVE
+    )
     # Fernet token of the JSON credentials; never returned by the API or logged.
     credentials_encrypted: Mapped[str] = mapped_column(Text)
     token_expires_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -99,13 +101,13 @@ class Post(Base):
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"), index=True)
     content: Mapped[str] = mapped_column(Text, default="")
     media_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    phase: Mapped[PostPhase] = mapped_column(String(24))
+    phase: Mapped[PostPhase] = mapped_column(StrEnumColumn(PostPhase))
     # Derived from phase and targets (herald.status.derive_post_status); stored for list filters.
-    status: Mapped[PostStatus] = mapped_column(String(24))
+    status: Mapped[PostStatus] = mapped_column(StrEnumColumn(PostStatus))
     scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
-    origin: Mapped[Origin] = mapped_column(String(16), default=Origin.API)
+    origin: Mapped[Origin] = mapped_column(StrEnumColumn(Origin), default=Origin.API)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by_type: Mapped[str] = mapped_column(String(16))
     created_by_id: Mapped[str] = mapped_column(String(64))
@@ -113,7 +115,10 @@ class Post(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     targets: Mapped[list[PostTarget]] = relationship(
-        back_populates="post", order_by="PostTarget.position", lazy="selectin"
+        back_populates="post",
+        order_by="PostTarget.position",
+        lazy="selectin",
+        cascade="all, delete-orphan",
     )
 
 
@@ -126,7 +131,7 @@ class PostTarget(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("social_accounts.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     platform: Mapped[str] = mapped_column(String(32))
-    status: Mapped[TargetStatus] = mapped_column(String(16))
+    status: Mapped[TargetStatus] = mapped_column(StrEnumColumn(TargetStatus))
     content: Mapped[str | None] = mapped_column(Text, default=None)
     media_ids: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)

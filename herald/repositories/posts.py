@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post, PostTarget
+from herald.errors import HeraldError
 
 
 async def get_post(
     session: AsyncSession, workspace_id: uuid.UUID, post_id: uuid.UUID
 ) -> Post | None:
     result = await session.execute(
-        select(Post).where(Post.id == post_id, Post.workspace_id == workspace_id)
+        select(Post)
+        .where(Post.id == post_id, Post.workspace_id == workspace_id)
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -37,3 +45,65 @@ async def lock_target_and_post(
         return None
     target = next((t for t in post.targets if t.id == target_id), None)
     return (target, post) if target is not None else None
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    status: str | None = None
+    brand_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    platform: str | None = None
+    scheduled_from: datetime | None = None
+    scheduled_to: datetime | None = None
+    external_id: str | None = None
+
+
+def encode_cursor(post: Post) -> str:
+    raw = json.dumps([post.created_at.isoformat(), str(post.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, post_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), uuid.UUID(post_id)
+    except (ValueError, TypeError) as exc:
+        raise HeraldError.invalid("cursor", "not a cursor this API returned") from exc
+
+
+async def list_posts(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    filters: PostFilters,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[Sequence[Post], str | None]:
+    """Newest first; the cursor is the last row's (created_at, id), so pages stay stable while
+    posts are added (keyset, not offset)."""
+    query = select(Post).where(Post.workspace_id == workspace_id)
+    if filters.status is not None:
+        query = query.where(Post.status == filters.status)
+    if filters.brand_id is not None:
+        query = query.where(Post.brand_id == filters.brand_id)
+    if filters.external_id is not None:
+        query = query.where(Post.external_id == filters.external_id)
+    if filters.scheduled_from is not None:
+        query = query.where(Post.scheduled_at >= filters.scheduled_from)
+    if filters.scheduled_to is not None:
+        query = query.where(Post.scheduled_at < filters.scheduled_to)
+    if filters.account_id is not None or filters.platform is not None:
+        targets = select(PostTarget.id).where(PostTarget.post_id == Post.id)
+        if filters.account_id is not None:
+            targets = targets.where(PostTarget.account_id == filters.account_id)
+        if filters.platform is not None:
+            targets = targets.where(PostTarget.platform == filters.platform)
+        query = query.where(targets.exists())
+    if cursor is not None:
+        created_at, post_id = decode_cursor(cursor)
+        query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
+    query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+    rows = (await session.execute(query)).scalars().all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
+    return page, next_cursor

@@ -71,6 +71,49 @@ class PostCreate(BaseModel):
         return self
 
 
+class PostPatch(BaseModel):
+    """Fields to change; anything left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: str | None = Field(default=None, max_length=100_000)
+    media_ids: list[uuid.UUID] | None = Field(default=None, max_length=20)
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+    scheduled_at: datetime | None = None
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _scheduled_at_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _scheduled_at_utc(cls, value: datetime) -> datetime:
+        utc = _utc(value)
+        assert utc is not None
+        return utc
+
+
+class RetryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+
+
+class FixBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str | None = Field(default=None, max_length=100_000)
+    media_ids: list[uuid.UUID] | None = None
+    options: dict[str, Any] | None = None
+
+
 class TargetError(BaseModel):
     code: str
     message: str
@@ -170,3 +213,19 @@ class PostOut(BaseModel):
             updated_at=post.updated_at,
             targets=[TargetOut.of(t, post.scheduled_at) for t in post.targets],
         )
+
+
+class PostList(BaseModel):
+    data: list[PostOut]
+    next_cursor: str | None
+
+
+class RetryItem(BaseModel):
+    target_id: uuid.UUID
+    status: str
+    error: dict[str, Any] | None = None
+
+
+class RetryOut(BaseModel):
+    post: PostOut
+    results: list[RetryItem]

@@ -11,14 +11,21 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import Post, PostTarget
+from herald.db.models import Post, PostTarget, SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts, get_brand
-from herald.schemas.posts import PostCreate, PostOut
+from herald.schemas.posts import PostCreate, PostOut, PostPatch, TargetIn
 from herald.services.events import record_event
 from herald.services.post_state import refresh_status
-from herald.status import AccountStatus, Origin, PostPhase, TargetStatus
+from herald.status import (
+    WAITING_TARGET_STATES,
+    AccountStatus,
+    Origin,
+    PostPhase,
+    PostStatus,
+    TargetStatus,
+)
 
 
 def _check_content(body: PostCreate) -> list[ErrorDetail]:
@@ -41,15 +48,15 @@ def _check_content(body: PostCreate) -> list[ErrorDetail]:
     return problems
 
 
-async def create_post(
+async def check_targets(
     session: AsyncSession, principal: Principal, body: PostCreate, now: datetime
-) -> Post:
+) -> tuple[dict[uuid.UUID, SocialAccount], uuid.UUID]:
+    """Every problem of the request at once (content, time, accounts, brand), as a 400."""
     problems = _check_content(body)
     if body.scheduled_at is not None and body.scheduled_at <= now:
         problems.append(ErrorDetail("scheduled_at", "must be in the future"))
-    accounts = await get_accounts(
-        session, principal.workspace_id, [t.account_id for t in body.targets]
-    )
+    account_ids = [t.account_id for t in body.targets]
+    accounts = await get_accounts(session, principal.workspace_id, account_ids)
     for index, target in enumerate(body.targets):
         account = accounts.get(target.account_id)
         path = f"targets.{index}.account_id"
@@ -69,6 +76,32 @@ async def create_post(
         if len(brands) != 1:
             raise HeraldError.invalid("brand_id", "targets span several brands; give brand_id")
         brand_id = brands.pop()
+    return accounts, brand_id
+
+
+def build_targets(
+    body: PostCreate, accounts: dict[uuid.UUID, SocialAccount], status: TargetStatus
+) -> list[PostTarget]:
+    return [
+        PostTarget(
+            id=uuid.uuid4(),
+            account_id=target.account_id,
+            position=index,
+            platform=accounts[target.account_id].platform,
+            status=status,
+            content=target.content,
+            media_ids=None,
+            options=target.options,
+            attempts=0,
+        )
+        for index, target in enumerate(body.targets)
+    ]
+
+
+async def create_post(
+    session: AsyncSession, principal: Principal, body: PostCreate, now: datetime
+) -> Post:
+    accounts, brand_id = await check_targets(session, principal, body, now)
 
     if body.draft:
         phase = PostPhase.DRAFT
@@ -93,20 +126,9 @@ async def create_post(
         created_by_id=principal.actor_id,
         created_at=now,
         updated_at=now,
-        targets=[
-            PostTarget(
-                id=uuid.uuid4(),
-                account_id=target.account_id,
-                position=index,
-                platform=accounts[target.account_id].platform,
-                status=TargetStatus.PENDING if body.draft else TargetStatus.SCHEDULED,
-                content=target.content,
-                media_ids=None,
-                options=target.options,
-                attempts=0,
-            )
-            for index, target in enumerate(body.targets)
-        ],
+        targets=build_targets(
+            body, accounts, TargetStatus.PENDING if body.draft else TargetStatus.SCHEDULED
+        ),
     )
     session.add(post)
     refresh_status(session, post)
@@ -120,3 +142,48 @@ async def create_post(
     )
     await session.flush()
     return post
+
+
+EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.QUEUED})
+
+
+async def edit_post(
+    session: AsyncSession, principal: Principal, post: Post, patch: PostPatch, now: datetime
+) -> datetime | None:
+    """Applies a PATCH before publishing starts. Returns the new time when the schedule of a
+    waiting post changed: the caller moves the workflow's timer with it."""
+    if post.status not in EDITABLE or any(
+        t.status not in WAITING_TARGET_STATES for t in post.targets
+    ):
+        raise HeraldError.conflict(
+            f"the post is {post.status}; only posts that have not started publishing change"
+        )
+    if patch.media_ids:
+        raise HeraldError.invalid("media_ids", "media attachments are not available yet")
+    current_targets = [
+        TargetIn(account_id=t.account_id, content=t.content, options=t.options)
+        for t in post.targets
+    ]
+    merged = PostCreate(
+        brand_id=post.brand_id,
+        content=patch.content if patch.content is not None else post.content,
+        targets=patch.targets if patch.targets is not None else current_targets,
+        draft=True,
+    )
+    accounts, _ = await check_targets(session, principal, merged, now)
+    if patch.scheduled_at is not None and patch.scheduled_at <= now:
+        raise HeraldError.invalid("scheduled_at", "must be in the future")
+    post.content = merged.content
+    if patch.targets is not None:
+        waiting = TargetStatus.PENDING if post.phase is PostPhase.DRAFT else TargetStatus.SCHEDULED
+        post.targets = build_targets(merged, accounts, waiting)
+    moved_to = None
+    if patch.scheduled_at is not None and patch.scheduled_at != post.scheduled_at:
+        if post.phase is PostPhase.DRAFT:
+            post.scheduled_at = patch.scheduled_at
+        else:
+            moved_to = patch.scheduled_at
+    post.version += 1
+    post.updated_at = now
+    refresh_status(session, post)
+    return moved_to

@@ -22,9 +22,11 @@ from herald import temporal as names
 from herald.payloads import (
     PostPlan,
     PostWorkflowInput,
+    PublishBatch,
     PublishTargetInput,
     RescheduleRequest,
     ScheduleChange,
+    StartPublishing,
     TargetFailure,
     TargetOutcome,
     TargetRef,
@@ -74,6 +76,7 @@ class FakeActivities:
                 TargetRef(id="t-x", platform="x"),
             ],
             max_attempts=2,
+            next_due=self.scheduled_at,
         )
 
     def activities(self) -> list[object]:
@@ -91,11 +94,23 @@ class FakeActivities:
             self.failures.append(failure)
             return TargetOutcome(target_id=failure.target_id, status=TargetStatus.FAILED)
 
+        @activity.defn(name="start_publishing")
+        async def start_publishing(input: StartPublishing) -> PublishBatch:
+            return PublishBatch(targets=self.plan(input.post_id).targets, next_due=None)
+
         @activity.defn(name="finalize_post")
         async def finalize_post(post_id: str) -> PostStatus:
+            if not self.published_at and not self.failures:
+                return PostStatus.CANCELLED
             return PostStatus.PARTIAL if self.failures else PostStatus.PUBLISHED
 
-        return [load_post_plan, apply_schedule_change, record_target_failure, finalize_post]
+        return [
+            load_post_plan,
+            start_publishing,
+            apply_schedule_change,
+            record_target_failure,
+            finalize_post,
+        ]
 
     def publisher(self, platform: str) -> object:
         @activity.defn(name="publish_target")
