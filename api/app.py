@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.resources import Resources
-from api.routes import accounts, health, posts
+from api.routes import account_groups, accounts, health, posts
 from herald.settings import Settings, get_settings
 
 
@@ -43,4 +43,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(health.router)
     app.include_router(posts.router)
     app.include_router(accounts.router)
+    app.include_router(account_groups.router)
     return app

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, field_serializer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import SessionDep, require
+from herald.db.types import utcnow
+from herald.errors import HeraldError
 from herald.principal import Permission, Principal
-from herald.repositories.accounts import list_accounts
+from herald.repositories.accounts import get_account, list_accounts
 from herald.schemas.accounts import AccountList, AccountOut
+from herald.schemas.posts import rfc3339
+from herald.services.queues import QueueBody, Slot, get_queue, next_free_slot, set_queue
 from herald.settings import PLATFORMS
 from herald.status import AccountStatus
 
@@ -31,3 +38,67 @@ async def list_(
         session, principal.workspace_id, brand_id=brand_id, platform=platform, status=status
     )
     return AccountList(data=[AccountOut.of(a) for a in accounts])
+
+
+class QueueOut(BaseModel):
+    account_id: uuid.UUID
+    timezone: str
+    slots: list[Slot]
+
+
+class NextSlot(BaseModel):
+    slot_at: datetime | None
+
+    @field_serializer("slot_at")
+    def _time(self, value: datetime | None) -> str | None:
+        return rfc3339(value)
+
+
+async def _account(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> None:
+    if await get_account(session, principal.workspace_id, account_id) is None:
+        raise HeraldError.not_found("account")
+
+
+@router.put(
+    "/{account_id}/queue", response_model=QueueOut, summary="Set the account's posting slots"
+)
+async def put_queue(
+    account_id: uuid.UUID,
+    body: QueueBody,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Permission.POSTS_SCHEDULE))],
+) -> QueueOut:
+    await _account(session, principal, account_id)
+    queue = await set_queue(session, account_id, body)
+    return QueueOut(account_id=account_id, timezone=queue.timezone, slots=body.slots)
+
+
+@router.get("/{account_id}/queue", response_model=QueueOut, summary="The account's posting slots")
+async def get_queue_(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))],
+) -> QueueOut:
+    await _account(session, principal, account_id)
+    queue = await get_queue(session, account_id)
+    if queue is None:
+        raise HeraldError.not_found("queue")
+    return QueueOut(
+        account_id=account_id,
+        timezone=queue.timezone,
+        slots=[Slot.model_validate(s) for s in queue.slots],
+    )
+
+
+@router.get(
+    "/{account_id}/next-slot",
+    response_model=NextSlot,
+    summary="The next free slot (null when the account has no slots)",
+)
+async def next_slot(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))],
+) -> NextSlot:
+    await _account(session, principal, account_id)
+    return NextSlot(slot_at=await next_free_slot(session, account_id, utcnow()))

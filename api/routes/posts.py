@@ -35,7 +35,7 @@ from herald.schemas.posts import (
     ScheduleBody,
 )
 from herald.services import post_actions
-from herald.services.posts import create_post, edit_post
+from herald.services.posts import create_post, edit_post, expand_groups
 from herald.services.validation import TargetDraft, ValidationOut, validate_targets
 from herald.status import PostPhase, PostStatus
 
@@ -130,12 +130,11 @@ async def list_(
 async def validate(
     body: PostCreate, session: SessionDep, resources: ResourcesDep, principal: Creator
 ) -> ValidationOut:
-    accounts = await get_accounts(
-        session, principal.workspace_id, [t.account_id for t in body.targets]
-    )
+    targets = await expand_groups(session, principal, body.targets)
+    accounts = await get_accounts(session, principal.workspace_id, [t.account for t in targets])
     drafts = []
-    for index, target in enumerate(body.targets):
-        account = accounts.get(target.account_id)
+    for index, target in enumerate(targets):
+        account = accounts.get(target.account)
         if account is None:
             raise HeraldError.invalid(
                 f"targets.{index}.account_id", "no such account in this workspace"
@@ -165,6 +164,8 @@ async def patch(
 ) -> PostOut:
     post = await post_actions.post_for_change(session, principal, post_id, if_match)
     moved_to = await edit_post(session, principal, post, body, utcnow())
+    if moved_to is not None:
+        await post_actions.release_queue_slots(session, post)
     await session.commit()
     if moved_to is not None:
         await temporal.update_post(post_id, "reschedule", RescheduleRequest(scheduled_at=moved_to))
@@ -234,6 +235,8 @@ async def schedule(
         post_actions.leave_draft(session, post, PostPhase.SCHEDULED, body.scheduled_at)
         await _start(session, temporal, post)
     elif post.status in (PostStatus.SCHEDULED, PostStatus.QUEUED):
+        # One new time for every target: the queue slots they held are free again.
+        await post_actions.release_queue_slots(session, post)
         await session.commit()
         await temporal.update_post(
             post_id, "reschedule", RescheduleRequest(scheduled_at=body.scheduled_at)

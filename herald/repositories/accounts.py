@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import Brand, SocialAccount
+from herald.db.models import AccountGroup, Brand, SocialAccount
 
 
 async def get_accounts(
@@ -50,3 +50,29 @@ async def get_brand(
         select(Brand).where(Brand.id == brand_id, Brand.workspace_id == workspace_id)
     )
     return result.scalar_one_or_none()
+
+
+async def get_group(
+    session: AsyncSession, workspace_id: uuid.UUID, group_id: uuid.UUID
+) -> AccountGroup | None:
+    result = await session.execute(
+        select(AccountGroup).where(
+            AccountGroup.id == group_id, AccountGroup.workspace_id == workspace_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_groups(session: AsyncSession, workspace_id: uuid.UUID) -> Sequence[AccountGroup]:
+    result = await session.execute(
+        select(AccountGroup)
+        .where(AccountGroup.workspace_id == workspace_id)
+        .order_by(AccountGroup.created_at, AccountGroup.id)
+    )
+    return result.scalars().all()
+
+
+async def get_account(
+    session: AsyncSession, workspace_id: uuid.UUID, account_id: uuid.UUID
+) -> SocialAccount | None:
+    return (await get_accounts(session, workspace_id, [account_id])).get(account_id)

@@ -36,12 +36,27 @@ def rfc3339(value: datetime | None) -> str | None:
 
 
 class TargetIn(BaseModel):
+    """One account, or an account group standing for each of its accounts."""
+
     model_config = ConfigDict(extra="forbid")
 
-    account_id: uuid.UUID
+    account_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
     content: str | None = Field(default=None, max_length=100_000)
     media_ids: list[uuid.UUID] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Self:
+        if (self.account_id is None) == (self.group_id is None):
+            raise ValueError("give exactly one of account_id and group_id")
+        return self
+
+    @property
+    def account(self) -> uuid.UUID:
+        """The account, once groups were expanded (herald.services.posts.expand_groups)."""
+        assert self.account_id is not None, "account groups must be expanded first"
+        return self.account_id
 
 
 class PostCreate(BaseModel):
@@ -53,6 +68,7 @@ class PostCreate(BaseModel):
     targets: list[TargetIn] = Field(min_length=1, max_length=MAX_TARGETS)
     scheduled_at: datetime | None = None
     publish_now: bool = False
+    queue: bool = Field(default=False, description="Take each account's next free queue slot")
     draft: bool = False
     external_id: str | None = Field(default=None, max_length=255)
 
@@ -63,11 +79,11 @@ class PostCreate(BaseModel):
 
     @model_validator(mode="after")
     def _one_timing(self) -> Self:
-        chosen = [self.scheduled_at is not None, self.publish_now, self.draft]
+        chosen = [self.scheduled_at is not None, self.publish_now, self.queue, self.draft]
         if sum(chosen) > 1:
-            raise ValueError("give only one of scheduled_at, publish_now and draft")
+            raise ValueError("give only one of scheduled_at, publish_now, queue and draft")
         if not any(chosen):
-            raise ValueError("give scheduled_at, publish_now: true or draft: true")
+            raise ValueError("give scheduled_at, publish_now: true, queue: true or draft: true")
         return self
 
 
@@ -211,7 +227,7 @@ class PostOut(BaseModel):
             recurrence_id=None,
             created_at=post.created_at,
             updated_at=post.updated_at,
-            targets=[TargetOut.of(t, post.scheduled_at) for t in post.targets],
+            targets=[TargetOut.of(t, t.scheduled_at or post.scheduled_at) for t in post.targets],
         )
 
 

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.db.models import Post, PostTarget, SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
-from herald.repositories.accounts import get_accounts, get_brand
+from herald.repositories.accounts import get_accounts, get_brand, get_group
 from herald.schemas.posts import PostCreate, PostOut, PostPatch, TargetIn
 from herald.services.events import record_event
 from herald.services.post_state import refresh_status
+from herald.services.queues import claim_next_slot
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
@@ -38,14 +39,40 @@ def _check_content(body: PostCreate) -> list[ErrorDetail]:
             problems.append(ErrorDetail(where, "content is empty and no media is attached"))
     seen: set[uuid.UUID] = set()
     for index, target in enumerate(body.targets):
-        if target.account_id in seen:
+        if target.account in seen:
             problems.append(
                 ErrorDetail(f"targets.{index}.account_id", "this account is targeted twice")
             )
-        seen.add(target.account_id)
+        seen.add(target.account)
     if body.media_ids or any(t.media_ids for t in body.targets):
         problems.append(ErrorDetail("media_ids", "media attachments are not available yet"))
     return problems
+
+
+async def expand_groups(
+    session: AsyncSession, principal: Principal, targets: list[TargetIn]
+) -> list[TargetIn]:
+    """Replaces each group target by one target per account of the group (same overrides).
+    An account named directly wins over the same account reached through a group."""
+    direct = {t.account_id for t in targets if t.account_id is not None}
+    expanded: list[TargetIn] = []
+    reached: set[uuid.UUID] = set()
+    for index, target in enumerate(targets):
+        if target.group_id is None:
+            expanded.append(target)
+            continue
+        group = await get_group(session, principal.workspace_id, target.group_id)
+        if group is None:
+            raise HeraldError.invalid(f"targets.{index}.group_id", "no such account group")
+        for raw in group.account_ids:
+            account_id = uuid.UUID(raw)
+            if account_id in direct or account_id in reached:
+                continue
+            reached.add(account_id)
+            expanded.append(target.model_copy(update={"account_id": account_id, "group_id": None}))
+    if not expanded:
+        raise HeraldError.invalid("targets", "the account groups given have no accounts")
+    return expanded
 
 
 async def check_targets(
@@ -55,10 +82,10 @@ async def check_targets(
     problems = _check_content(body)
     if body.scheduled_at is not None and body.scheduled_at <= now:
         problems.append(ErrorDetail("scheduled_at", "must be in the future"))
-    account_ids = [t.account_id for t in body.targets]
+    account_ids = [t.account for t in body.targets]
     accounts = await get_accounts(session, principal.workspace_id, account_ids)
     for index, target in enumerate(body.targets):
-        account = accounts.get(target.account_id)
+        account = accounts.get(target.account)
         path = f"targets.{index}.account_id"
         if account is None:
             problems.append(ErrorDetail(path, "no such account in this workspace"))
@@ -85,9 +112,9 @@ def build_targets(
     return [
         PostTarget(
             id=uuid.uuid4(),
-            account_id=target.account_id,
+            account_id=target.account,
             position=index,
-            platform=accounts[target.account_id].platform,
+            platform=accounts[target.account].platform,
             status=status,
             content=target.content,
             media_ids=None,
@@ -101,6 +128,9 @@ def build_targets(
 async def create_post(
     session: AsyncSession, principal: Principal, body: PostCreate, now: datetime
 ) -> Post:
+    body = body.model_copy(
+        update={"targets": await expand_groups(session, principal, body.targets)}
+    )
     accounts, brand_id = await check_targets(session, principal, body, now)
 
     if body.draft:
@@ -131,7 +161,17 @@ async def create_post(
         ),
     )
     session.add(post)
-    refresh_status(session, post)
+    if body.queue:
+        # Slots are claimed by target id, so the rows must exist first; the status is final
+        # only once the slots are known, hence the event then.
+        post.status = PostStatus.SCHEDULED
+        await session.flush()
+        for target in post.targets:
+            target.scheduled_at = await claim_next_slot(
+                session, target, now, f"targets.{target.position}.account_id"
+            )
+        post.scheduled_at = min(t.scheduled_at for t in post.targets if t.scheduled_at)
+    refresh_status(session, post, always_emit=body.queue)
     record_event(
         session,
         post.workspace_id,
@@ -164,10 +204,11 @@ async def edit_post(
         TargetIn(account_id=t.account_id, content=t.content, options=t.options)
         for t in post.targets
     ]
+    targets = patch.targets if patch.targets is not None else current_targets
     merged = PostCreate(
         brand_id=post.brand_id,
         content=patch.content if patch.content is not None else post.content,
-        targets=patch.targets if patch.targets is not None else current_targets,
+        targets=await expand_groups(session, principal, targets),
         draft=True,
     )
     accounts, _ = await check_targets(session, principal, merged, now)
