@@ -7,11 +7,13 @@ workflow Update runs, because the Update's activity writes the same rows.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ResourcesDep, SessionDep, TemporalDep, require
@@ -24,6 +26,12 @@ from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_accounts
 from herald.repositories.posts import PostFilters, get_post, list_posts
 from herald.schemas.posts import (
+    BatchBody,
+    BatchOut,
+    BulkBody,
+    BulkError,
+    BulkItem,
+    BulkOut,
     FixBody,
     PostCreate,
     PostList,
@@ -37,7 +45,7 @@ from herald.schemas.posts import (
 from herald.services import post_actions
 from herald.services.posts import create_post, edit_post, expand_groups
 from herald.services.validation import TargetDraft, ValidationOut, validate_targets
-from herald.status import PostPhase, PostStatus
+from herald.status import Origin, PostPhase, PostStatus
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
@@ -150,6 +158,98 @@ async def validate(
             )
         )
     return validate_targets(resources.adapters, drafts)
+
+
+@router.patch(
+    "/batch",
+    response_model=BatchOut,
+    summary="Archive or cancel up to 50 posts; other workspaces' ids are skipped",
+)
+async def batch(
+    body: BatchBody, session: SessionDep, temporal: TemporalDep, principal: Editor
+) -> BatchOut:
+    posts = [
+        post
+        for post_id in dict.fromkeys(body.ids)
+        if (post := await get_post(session, principal.workspace_id, post_id)) is not None
+    ]
+    done = 0
+    if body.action == "archive":
+        for post in posts:
+            if post.status in post_actions.ARCHIVABLE:
+                post_actions.archive_post(session, post)
+                done += 1
+        await session.commit()
+        return BatchOut(data={"archived": done})
+    waiting = [p for p in posts if p.status in (PostStatus.SCHEDULED, PostStatus.QUEUED)]
+    for post in waiting:
+        await post_actions.release_queue_slots(session, post)
+    await session.commit()
+    outcomes = await asyncio.gather(
+        *(temporal.update_post(p.id, "cancel", None) for p in waiting), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, HeraldError):
+            raise outcome
+    done = sum(1 for outcome in outcomes if not isinstance(outcome, BaseException))
+    return BatchOut(data={"cancelled": done})
+
+
+@router.post(
+    "/bulk",
+    status_code=207,
+    response_model=BulkOut,
+    summary="Create up to 100 posts; each item succeeds or fails on its own",
+)
+async def bulk(
+    body: BulkBody, session: SessionDep, temporal: TemporalDep, principal: Creator
+) -> BulkOut:
+    results: list[BulkItem] = []
+    created: list[Post] = []
+    now = utcnow()
+    for index, raw in enumerate(body.posts):
+        try:
+            item = PostCreate.model_validate(raw)
+            async with session.begin_nested():
+                post = await create_post(session, principal, item, now, Origin.BULK)
+        except ValidationError as err:
+            details = [
+                {
+                    "path": ".".join(str(p) for p in e["loc"]) or "body",
+                    "message": str(e["msg"]).removeprefix("Value error, "),
+                }
+                for e in err.errors()
+            ]
+            results.append(
+                BulkItem(
+                    index=index,
+                    status=400,
+                    error=BulkError(
+                        code="VALIDATION_ERROR", message=details[0]["message"], details=details
+                    ),
+                )
+            )
+            continue
+        except HeraldError as err:
+            results.append(
+                BulkItem(
+                    index=index,
+                    status=err.http_status,
+                    error=BulkError(
+                        code=err.code.value,
+                        message=err.message,
+                        details=[{"path": d.path, "message": d.message} for d in err.details],
+                    ),
+                )
+            )
+            continue
+        created.append(post)
+        results.append(BulkItem(index=index, status=201, post=PostOut.of(post)))
+    await session.commit()
+    for post in created:
+        if post.status != PostStatus.DRAFT:
+            await temporal.start_post(post)
+    return BulkOut(results=results)
 
 
 @router.patch("/{post_id}", response_model=PostOut, summary="Edit a post before publishing starts")

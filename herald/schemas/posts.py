@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -245,3 +245,38 @@ class RetryItem(BaseModel):
 class RetryOut(BaseModel):
     post: PostOut
     results: list[RetryItem]
+
+
+class BulkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one, so one bad item never blocks the others.
+    posts: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+
+
+class BulkError(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, str]]
+
+
+class BulkItem(BaseModel):
+    index: int
+    status: int
+    post: PostOut | None = None
+    error: BulkError | None = None
+
+
+class BulkOut(BaseModel):
+    results: list[BulkItem]
+
+
+class BatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    action: Literal["archive", "cancel"]
+
+
+class BatchOut(BaseModel):
+    data: dict[str, int]

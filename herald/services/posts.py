@@ -126,7 +126,11 @@ def build_targets(
 
 
 async def create_post(
-    session: AsyncSession, principal: Principal, body: PostCreate, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    body: PostCreate,
+    now: datetime,
+    origin: Origin = Origin.API,
 ) -> Post:
     body = body.model_copy(
         update={"targets": await expand_groups(session, principal, body.targets)}
@@ -150,7 +154,7 @@ async def create_post(
         if body.scheduled_at
         else (now if body.publish_now else None),
         external_id=body.external_id,
-        origin=Origin.API,
+        origin=origin,
         version=1,
         created_by_type=principal.actor_type,
         created_by_id=principal.actor_id,

@@ -301,3 +301,58 @@ async def test_validate_reports_platform_limits_with_paths(stack: Stack) -> None
         f"/v1/posts/{stored['id']}/validation", headers=tenant.headers
     )
     assert stored_result.json()["valid"] is False
+
+
+async def test_bulk_creates_each_item_on_its_own(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    good = _body(tenant, "bulk one")
+    items = [
+        good,
+        {**good, "content": ""},  # empty
+        {"content": "no targets", "publish_now": True, "targets": []},
+        {**good, "targets": [{"account_id": str(uuid.uuid4())}]},
+        _body(tenant, "bulk two", draft=True),
+    ]
+    response = await stack.api.post("/v1/posts/bulk", json={"posts": items}, headers=tenant.headers)
+    assert response.status_code == 207, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 400, 400, 201]
+    assert results[3]["error"]["details"][0]["path"] == "targets.0.account_id"
+    assert results[2]["error"]["code"] == "VALIDATION_ERROR"
+    assert results[0]["post"]["origin"] == "bulk"
+    done = await stack.wait_for_post(tenant, results[0]["post"]["id"])
+    assert done["status"] == "published"
+    listed = await stack.api.get("/v1/posts", headers=tenant.headers)
+    assert len(listed.json()["data"]) == 2
+    too_many = await stack.api.post(
+        "/v1/posts/bulk", json={"posts": [good] * 101}, headers=tenant.headers
+    )
+    assert too_many.status_code == 400
+
+
+async def test_batch_archive_and_cancel_skip_other_workspaces(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    other = await stack.new_tenant()
+    drafts = [(await _create(stack, tenant, draft=True))["id"] for _ in range(2)]
+    foreign = (await _create(stack, other, draft=True))["id"]
+    archived = await stack.api.patch(
+        "/v1/posts/batch",
+        json={"ids": [*drafts, foreign], "action": "archive"},
+        headers=tenant.headers,
+    )
+    assert archived.status_code == 200, archived.text
+    assert archived.json() == {"data": {"archived": 2}}
+    still = await stack.api.get(f"/v1/posts/{foreign}", headers=other.headers)
+    assert still.json()["status"] == "draft"
+    scheduled = [(await _create(stack, tenant, scheduled_at=_in(3600)))["id"] for _ in range(3)]
+    cancelled = await stack.api.patch(
+        "/v1/posts/batch", json={"ids": scheduled, "action": "cancel"}, headers=tenant.headers
+    )
+    assert cancelled.json() == {"data": {"cancelled": 3}}
+    for post_id in scheduled:
+        post = await stack.api.get(f"/v1/posts/{post_id}", headers=tenant.headers)
+        assert post.json()["status"] == "cancelled"
+    bad = await stack.api.patch(
+        "/v1/posts/batch", json={"ids": drafts, "action": "explode"}, headers=tenant.headers
+    )
+    assert bad.status_code == 400
