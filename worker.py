@@ -13,12 +13,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.posts import PostActivities
+from activities.unpublish import UnpublishActivities
 from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.settings import Settings
 from platforms.registry import build_registry
 from workflows.post import PostWorkflow
+from workflows.unpublish import UnpublishWorkflow
 
 log = logging.getLogger("herald.worker")
 
@@ -36,18 +38,22 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         CredentialCipher(load_or_create_secret_key(settings)),
         settings.publish_attempts,
     )
+    unpublish = UnpublishActivities(
+        sessions, adapters, CredentialCipher(load_or_create_secret_key(settings))
+    )
     main_queue = settings.temporal_task_queue
     workers = [
         Worker(
             client,
             task_queue=main_queue,
-            workflows=[PostWorkflow],
+            workflows=[PostWorkflow, UnpublishWorkflow],
             activities=[
                 posts.load_post_plan,
                 posts.start_publishing,
                 posts.apply_schedule_change,
                 posts.record_target_failure,
                 posts.finalize_post,
+                unpublish.published_targets,
             ],
         )
     ]
@@ -56,7 +62,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             Worker(
                 client,
                 task_queue=names.platform_task_queue(main_queue, platform),
-                activities=[posts.publish_target],
+                activities=[posts.publish_target, unpublish.delete_target],
                 max_concurrent_activities=settings.platform_concurrency,
             )
         )

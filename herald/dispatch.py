@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald import temporal as names
 from herald.db.models import Post
 from herald.errors import HeraldError
-from herald.payloads import PostWorkflowInput
+from herald.payloads import PostWorkflowInput, UnpublishInput
 from herald.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,3 +128,17 @@ class TemporalGateway:
             except RPCError as err:
                 raise HeraldError.unavailable("the workflow engine is unreachable") from err
         raise HeraldError.conflict("the post's previous run is still finishing; try again")
+
+    async def start_unpublish(self, post: Post) -> None:
+        client = await self.client()
+        try:
+            await client.start_workflow(
+                "UnpublishWorkflow",
+                UnpublishInput(post_id=str(post.id)),
+                id=names.unpublish_workflow_id(post.id),
+                task_queue=self._settings.temporal_task_queue,
+                # A second unpublish while one runs joins it; after it ends, runs again.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except RPCError as err:
+            raise HeraldError.unavailable("the workflow engine is unreachable") from err

@@ -95,3 +95,7 @@ class PostWorkflowState(BaseModel):
     stage: str
     scheduled_at: datetime | None
     outcomes: list[TargetOutcome]
+
+
+class UnpublishInput(BaseModel):
+    post_id: str

@@ -57,6 +57,10 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
         )
 
 
+def unpublish_workflow_id(post_id: uuid.UUID | str) -> str:
+    return f"unpublish/{post_id}"
+
+
 def post_workflow_id(post_id: uuid.UUID | str) -> str:
     return f"post/{post_id}"
 

@@ -504,3 +504,24 @@ async def archive(
     post_actions.archive_post(session, post)
     await session.commit()
     return await _answer(session, principal, post_id, response)
+
+
+@router.post(
+    "/{post_id}/unpublish",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PostOut,
+    summary="Delete the post from every platform it was published to (asynchronous)",
+)
+async def unpublish(
+    post_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Deleter,
+    if_match: IfMatch = None,
+) -> PostOut:
+    post = await post_actions.post_for_change(session, principal, post_id, if_match)
+    post_actions.refuse_unless(post, post_actions.UNPUBLISHABLE, "unpublish")
+    await session.commit()
+    await temporal.start_unpublish(post)
+    return await _answer(session, principal, post_id, response)

@@ -41,6 +41,7 @@ ARCHIVABLE = frozenset(
         PostStatus.REJECTED,
     }
 )
+UNPUBLISHABLE = frozenset({PostStatus.PUBLISHED, PostStatus.PARTIAL})
 RETRYABLE = frozenset({PostStatus.FAILED, PostStatus.PARTIAL})
 
 

@@ -356,3 +356,22 @@ async def test_batch_archive_and_cancel_skip_other_workspaces(stack: Stack) -> N
         "/v1/posts/batch", json={"ids": drafts, "action": "explode"}, headers=tenant.headers
     )
     assert bad.status_code == 400
+
+
+async def test_unpublish_deletes_from_the_platform(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    post = await _create(stack, tenant, text="here and gone")
+    await stack.wait_for_post(tenant, post["id"])
+    assert len(await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])) == 1
+    response = await stack.api.post(f"/v1/posts/{post['id']}/unpublish", headers=tenant.headers)
+    assert response.status_code == 202, response.text
+    for _ in range(100):
+        current = (await stack.api.get(f"/v1/posts/{post['id']}", headers=tenant.headers)).json()
+        if current["targets"][0]["status"] == "deleted":
+            break
+        await asyncio.sleep(0.1)
+    assert current["targets"][0]["status"] == "deleted"
+    assert await stack.emulator_posts("mastodon", tenant.usernames["mastodon"]) == []
+    draft = await _create(stack, tenant, draft=True)
+    refused = await stack.api.post(f"/v1/posts/{draft['id']}/unpublish", headers=tenant.headers)
+    assert refused.status_code == 409
