@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from herald import temporal as names
 from herald.payloads import (
@@ -35,6 +36,7 @@ from herald.status import PostPhase, PostStatus, TargetStatus
 from workflows.post import PostWorkflow
 
 BIN = Path(sys.executable).parent
+HISTORIES = Path(__file__).parent / "histories"
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +128,11 @@ class FakeActivities:
         return publish_target
 
 
-async def _run(
-    env: WorkflowEnvironment, fake: FakeActivities, steer: object = None
-) -> tuple[PostStatus, FakeActivities]:
-    queue = f"wf-{uuid.uuid4().hex[:8]}"
+@contextlib.asynccontextmanager
+async def workers_for(
+    env: WorkflowEnvironment, fake: FakeActivities, queue: str
+) -> AsyncIterator[None]:
+    """The post workflow on `queue` and a publisher per platform queue, all faked by name."""
     workers = [
         Worker(
             env.client, task_queue=queue, workflows=[PostWorkflow], activities=fake.activities()
@@ -143,9 +146,17 @@ async def _run(
             for platform in ("mastodon", "x")
         ),
     ]
-    for worker in workers:
-        await worker.__aenter__()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield
+
+
+async def _run(
+    env: WorkflowEnvironment, fake: FakeActivities, steer: object = None
+) -> tuple[PostStatus, FakeActivities]:
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with workers_for(env, fake, queue):
         handle = await env.client.start_workflow(
             PostWorkflow.run,
             PostWorkflowInput(post_id=str(uuid.uuid4())),
@@ -156,9 +167,6 @@ async def _run(
             await steer(handle)  # type: ignore[operator]
         result = await handle.result()
         return result.status, fake
-    finally:
-        for worker in workers:
-            await worker.__aexit__(None, None, None)
 
 
 async def test_publishes_every_target_at_the_scheduled_time(env: WorkflowEnvironment) -> None:
@@ -241,3 +249,15 @@ async def test_changes_are_refused_once_publishing_has_begun(env: WorkflowEnviro
     assert status == PostStatus.PUBLISHED
     assert len(refused) == 2 and all("publishing" in reason for reason in refused)
     assert fake.changes == []
+
+
+RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+
+
+@pytest.mark.parametrize("name", list(RECORDED))
+async def test_recorded_histories_still_replay(name: str) -> None:
+    """A workflow change that breaks determinism for runs already in flight fails here."""
+    assert RECORDED, "no recorded histories"
+    await Replayer(
+        workflows=[PostWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(WorkflowHistory.from_json(name, RECORDED[name]))
