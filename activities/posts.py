@@ -145,6 +145,7 @@ class PostActivities:
             return PublishBatch(
                 targets=[TargetRef(id=str(t.id), platform=t.platform) for t in due],
                 next_due=_earliest(post, later) if later else None,
+                platforms=sorted({t.platform for t in post.targets}),
             )
 
     @activity.defn(name="apply_schedule_change")

@@ -46,6 +46,8 @@ class PublishBatch(BaseModel):
 
     targets: list[TargetRef]
     next_due: datetime | None
+    # Every target's platform: edits before publishing may have changed them since the start.
+    platforms: list[str] = Field(default_factory=list)
 
 
 class PublishTargetInput(BaseModel):

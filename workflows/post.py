@@ -97,7 +97,7 @@ class PostWorkflow:
                 start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
                 retry_policy=DB_RETRY,
             )
-            self._set_status(PostStatus.PROCESSING)
+            self._set_status(PostStatus.PROCESSING, batch.platforms)
             await asyncio.gather(*(self._publish(plan, target) for target in batch.targets))
             if batch.next_due is None:
                 break
@@ -155,8 +155,10 @@ class PostWorkflow:
             )
         self._outcomes[target.id] = outcome
 
-    def _set_status(self, status: PostStatus) -> None:
+    def _set_status(self, status: PostStatus, platforms: list[str] | None = None) -> None:
         attributes: list[SearchAttributeUpdate[Any]] = [names.STATUS.value_set(status.value)]
+        if platforms:
+            attributes.append(names.PLATFORMS.value_set(platforms))
         if self._due is not None:
             attributes.append(names.SCHEDULED_AT.value_set(self._due))
         workflow.upsert_search_attributes(attributes)
