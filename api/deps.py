@@ -24,9 +24,13 @@ def _resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(_resources)]
 
 
-async def _session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def _session(request: Request, resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     # Services never commit; the request's unit of work does, when the handler succeeded.
-    async with resources.sessions() as session:
+    factory = resources.read_sessions if request.method in READ_METHODS else resources.sessions
+    async with factory() as session:
         yield session
         if session.in_transaction():
             await session.commit()

@@ -21,6 +21,11 @@ class Resources:
     temporal: TemporalGateway
     # For the adapters' pure validation rules; the API never calls a platform.
     adapters: AdapterRegistry = field(default_factory=lambda: build_registry(httpx.AsyncClient()))
+    # Sessions for requests that only read (GET, HEAD).
+    read_sessions: SessionFactory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_sessions = create_session_factory(self.engine, read_only=True)
 
     @classmethod
     def build(cls, settings: Settings) -> Resources:

@@ -28,10 +28,17 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+READ_ONLY = "herald_read_only"
+
+
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with "database is locked"
-    # when another writer got in between; an immediate one waits for the lock instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # when another writer got in between; an immediate one waits for the lock instead. Readers
+    # (engines marked READ_ONLY) never write, and in WAL mode they never wait for writers.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -43,5 +50,8 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(engine: AsyncEngine, *, read_only: bool = False) -> SessionFactory:
+    """`read_only` sessions are for requests that never write (GET): on SQLite they take no
+    write lock; elsewhere the option changes nothing."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False)
