@@ -31,6 +31,7 @@ from herald.payloads import (
     TargetRef,
 )
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
+from herald.services.post_actions import release_queue_slots
 from herald.services.post_state import refresh_status
 from herald.status import (
     WAITING_TARGET_STATES,
@@ -154,6 +155,9 @@ class PostActivities:
             post = await get_post_for_execution(session, uuid.UUID(change.post_id))
             if post is None:
                 raise ApplicationError("post no longer exists", non_retryable=True)
+            if change.kind is not ScheduleChangeKind.PUBLISH_NOW:
+                # Cancelled or moved to one new time: the queue slots it held are free again.
+                await release_queue_slots(session, post)
             if change.kind is ScheduleChangeKind.CANCEL:
                 for target in post.targets:
                     if target.status in WAITING_TARGET_STATES:

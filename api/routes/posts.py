@@ -182,8 +182,6 @@ async def batch(
         await session.commit()
         return BatchOut(data={"archived": done})
     waiting = [p for p in posts if p.status in (PostStatus.SCHEDULED, PostStatus.QUEUED)]
-    for post in waiting:
-        await post_actions.release_queue_slots(session, post)
     await session.commit()
     outcomes = await asyncio.gather(
         *(temporal.update_post(p.id, "cancel", None) for p in waiting), return_exceptions=True
@@ -264,8 +262,6 @@ async def patch(
 ) -> PostOut:
     post = await post_actions.post_for_change(session, principal, post_id, if_match)
     moved_to = await edit_post(session, principal, post, body, utcnow())
-    if moved_to is not None:
-        await post_actions.release_queue_slots(session, post)
     await session.commit()
     if moved_to is not None:
         await temporal.update_post(post_id, "reschedule", RescheduleRequest(scheduled_at=moved_to))
@@ -335,8 +331,6 @@ async def schedule(
         post_actions.leave_draft(session, post, PostPhase.SCHEDULED, body.scheduled_at)
         await _start(session, temporal, post)
     elif post.status in (PostStatus.SCHEDULED, PostStatus.QUEUED):
-        # One new time for every target: the queue slots they held are free again.
-        await post_actions.release_queue_slots(session, post)
         await session.commit()
         await temporal.update_post(
             post_id, "reschedule", RescheduleRequest(scheduled_at=body.scheduled_at)
@@ -386,7 +380,6 @@ async def cancel(
     post = await post_actions.post_for_change(session, principal, post_id, if_match)
     if post.status not in (PostStatus.SCHEDULED, PostStatus.QUEUED):
         raise HeraldError.conflict(f"cannot cancel a post that is {post.status}")
-    await post_actions.release_queue_slots(session, post)
     await session.commit()
     await temporal.update_post(post_id, "cancel", None)
     return await _answer(session, principal, post_id, response)
