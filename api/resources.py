@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.dispatch import TemporalGateway
 from herald.settings import Settings
+from herald.storage.base import MediaStorage
+from herald.storage.factory import build_storage
 from platforms.registry import AdapterRegistry, build_registry
 
 
@@ -23,9 +25,11 @@ class Resources:
     adapters: AdapterRegistry = field(default_factory=lambda: build_registry(httpx.AsyncClient()))
     # Sessions for requests that only read (GET, HEAD).
     read_sessions: SessionFactory = field(init=False)
+    storage: MediaStorage = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
+        self.storage = build_storage(self.settings)
 
     @classmethod
     def build(cls, settings: Settings) -> Resources:

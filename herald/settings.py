@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,25 @@ class Settings(BaseSettings):
     )
     platform_timeout_s: float = Field(default=30.0, description="HTTP timeout of platform calls.")
 
+    media_backend: Literal["local", "s3"] = Field(
+        default="local", description="Where media bytes live: local disk (data_dir/media) or S3."
+    )
+    media_dir: Path | None = Field(
+        default=None, description="Local media folder; default data_dir/media."
+    )
+    s3_bucket: str = Field(default="herald-media", description="Bucket of the s3 media backend.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, ...); empty means AWS."
+    )
+    s3_region: str = "us-east-1"
+    media_max_image_bytes: int = Field(
+        default=20 * 1024 * 1024, description="Largest image upload."
+    )
+    media_max_video_bytes: int = Field(default=4 * 1024**3, description="Largest video upload.")
+    media_url_ttl_s: int = Field(
+        default=3600, description="Lifetime of signed upload/download URLs."
+    )
+
     log_level: str = "INFO"
 
     @property
@@ -61,6 +81,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'herald.db').resolve()}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return (self.media_dir or self.data_dir / "media").resolve()
 
     @property
     def api_url(self) -> str:

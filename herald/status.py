@@ -55,6 +55,12 @@ class AccountStatus(StrEnum):
     ERROR = "error"
 
 
+class MediaStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
 WAITING_TARGET_STATES = frozenset({TargetStatus.PENDING, TargetStatus.SCHEDULED})
 DONE_TARGET_STATES = frozenset(
     {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELLED, TargetStatus.DELETED}

@@ -6,11 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from herald.db.types import JSONType, StrEnumColumn, UTCDateTime, utcnow
-from herald.status import AccountStatus, Origin, PostPhase, PostStatus, TargetStatus
+from herald.status import (
+    AccountStatus,
+    MediaStatus,
+    Origin,
+    PostPhase,
+    PostStatus,
+    TargetStatus,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -25,6 +32,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         datetime: UTCDateTime,
+        float: Float,
         dict[str, Any]: JSONType,
         list[dict[str, Any]]: JSONType,
     }
@@ -223,3 +231,33 @@ class QueueSlotClaim(Base):
     target_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("post_targets.id", ondelete="CASCADE"), index=True
     )
+
+
+class Media(Base):
+    __tablename__ = "media"
+    __table_args__ = (Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    declared_mime_type: Mapped[str] = mapped_column(String(100))
+    declared_size: Mapped[int] = mapped_column(Integer)
+    # What the bytes turned out to be, once completed and probed.
+    mime_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    size: Mapped[int | None] = mapped_column(Integer, default=None)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_s: Mapped[float | None] = mapped_column(default=None)
+    codec: Mapped[str | None] = mapped_column(String(64), default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[MediaStatus] = mapped_column(
+        StrEnumColumn(MediaStatus), default=MediaStatus.PENDING
+    )
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    # Per platform: {"ok": bool, "problems": [...]}, computed once when the media is probed.
+    suitability: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    upload_expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

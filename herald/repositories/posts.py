@@ -58,9 +58,14 @@ class PostFilters:
     external_id: str | None = None
 
 
-def encode_cursor(post: Post) -> str:
-    raw = json.dumps([post.created_at.isoformat(), str(post.id)]).encode()
+def encode_keyset(created_at: datetime, row_id: uuid.UUID) -> str:
+    """An opaque cursor naming the last row of a page, newest-first lists."""
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def encode_cursor(post: Post) -> str:
+    return encode_keyset(post.created_at, post.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:

@@ -1,0 +1,1 @@
+"""Media: probing real types from bytes, and per-platform suitability."""

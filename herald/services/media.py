@@ -1,0 +1,186 @@
+"""The media library: initiate an upload, complete it (probe the real bytes), delete.
+
+Nothing half-written stays behind: a failed completion deletes the stored bytes and keeps only
+the row, marked failed with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.db.models import Media, Post
+from herald.errors import ErrorCode, HeraldError
+from herald.media.probe import ProbeError, probe, sha256_of
+from herald.media.suitability import suitability
+from herald.principal import Principal
+from herald.repositories.accounts import get_brand
+from herald.schemas.media import MediaOut, UploadOut, UploadRequest
+from herald.services.events import record_event
+from herald.settings import Settings
+from herald.status import MediaStatus, PostStatus
+from herald.storage.base import MediaStorage
+
+log = logging.getLogger(__name__)
+
+# Posts that will still read their media: deleting it would break them.
+POSTS_USING_MEDIA = (
+    PostStatus.SCHEDULED,
+    PostStatus.QUEUED,
+    PostStatus.PROCESSING,
+    PostStatus.PENDING_APPROVAL,
+    PostStatus.DRAFT,
+)
+
+
+def size_limit(settings: Settings, mime_type: str) -> int:
+    return (
+        settings.media_max_video_bytes
+        if mime_type.startswith("video/")
+        else settings.media_max_image_bytes
+    )
+
+
+async def initiate_upload(
+    session: AsyncSession,
+    storage: MediaStorage,
+    settings: Settings,
+    principal: Principal,
+    body: UploadRequest,
+    now: datetime,
+) -> UploadOut:
+    if not body.mime_type.startswith(("image/", "video/")):
+        raise HeraldError.invalid("mime_type", "only images and videos can be uploaded")
+    limit = size_limit(settings, body.mime_type)
+    if body.size > limit:
+        raise HeraldError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{body.size} bytes is over the {limit}-byte limit for {body.mime_type.split('/')[0]}s",
+        )
+    if await get_brand(session, principal.workspace_id, body.brand_id) is None:
+        raise HeraldError.invalid("brand_id", "no such brand in this workspace")
+    media_id = uuid.uuid4()
+    expires_at = now + timedelta(seconds=settings.media_url_ttl_s)
+    key = f"{principal.workspace_id}/{media_id}"
+    session.add(
+        Media(
+            id=media_id,
+            workspace_id=principal.workspace_id,
+            brand_id=body.brand_id,
+            filename=body.filename,
+            declared_mime_type=body.mime_type,
+            declared_size=body.size,
+            storage_key=key,
+            upload_expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    target = await storage.upload_target(key, body.mime_type, body.size, expires_at)
+    return UploadOut(
+        media_id=media_id,
+        upload_url=target.url,
+        method=target.method,
+        headers=target.headers,
+        expires_at=expires_at,
+    )
+
+
+async def _fail(session: AsyncSession, storage: MediaStorage, media: Media, reason: str) -> None:
+    await storage.delete(media.storage_key)
+    media.status = MediaStatus.FAILED
+    media.failure_reason = reason
+    record_event(
+        session,
+        media.workspace_id,
+        "media.failed",
+        "media",
+        media.id,
+        {"id": str(media.id), "reason": reason},
+    )
+
+
+async def complete_upload(
+    session: AsyncSession, storage: MediaStorage, settings: Settings, media: Media, now: datetime
+) -> None:
+    """Checks what arrived against what was declared, then probes the real type."""
+    if media.status != MediaStatus.PENDING:
+        raise HeraldError.conflict(f"the media is already {media.status}")
+    stored = await storage.size_of(media.storage_key)
+    if stored is None:
+        if now > media.upload_expires_at:
+            await _fail(session, storage, media, "no bytes arrived before the upload URL expired")
+            return
+        raise HeraldError.conflict("no bytes were uploaded yet; PUT them to upload_url first")
+    if stored != media.declared_size:
+        await _fail(
+            session,
+            storage,
+            media,
+            f"{stored} bytes arrived but {media.declared_size} were declared",
+        )
+        return
+    try:
+        async with storage.local_copy(media.storage_key) as path:
+            found = await asyncio.to_thread(probe, path)
+            digest = await asyncio.to_thread(sha256_of, path)
+    except ProbeError as err:
+        await _fail(session, storage, media, str(err))
+        return
+    if stored > size_limit(settings, found.mime_type):
+        # Declared as a (larger) video, turned out an image: the real type's limit holds.
+        await _fail(
+            session, storage, media, f"{stored} bytes is over the limit for {found.mime_type}"
+        )
+        return
+    media.mime_type = found.mime_type
+    media.size = stored
+    media.width, media.height = found.width, found.height
+    media.duration_s, media.codec = found.duration_s, found.codec
+    media.sha256 = digest
+    media.suitability = suitability(found, stored)
+    media.status = MediaStatus.READY
+    record_event(
+        session,
+        media.workspace_id,
+        "media.uploaded",
+        "media",
+        media.id,
+        {"id": str(media.id), "mime_type": found.mime_type, "size": stored},
+    )
+
+
+async def media_in_use(session: AsyncSession, media: Media) -> bool:
+    rows = await session.execute(
+        select(Post.media_ids).where(
+            Post.workspace_id == media.workspace_id, Post.status.in_(POSTS_USING_MEDIA)
+        )
+    )
+    wanted = str(media.id)
+    return any(wanted in (ids or []) for ids in rows.scalars())
+
+
+async def to_out(storage: MediaStorage, media: Media, now: datetime, ttl_s: int) -> MediaOut:
+    url = None
+    if media.status == MediaStatus.READY:
+        url = await storage.download_url(media.storage_key, now + timedelta(seconds=ttl_s))
+    return MediaOut(
+        id=media.id,
+        brand_id=media.brand_id,
+        filename=media.filename,
+        mime_type=media.mime_type or media.declared_mime_type,
+        size=media.size if media.size is not None else media.declared_size,
+        width=media.width,
+        height=media.height,
+        duration_s=media.duration_s,
+        status=media.status,
+        failure_reason=media.failure_reason,
+        url=url,
+        suitability=media.suitability,
+        created_at=media.created_at,
+    )

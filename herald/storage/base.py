@@ -1,0 +1,41 @@
+"""The storage interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    url: str
+    method: str = "PUT"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MediaStorage(ABC):
+    @abstractmethod
+    async def upload_target(
+        self, key: str, content_type: str, size: int, expires_at: datetime
+    ) -> UploadTarget:
+        """A URL the client PUTs the bytes to, valid until `expires_at`."""
+
+    @abstractmethod
+    async def download_url(self, key: str, expires_at: datetime) -> str: ...
+
+    @abstractmethod
+    async def size_of(self, key: str) -> int | None:
+        """Bytes stored under `key`, or None when nothing is."""
+
+    @abstractmethod
+    def local_copy(self, key: str) -> AbstractAsyncContextManager[Path]:
+        """A file with the object's bytes, for probing; removed afterwards if it was a copy."""
+
+    @abstractmethod
+    async def read(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...

@@ -1,0 +1,60 @@
+"""Local-disk media (the embedded default): files under media_dir, moved in and out through
+signed, expiring URLs that the API serves (api/routes/media_files.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+from herald.storage.base import MediaStorage, UploadTarget
+from herald.storage.signing import UrlSigner
+
+FILES_PATH = "/v1/media-files"
+
+
+class LocalStorage(MediaStorage):
+    def __init__(self, root: Path, api_url: str, signer: UrlSigner) -> None:
+        self.root = root
+        self._api_url = api_url.rstrip("/")
+        self.signer = signer
+
+    def path_of(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError("storage key escapes the media folder")
+        return path
+
+    def _url(self, method: str, key: str, expires_at: datetime, size: int | None) -> str:
+        expires = int(expires_at.timestamp())
+        query = {"expires": expires, "signature": self.signer.sign(method, key, expires, size)}
+        if size is not None:
+            query["size"] = size
+        return f"{self._api_url}{FILES_PATH}/{key}?{urlencode(query)}"
+
+    async def upload_target(
+        self, key: str, content_type: str, size: int, expires_at: datetime
+    ) -> UploadTarget:
+        return UploadTarget(
+            url=self._url("PUT", key, expires_at, size), headers={"Content-Type": content_type}
+        )
+
+    async def download_url(self, key: str, expires_at: datetime) -> str:
+        return self._url("GET", key, expires_at, None)
+
+    async def size_of(self, key: str) -> int | None:
+        path = self.path_of(key)
+        return path.stat().st_size if path.exists() else None
+
+    @contextlib.asynccontextmanager
+    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+        yield self.path_of(key)
+
+    async def read(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.path_of(key).read_bytes)
+
+    async def delete(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)

@@ -1,0 +1,75 @@
+"""S3-compatible media (AWS S3, MinIO, R2, ...): presigned PUT and GET URLs, boto3 off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from herald.storage.base import MediaStorage, UploadTarget
+
+
+class S3Storage(MediaStorage):
+    def __init__(self, bucket: str, endpoint_url: str | None, region: str) -> None:
+        self._bucket = bucket
+        # boto3 is blocking: every call below runs in a worker thread.
+        self._client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+
+    @staticmethod
+    def _ttl(expires_at: datetime) -> int:
+        return max(1, int((expires_at - datetime.now(UTC)).total_seconds()))
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await asyncio.to_thread(self._client.head_bucket, Bucket=self._bucket)
+        except ClientError:
+            await asyncio.to_thread(self._client.create_bucket, Bucket=self._bucket)
+
+    async def upload_target(
+        self, key: str, content_type: str, size: int, expires_at: datetime
+    ) -> UploadTarget:
+        url = await asyncio.to_thread(
+            self._client.generate_presigned_url,
+            "put_object",
+            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+            ExpiresIn=self._ttl(expires_at),
+        )
+        return UploadTarget(url=url, headers={"Content-Type": content_type})
+
+    async def download_url(self, key: str, expires_at: datetime) -> str:
+        url: str = await asyncio.to_thread(
+            self._client.generate_presigned_url,
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": key},
+            ExpiresIn=self._ttl(expires_at),
+        )
+        return url
+
+    async def size_of(self, key: str) -> int | None:
+        try:
+            head = await asyncio.to_thread(self._client.head_object, Bucket=self._bucket, Key=key)
+        except ClientError:
+            return None
+        return int(head["ContentLength"])
+
+    @contextlib.asynccontextmanager
+    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="herald-media-") as folder:
+            path = Path(folder) / "object"
+            await asyncio.to_thread(self._client.download_file, self._bucket, key, str(path))
+            yield path
+
+    async def read(self, key: str) -> bytes:
+        response = await asyncio.to_thread(self._client.get_object, Bucket=self._bucket, Key=key)
+        body: bytes = await asyncio.to_thread(response["Body"].read)
+        return body
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._client.delete_object, Bucket=self._bucket, Key=key)

@@ -1,0 +1,211 @@
+"""The media library end to end on the local backend (both databases) and on S3 (moto's real
+S3-compatible server, presigned PUT with a real HTTP client)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from api.app import create_app
+from api.resources import Resources
+from herald.storage.s3 import S3Storage
+from tests.support.media_files import jpeg, mp4, png
+from tests.support.servers import free_port
+from tests.support.stack import Stack, Tenant
+
+
+class MediaClient:
+    """Drives the three-step upload the way an API user does."""
+
+    def __init__(
+        self, api: httpx.AsyncClient, tenant: Tenant, storage_http: httpx.AsyncClient | None
+    ):
+        self.api, self.tenant, self.storage_http = api, tenant, storage_http
+
+    async def initiate(self, filename: str, mime: str, size: int) -> httpx.Response:
+        return await self.api.post(
+            "/v1/media/uploads",
+            json={
+                "brand_id": str(self.tenant.brand_id),
+                "filename": filename,
+                "mime_type": mime,
+                "size": size,
+            },
+            headers=self.tenant.headers,
+        )
+
+    async def put(self, upload: dict[str, Any], data: bytes) -> httpx.Response:
+        if self.storage_http is not None:  # S3: the presigned URL, over real HTTP
+            return await self.storage_http.put(
+                upload["upload_url"], content=data, headers=upload["headers"]
+            )
+        url = urlsplit(upload["upload_url"])  # local: the API serves its own signed URLs
+        return await self.api.put(
+            f"{url.path}?{url.query}", content=data, headers=upload["headers"]
+        )
+
+    async def upload(
+        self, filename: str, mime: str, data: bytes, declared: int | None = None
+    ) -> dict[str, Any]:
+        started = await self.initiate(filename, mime, len(data) if declared is None else declared)
+        assert started.status_code == 201, started.text
+        put = await self.put(started.json(), data)
+        assert put.status_code == 200, put.text
+        done = await self.api.post(
+            f"/v1/media/{started.json()['media_id']}/complete", headers=self.tenant.headers
+        )
+        assert done.status_code == 200, done.text
+        result: dict[str, Any] = done.json()
+        return result
+
+
+def _stored_files(stack: Stack) -> list[Path]:
+    root = stack.settings.resolved_media_dir
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_image_and_video_are_probed_and_downloadable(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    client = MediaClient(stack.api, tenant, None)
+    image = await client.upload("cat.png", "image/png", png(120, 80))
+    assert image["status"] == "ready"
+    assert (image["mime_type"], image["width"], image["height"]) == ("image/png", 120, 80)
+    assert image["suitability"]["mastodon"]["ok"] is True
+    assert image["suitability"]["instagram"]["ok"] is False  # JPEG only there
+    url = urlsplit(image["url"])
+    downloaded = await stack.api.get(f"{url.path}?{url.query}")
+    assert downloaded.content == png(120, 80)
+
+    video = await client.upload("clip.mp4", "video/mp4", mp4(seconds=1.0))
+    assert video["status"] == "ready" and video["mime_type"] == "video/mp4"
+    assert video["duration_s"] == pytest.approx(1.0, abs=0.2)
+    assert video["suitability"]["tiktok"]["ok"] is False  # shorter than 3 s
+
+    listed = await stack.api.get("/v1/media", params={"limit": 1}, headers=tenant.headers)
+    assert [m["id"] for m in listed.json()["data"]] == [video["id"]]
+    second = await stack.api.get(
+        "/v1/media",
+        params={"limit": 1, "cursor": listed.json()["next_cursor"]},
+        headers=tenant.headers,
+    )
+    assert [m["id"] for m in second.json()["data"]] == [image["id"]]
+    other = await stack.new_tenant()
+    assert (
+        await stack.api.get(f"/v1/media/{image['id']}", headers=other.headers)
+    ).status_code == 404
+    deleted = await stack.api.delete(f"/v1/media/{image['id']}", headers=tenant.headers)
+    assert deleted.status_code == 204
+    assert (await stack.api.get(f"{url.path}?{url.query}")).status_code == 404
+
+
+async def test_bad_uploads_fail_clearly_and_leave_nothing_behind(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    client = MediaClient(stack.api, tenant, None)
+    before = set(_stored_files(stack))
+
+    huge = await client.initiate("big.jpg", "image/jpeg", 25 * 1024 * 1024)
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    empty = await client.initiate("empty.png", "image/png", 0)
+    assert empty.status_code == 400
+    text = await client.upload("notes.jpg", "image/jpeg", b"just some text, honestly")
+    assert text["status"] == "failed" and "neither" in text["failure_reason"]
+    truncated = png(200, 200)
+    broken = await client.upload("half.png", "image/png", truncated[: len(truncated) // 2])
+    assert broken["status"] == "failed" and "truncated" in broken["failure_reason"]
+    short = await client.upload("short.jpg", "image/jpeg", jpeg(), declared=len(jpeg()) + 10)
+    assert short["status"] == "failed" and "declared" in short["failure_reason"]
+
+    started = (await client.initiate("long.png", "image/png", 10)).json()
+    too_much = await client.put(started, b"x" * 11)
+    assert too_much.status_code == 413
+
+    tampered = {**started, "upload_url": started["upload_url"].replace("signature=", "signature=0")}
+    assert (await client.put(tampered, b"x" * 10)).status_code == 403
+
+    assert set(_stored_files(stack)) == before
+    again = await stack.api.post(f"/v1/media/{text['id']}/complete", headers=tenant.headers)
+    assert again.status_code == 409
+
+
+async def test_an_expired_upload_url_is_refused(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    storage = stack.resources.storage
+    from datetime import UTC, datetime
+
+    from herald.storage.local import LocalStorage
+
+    assert isinstance(storage, LocalStorage)
+    target = await storage.upload_target(
+        f"{tenant.workspace_id}/{uuid.uuid4()}",
+        "image/png",
+        3,
+        datetime.now(UTC) - timedelta(seconds=1),
+    )
+    url = urlsplit(target.url)
+    response = await stack.api.put(f"{url.path}?{url.query}", content=b"abc")
+    assert response.status_code == 403
+    assert "expired" in response.json()["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def s3_client(
+    stack: Stack, s3_endpoint: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Stack, str]]:
+    bucket = f"herald-{uuid.uuid4().hex[:8]}"
+    settings = stack.settings.model_copy(
+        update={"media_backend": "s3", "s3_bucket": bucket, "s3_endpoint_url": s3_endpoint}
+    )
+    resources = Resources.build(settings)
+    assert isinstance(resources.storage, S3Storage)
+    await resources.storage.ensure_bucket()
+    resources.temporal = stack.resources.temporal
+    app = create_app(settings, resources)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://herald"
+    ) as api:
+        yield api, stack, bucket
+    await resources.close()
+
+
+async def test_s3_backend_end_to_end(
+    s3_client: tuple[httpx.AsyncClient, Stack, str], s3_endpoint: str
+) -> None:
+    api, stack, bucket = s3_client
+    tenant = await stack.new_tenant()
+    async with httpx.AsyncClient(timeout=10) as storage_http:
+        client = MediaClient(api, tenant, storage_http)
+        image = await client.upload("photo.jpg", "image/jpeg", jpeg(80, 100))
+        assert image["status"] == "ready" and (image["width"], image["height"]) == (80, 100)
+        downloaded = await storage_http.get(image["url"])
+        assert downloaded.status_code == 200 and downloaded.content == jpeg(80, 100)
+
+        bad = await client.upload("fake.png", "image/png", b"not a png at all")
+        assert bad["status"] == "failed"
+    objects = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").list_objects_v2(
+        Bucket=bucket
+    )
+    keys = [o["Key"] for o in objects.get("Contents", [])]
+    assert keys == [f"{tenant.workspace_id}/{image['id']}"]  # the failed upload's bytes are gone
