@@ -18,6 +18,7 @@ from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.settings import Settings
+from herald.storage.factory import build_storage
 from platforms.registry import build_registry
 from workflows.post import PostWorkflow
 from workflows.unpublish import UnpublishWorkflow
@@ -37,6 +38,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         adapters,
         CredentialCipher(load_or_create_secret_key(settings)),
         settings.publish_attempts,
+        build_storage(settings),
     )
     unpublish = UnpublishActivities(
         sessions, adapters, CredentialCipher(load_or_create_secret_key(settings))

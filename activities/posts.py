@@ -11,6 +11,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -30,6 +31,7 @@ from herald.payloads import (
     TargetOutcome,
     TargetRef,
 )
+from herald.repositories.media import get_media_many
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
 from herald.services.post_actions import release_queue_slots
 from herald.services.post_state import refresh_status
@@ -40,9 +42,11 @@ from herald.status import (
     PostStatus,
     TargetStatus,
 )
+from herald.storage.base import MediaStorage
 from platforms.base import (
     AccountContext,
     AuthExpired,
+    MediaItem,
     PlatformError,
     PublishedPost,
     PublishRequest,
@@ -101,7 +105,9 @@ class PostActivities:
         adapters: AdapterRegistry,
         cipher: CredentialCipher,
         max_attempts: int,
+        storage: MediaStorage,
     ) -> None:
+        self._storage = storage
         self._sessions = sessions
         self._adapters = adapters
         self._cipher = cipher
@@ -235,12 +241,36 @@ class PostActivities:
                 credentials=self._cipher.decrypt(account.credentials_encrypted),
                 settings=account.settings,
             )
+            media_ids = target.media_ids if target.media_ids is not None else post.media_ids
             request = PublishRequest(
                 text=target.content if target.content is not None else post.content,
                 idempotency_key=idempotency_key(input.post_id, input.target_id),
+                media=await self._media(session, post.workspace_id, media_ids),
                 options=target.options,
             )
             return target.platform, context, request, resume_since
+
+    async def _media(
+        self, session: AsyncSession, workspace_id: uuid.UUID, media_ids: list[str]
+    ) -> list[MediaItem]:
+        """The attachments' bytes, in the post's order, read from the media library."""
+        found = await get_media_many(session, workspace_id, [uuid.UUID(m) for m in media_ids])
+        items = []
+        for media_id in media_ids:
+            media = found.get(uuid.UUID(media_id))
+            if media is None or media.mime_type is None:
+                raise ApplicationError(
+                    f"media {media_id} is gone", type=REJECTED, non_retryable=True
+                )
+            items.append(
+                MediaItem(
+                    media_id=media_id,
+                    mime_type=media.mime_type,
+                    filename=media.filename,
+                    data=await self._storage.read(media.storage_key),
+                )
+            )
+        return items
 
     async def _finish_published(self, target_id: str, published: PublishedPost) -> TargetOutcome:
         async with self._sessions() as session, session.begin():

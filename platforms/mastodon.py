@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from datetime import datetime, timedelta
@@ -11,10 +12,12 @@ import httpx
 
 from platforms.base import (
     AccountContext,
+    MediaItem,
     PlatformAdapter,
     PublishedPost,
     PublishRequest,
     Rejected,
+    Transient,
     ValidationProblem,
 )
 from platforms.http import classify_response, transport_error
@@ -25,6 +28,8 @@ MAX_MEDIA = 4
 # How far back to look, beyond our first attempt, for a status whose response we never saw:
 # covers clock skew between Herald and the instance.
 FIND_EXISTING_SLACK = timedelta(minutes=2)
+MEDIA_POLL_FIRST_S = 0.5
+MEDIA_PROCESSING_LIMIT_S = 60.0
 
 _URL = re.compile(r"https?://[^\s]+")
 _REMOTE_MENTION = re.compile(r"(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+[A-Za-z0-9]")
@@ -80,6 +85,15 @@ class MastodonAdapter(PlatformAdapter):
                     "content",
                 )
             )
+        kinds = {item.mime_type.split("/")[0] for item in request.media}
+        if "video" in kinds and len(request.media) > 1:
+            problems.append(
+                ValidationProblem(
+                    "video_with_other_media",
+                    "Mastodon takes one video alone, not with other attachments",
+                    "media_ids",
+                )
+            )
         if len(request.media) > MAX_MEDIA:
             problems.append(
                 ValidationProblem(
@@ -97,6 +111,8 @@ class MastodonAdapter(PlatformAdapter):
             body["spoiler_text"] = request.options["spoiler_text"]
         if request.options.get("language"):
             body["language"] = request.options["language"]
+        if request.media:
+            body["media_ids"] = [await self._upload(account, item) for item in request.media]
         status = await self._call(
             account,
             "POST",
@@ -129,6 +145,24 @@ class MastodonAdapter(PlatformAdapter):
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         await self._call(account, "DELETE", f"/api/v1/statuses/{platform_post_id}")
 
+    async def _upload(self, account: AccountContext, item: MediaItem) -> str:
+        """v2 media: 200 when processed at once, 202 then 206 until ready (videos) — and some
+        servers answer 200 even for video; both are handled."""
+        files = {"file": (item.filename, item.data, item.mime_type)}
+        data = {"description": item.description} if item.description else None
+        attachment = await self._call(account, "POST", "/api/v2/media", files=files, data=data)
+        media_id = str(attachment["id"])
+        delay = MEDIA_POLL_FIRST_S
+        waited = 0.0
+        while attachment.get("url") is None:
+            if waited > MEDIA_PROCESSING_LIMIT_S:
+                raise Transient(f"the instance is still processing media {media_id}")
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+            attachment = await self._call(account, "GET", f"/api/v1/media/{media_id}")
+        return media_id
+
     @staticmethod
     def _published(status: dict[str, Any]) -> PublishedPost:
         created = status.get("created_at")
@@ -151,5 +185,6 @@ class MastodonAdapter(PlatformAdapter):
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         if response.is_success:
+            # 206 Partial Content: media still processing; the body is the attachment so far.
             return response.json()
         raise classify_response(response, _error_message, reset_header="x-ratelimit-reset")

@@ -23,7 +23,7 @@ from herald.dispatch import TemporalGateway
 from herald.errors import HeraldError
 from herald.payloads import RescheduleRequest
 from herald.principal import Permission, Principal
-from herald.repositories.accounts import get_accounts
+from herald.repositories.media import get_media_many
 from herald.repositories.posts import PostFilters, get_post, list_posts
 from herald.schemas.posts import (
     BatchBody,
@@ -43,9 +43,9 @@ from herald.schemas.posts import (
     ScheduleBody,
 )
 from herald.services import post_actions
-from herald.services.posts import create_post, edit_post, expand_groups
-from herald.services.validation import TargetDraft, ValidationOut, validate_targets
-from herald.status import Origin, PostPhase, PostStatus
+from herald.services.posts import create_post, edit_post
+from herald.services.validation import ValidationOut, validate_request, validate_stored
+from herald.status import MediaStatus, Origin, PostPhase, PostStatus
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
@@ -138,26 +138,7 @@ async def list_(
 async def validate(
     body: PostCreate, session: SessionDep, resources: ResourcesDep, principal: Creator
 ) -> ValidationOut:
-    targets = await expand_groups(session, principal, body.targets)
-    accounts = await get_accounts(session, principal.workspace_id, [t.account for t in targets])
-    drafts = []
-    for index, target in enumerate(targets):
-        account = accounts.get(target.account)
-        if account is None:
-            raise HeraldError.invalid(
-                f"targets.{index}.account_id", "no such account in this workspace"
-            )
-        drafts.append(
-            TargetDraft(
-                index=index,
-                account_id=account.id,
-                platform=account.platform,
-                text=target.content if target.content is not None else body.content,
-                own_content=target.content is not None,
-                options=target.options,
-            )
-        )
-    return validate_targets(resources.adapters, drafts)
+    return await validate_request(session, principal, resources.adapters, body)
 
 
 @router.patch(
@@ -282,18 +263,7 @@ async def validation(
     post = await get_post(session, principal.workspace_id, post_id)
     if post is None:
         raise HeraldError.not_found("post")
-    drafts = [
-        TargetDraft(
-            index=t.position,
-            account_id=t.account_id,
-            platform=t.platform,
-            text=t.content if t.content is not None else post.content,
-            own_content=t.content is not None,
-            options=t.options,
-        )
-        for t in post.targets
-    ]
-    return validate_targets(resources.adapters, drafts)
+    return await validate_stored(session, resources.adapters, post)
 
 
 @router.delete(
@@ -430,9 +400,14 @@ async def fix(
     if_match: IfMatch = None,
 ) -> PostOut:
     post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    if body.media_ids:
-        raise HeraldError.invalid("media_ids", "media attachments are not available yet")
     changes = body.model_dump(exclude_unset=True, exclude={"media_ids"})
+    if body.media_ids is not None:
+        found = await get_media_many(session, principal.workspace_id, body.media_ids)
+        for index, media_id in enumerate(body.media_ids):
+            media = found.get(media_id)
+            if media is None or media.status != MediaStatus.READY:
+                raise HeraldError.invalid(f"media_ids.{index}", "no ready media with this id")
+        changes["media_ids"] = [str(m) for m in body.media_ids]
     if body.content is not None and not body.content.strip():
         raise HeraldError.invalid("content", "content is empty and no media is attached")
     post_actions.prepare_fix(session, post, target_id, changes)

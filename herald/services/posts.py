@@ -15,6 +15,7 @@ from herald.db.models import Post, PostTarget, SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts, get_brand, get_group
+from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate, PostOut, PostPatch, TargetIn
 from herald.services.events import record_event
 from herald.services.post_state import refresh_status
@@ -22,6 +23,7 @@ from herald.services.queues import claim_next_slot
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
+    MediaStatus,
     Origin,
     PostPhase,
     PostStatus,
@@ -44,8 +46,28 @@ def _check_content(body: PostCreate) -> list[ErrorDetail]:
                 ErrorDetail(f"targets.{index}.account_id", "this account is targeted twice")
             )
         seen.add(target.account)
-    if body.media_ids or any(t.media_ids for t in body.targets):
-        problems.append(ErrorDetail("media_ids", "media attachments are not available yet"))
+    return problems
+
+
+async def _check_media(
+    session: AsyncSession, principal: Principal, body: PostCreate
+) -> list[ErrorDetail]:
+    """Every media id must be this workspace's and ready (uploaded, completed, probed)."""
+    wanted: list[tuple[str, uuid.UUID]] = [
+        (f"media_ids.{i}", m) for i, m in enumerate(body.media_ids)
+    ]
+    for index, target in enumerate(body.targets):
+        wanted += [
+            (f"targets.{index}.media_ids.{i}", m) for i, m in enumerate(target.media_ids or [])
+        ]
+    found = await get_media_many(session, principal.workspace_id, [m for _, m in wanted])
+    problems = []
+    for path, media_id in wanted:
+        media = found.get(media_id)
+        if media is None:
+            problems.append(ErrorDetail(path, "no such media in this workspace"))
+        elif media.status != MediaStatus.READY:
+            problems.append(ErrorDetail(path, f"the media is {media.status}, not ready"))
     return problems
 
 
@@ -93,6 +115,7 @@ async def check_targets(
             problems.append(ErrorDetail(path, f"the account is {account.status}; reconnect it"))
         elif body.brand_id is not None and account.brand_id != body.brand_id:
             problems.append(ErrorDetail(path, "the account belongs to another brand"))
+    problems += await _check_media(session, principal, body)
     brand_id = body.brand_id
     if brand_id is not None and await get_brand(session, principal.workspace_id, brand_id) is None:
         problems.append(ErrorDetail("brand_id", "no such brand in this workspace"))
@@ -117,7 +140,7 @@ def build_targets(
             platform=accounts[target.account].platform,
             status=status,
             content=target.content,
-            media_ids=None,
+            media_ids=[str(m) for m in target.media_ids] if target.media_ids is not None else None,
             options=target.options,
             attempts=0,
         )
@@ -148,7 +171,7 @@ async def create_post(
         workspace_id=principal.workspace_id,
         brand_id=brand_id,
         content=body.content,
-        media_ids=[],
+        media_ids=[str(m) for m in body.media_ids],
         phase=phase,
         scheduled_at=body.scheduled_at
         if body.scheduled_at
@@ -202,16 +225,24 @@ async def edit_post(
         raise HeraldError.conflict(
             f"the post is {post.status}; only posts that have not started publishing change"
         )
-    if patch.media_ids:
-        raise HeraldError.invalid("media_ids", "media attachments are not available yet")
     current_targets = [
-        TargetIn(account_id=t.account_id, content=t.content, options=t.options)
+        TargetIn(
+            account_id=t.account_id,
+            content=t.content,
+            media_ids=[uuid.UUID(m) for m in t.media_ids] if t.media_ids is not None else None,
+            options=t.options,
+        )
         for t in post.targets
     ]
     targets = patch.targets if patch.targets is not None else current_targets
     merged = PostCreate(
         brand_id=post.brand_id,
         content=patch.content if patch.content is not None else post.content,
+        media_ids=(
+            patch.media_ids
+            if patch.media_ids is not None
+            else [uuid.UUID(m) for m in post.media_ids]
+        ),
         targets=await expand_groups(session, principal, targets),
         draft=True,
     )
@@ -219,6 +250,7 @@ async def edit_post(
     if patch.scheduled_at is not None and patch.scheduled_at <= now:
         raise HeraldError.invalid("scheduled_at", "must be in the future")
     post.content = merged.content
+    post.media_ids = [str(m) for m in merged.media_ids]
     if patch.targets is not None:
         waiting = TargetStatus.PENDING if post.phase is PostPhase.DRAFT else TargetStatus.SCHEDULED
         post.targets = build_targets(merged, accounts, waiting)

@@ -209,3 +209,88 @@ async def test_s3_backend_end_to_end(
     )
     keys = [o["Key"] for o in objects.get("Contents", [])]
     assert keys == [f"{tenant.workspace_id}/{image['id']}"]  # the failed upload's bytes are gone
+
+
+async def test_attached_media_reaches_mastodon_byte_identical(stack: Stack) -> None:
+    import hashlib
+
+    tenant = await stack.new_tenant()
+    client = MediaClient(stack.api, tenant, None)
+    picture, photo, clip = png(90, 60), jpeg(40, 40), mp4(seconds=1.0)
+    uploaded = [
+        await client.upload("pic.png", "image/png", picture),
+        await client.upload("photo.jpg", "image/jpeg", photo),
+        await client.upload("clip.mp4", "video/mp4", clip),  # processed async: 202, then 206
+    ]
+    account = str(tenant.accounts["mastodon"])
+    post_ids = []
+    for text, media in (("two images", uploaded[:2]), ("a video", uploaded[2:])):
+        created = await stack.api.post(
+            "/v1/posts",
+            json={
+                "content": text,
+                "media_ids": [m["id"] for m in media],
+                "publish_now": True,
+                "targets": [{"account_id": account}],
+            },
+            headers=tenant.headers,
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["media_ids"] == [m["id"] for m in media]
+        post_ids.append(created.json()["id"])
+    for post_id in post_ids:
+        post = await stack.wait_for_post(tenant, post_id)
+        assert post["status"] == "published", post["targets"][0]["error"]
+    statuses = {
+        s["text"]: s for s in await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])
+    }
+
+    def fingerprint(data: bytes) -> tuple[str, int]:
+        return hashlib.sha256(data).hexdigest(), len(data)
+
+    assert [(m["sha256"], m["size"]) for m in statuses["two images"]["media"]] == [
+        fingerprint(picture),
+        fingerprint(photo),
+    ]
+    assert [(m["sha256"], m["size"]) for m in statuses["a video"]["media"]] == [fingerprint(clip)]
+
+
+async def test_media_rules_in_validation_and_deletion(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    client = MediaClient(stack.api, tenant, None)
+    image = await client.upload("pic.png", "image/png", png())
+    body = {
+        "content": "x",
+        "media_ids": [image["id"]] * 5,
+        "draft": True,
+        "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+    }
+    result = (await stack.api.post("/v1/posts/validate", json=body, headers=tenant.headers)).json()
+    assert result["valid"] is False, result
+    assert [p["code"] for p in result["targets"][0]["problems"]] == ["too_many_media"]
+
+    unknown = await stack.api.post(
+        "/v1/posts", json={**body, "media_ids": [str(uuid.uuid4())]}, headers=tenant.headers
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["details"][0]["path"] == "media_ids.0"
+
+    from datetime import UTC, datetime
+
+    scheduled = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "later",
+            "media_ids": [image["id"]],
+            "scheduled_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    refused = await stack.api.delete(f"/v1/media/{image['id']}", headers=tenant.headers)
+    assert refused.status_code == 409
+    await stack.api.post(f"/v1/posts/{scheduled.json()['id']}/cancel", headers=tenant.headers)
+    assert (
+        await stack.api.delete(f"/v1/media/{image['id']}", headers=tenant.headers)
+    ).status_code == 204
