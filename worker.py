@@ -12,6 +12,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.media import MediaActivities
 from activities.posts import PostActivities
 from activities.unpublish import UnpublishActivities
 from herald import temporal as names
@@ -20,6 +21,7 @@ from herald.db.engine import create_engine, create_session_factory
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from platforms.registry import build_registry
+from workflows.media_import import MediaImportWorkflow
 from workflows.post import PostWorkflow
 from workflows.unpublish import UnpublishWorkflow
 
@@ -33,22 +35,24 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     sessions = create_session_factory(engine)
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
     adapters = build_registry(http)
+    storage = build_storage(settings)
     posts = PostActivities(
         sessions,
         adapters,
         CredentialCipher(load_or_create_secret_key(settings)),
         settings.publish_attempts,
-        build_storage(settings),
+        storage,
     )
     unpublish = UnpublishActivities(
         sessions, adapters, CredentialCipher(load_or_create_secret_key(settings))
     )
+    media = MediaActivities(sessions, storage, settings, http)
     main_queue = settings.temporal_task_queue
     workers = [
         Worker(
             client,
             task_queue=main_queue,
-            workflows=[PostWorkflow, UnpublishWorkflow],
+            workflows=[PostWorkflow, UnpublishWorkflow, MediaImportWorkflow],
             activities=[
                 posts.load_post_plan,
                 posts.start_publishing,
@@ -56,6 +60,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 posts.record_target_failure,
                 posts.finalize_post,
                 unpublish.published_targets,
+                media.import_media,
             ],
         )
     ]

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald import temporal as names
 from herald.db.models import Post
 from herald.errors import HeraldError
-from herald.payloads import PostWorkflowInput, UnpublishInput
+from herald.payloads import MediaImportInput, PostWorkflowInput, UnpublishInput
 from herald.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,19 @@ class TemporalGateway:
                 id=names.unpublish_workflow_id(post.id),
                 task_queue=self._settings.temporal_task_queue,
                 # A second unpublish while one runs joins it; after it ends, runs again.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except RPCError as err:
+            raise HeraldError.unavailable("the workflow engine is unreachable") from err
+
+    async def start_media_import(self, media_id: uuid.UUID, url: str) -> None:
+        client = await self.client()
+        try:
+            await client.start_workflow(
+                "MediaImportWorkflow",
+                MediaImportInput(media_id=str(media_id), url=url),
+                id=f"media-import/{media_id}",
+                task_queue=self._settings.temporal_task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
         except RPCError as err:

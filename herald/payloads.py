@@ -101,3 +101,8 @@ class PostWorkflowState(BaseModel):
 
 class UnpublishInput(BaseModel):
     post_id: str
+
+
+class MediaImportInput(BaseModel):
+    media_id: str
+    url: str

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, description="Largest image upload."
     )
     media_max_video_bytes: int = Field(default=4 * 1024**3, description="Largest video upload.")
+    media_import_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts or IPs that URL imports may reach even if private or loopback "
+        "(the SSRF guard refuses those otherwise), e.g. an intranet CDN.",
+    )
+    media_import_timeout_s: float = Field(default=60.0, description="Whole-download time limit.")
+    media_import_max_redirects: int = 5
     media_url_ttl_s: int = Field(
         default=3600, description="Lifetime of signed upload/download URLs."
     )

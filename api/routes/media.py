@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import ValidationError
 
-from api.deps import ResourcesDep, SessionDep, require
+from api.deps import ResourcesDep, SessionDep, TemporalDep, require
 from herald.db.models import Media
 from herald.db.types import utcnow
 from herald.errors import HeraldError
@@ -18,6 +18,7 @@ from herald.schemas.media import (
     BulkPresignItem,
     BulkPresignOut,
     BulkPresignRequest,
+    ImportRequest,
     MediaList,
     MediaOut,
     UploadOut,
@@ -82,6 +83,26 @@ async def bulk_presign(
             continue
         results.append(BulkPresignItem(index=index, status=201, upload=upload))
     return BulkPresignOut(results=results)
+
+
+@router.post(
+    "/import-from-url",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MediaOut,
+    summary="Import a file from a public URL (asynchronous: poll the media or await media.uploaded)",
+)
+async def import_from_url(
+    body: ImportRequest,
+    session: SessionDep,
+    resources: ResourcesDep,
+    temporal: TemporalDep,
+    principal: Uploader,
+) -> MediaOut:
+    media = await service.start_import(session, resources.settings, principal, body, utcnow())
+    await session.commit()
+    await temporal.start_media_import(media.id, str(body.url))
+    ttl = resources.settings.media_url_ttl_s
+    return await service.to_out(resources.storage, media, utcnow(), ttl)
 
 
 async def _media_or_404(session: SessionDep, principal: Principal, media_id: uuid.UUID) -> Media:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_serializer
 
 from herald.schemas.posts import rfc3339
 from herald.status import MediaStatus
@@ -19,6 +19,14 @@ class UploadRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=255)
     mime_type: str = Field(min_length=3, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
     size: int = Field(ge=1, description="Bytes the client will PUT; enforced")
+
+
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: uuid.UUID
+    url: HttpUrl
+    filename: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class UploadOut(BaseModel):

@@ -10,17 +10,19 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Media, Post
 from herald.errors import ErrorCode, HeraldError
+from herald.media.fetch import FetchError, check_url
 from herald.media.probe import ProbeError, probe, sha256_of
 from herald.media.suitability import suitability
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
-from herald.schemas.media import MediaOut, UploadOut, UploadRequest
+from herald.schemas.media import ImportRequest, MediaOut, UploadOut, UploadRequest
 from herald.services.events import record_event
 from herald.settings import Settings
 from herald.status import MediaStatus, PostStatus
@@ -91,7 +93,10 @@ async def initiate_upload(
     )
 
 
-async def _fail(session: AsyncSession, storage: MediaStorage, media: Media, reason: str) -> None:
+async def mark_failed(
+    session: AsyncSession, storage: MediaStorage, media: Media, reason: str
+) -> None:
+    """Failed, with the reason kept for the user; stored bytes are removed."""
     await storage.delete(media.storage_key)
     media.status = MediaStatus.FAILED
     media.failure_reason = reason
@@ -114,11 +119,13 @@ async def complete_upload(
     stored = await storage.size_of(media.storage_key)
     if stored is None:
         if now > media.upload_expires_at:
-            await _fail(session, storage, media, "no bytes arrived before the upload URL expired")
+            await mark_failed(
+                session, storage, media, "no bytes arrived before the upload URL expired"
+            )
             return
         raise HeraldError.conflict("no bytes were uploaded yet; PUT them to upload_url first")
     if stored != media.declared_size:
-        await _fail(
+        await mark_failed(
             session,
             storage,
             media,
@@ -130,11 +137,11 @@ async def complete_upload(
             found = await asyncio.to_thread(probe, path)
             digest = await asyncio.to_thread(sha256_of, path)
     except ProbeError as err:
-        await _fail(session, storage, media, str(err))
+        await mark_failed(session, storage, media, str(err))
         return
     if stored > size_limit(settings, found.mime_type):
         # Declared as a (larger) video, turned out an image: the real type's limit holds.
-        await _fail(
+        await mark_failed(
             session, storage, media, f"{stored} bytes is over the limit for {found.mime_type}"
         )
         return
@@ -184,3 +191,36 @@ async def to_out(storage: MediaStorage, media: Media, now: datetime, ttl_s: int)
         suitability=media.suitability,
         created_at=media.created_at,
     )
+
+
+async def start_import(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    body: ImportRequest,
+    now: datetime,
+) -> Media:
+    """A pending media row for a URL import; the URL is checked before anything is stored."""
+    try:
+        await check_url(str(body.url), settings.media_import_allow_hosts)
+    except FetchError as err:
+        raise HeraldError.invalid("url", str(err)) from err
+    if await get_brand(session, principal.workspace_id, body.brand_id) is None:
+        raise HeraldError.invalid("brand_id", "no such brand in this workspace")
+    media_id = uuid.uuid4()
+    path = urlsplit(str(body.url)).path
+    filename = body.filename or (path.rsplit("/", 1)[-1] or "import")
+    media = Media(
+        id=media_id,
+        workspace_id=principal.workspace_id,
+        brand_id=body.brand_id,
+        filename=filename[:255],
+        declared_mime_type="application/octet-stream",
+        declared_size=0,
+        storage_key=f"{principal.workspace_id}/{media_id}",
+        upload_expires_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(media)
+    return media

@@ -38,4 +38,8 @@ class MediaStorage(ABC):
     async def read(self, key: str) -> bytes: ...
 
     @abstractmethod
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Stores a local file's bytes under `key` (imports, which Herald downloads itself)."""
+
+    @abstractmethod
     async def delete(self, key: str) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,11 @@ class LocalStorage(MediaStorage):
 
     async def read(self, key: str) -> bytes:
         return await asyncio.to_thread(self.path_of(key).read_bytes)
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(shutil.move, path, target)
 
     async def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)

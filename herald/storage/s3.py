@@ -71,5 +71,14 @@ class S3Storage(MediaStorage):
         body: bytes = await asyncio.to_thread(response["Body"].read)
         return body
 
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        await asyncio.to_thread(
+            self._client.upload_file,
+            str(path),
+            self._bucket,
+            key,
+            ExtraArgs={"ContentType": content_type},
+        )
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._client.delete_object, Bucket=self._bucket, Key=key)

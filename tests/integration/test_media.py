@@ -294,3 +294,77 @@ async def test_media_rules_in_validation_and_deletion(stack: Stack) -> None:
     assert (
         await stack.api.delete(f"/v1/media/{image['id']}", headers=tenant.headers)
     ).status_code == 204
+
+
+@pytest.fixture(scope="module")
+def file_server() -> Iterator[str]:
+    """A web server with files to import, and a redirect to an internal address."""
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse, Response
+    from starlette.routing import Route
+
+    from tests.support.servers import serve_in_thread
+
+    async def picture(_: Any) -> Response:
+        return Response(png(30, 20), media_type="image/png")
+
+    async def sneaky(_: Any) -> Response:
+        return RedirectResponse("http://127.0.0.1:9/secret")
+
+    app = Starlette(routes=[Route("/pic.png", picture), Route("/sneaky", sneaky)])
+    port = free_port()
+    with serve_in_thread(app, port):
+        yield f"http://localhost:{port}"
+
+
+async def _wait_for_media(stack: Stack, tenant: Tenant, media_id: str) -> dict[str, Any]:
+    import asyncio
+
+    for _ in range(100):
+        media: dict[str, Any] = (
+            await stack.api.get(f"/v1/media/{media_id}", headers=tenant.headers)
+        ).json()
+        if media["status"] != "pending":
+            return media
+        await asyncio.sleep(0.1)
+    raise AssertionError("the import never finished")
+
+
+async def test_import_from_url(stack: Stack, file_server: str) -> None:
+    tenant = await stack.new_tenant()
+    body = {"brand_id": str(tenant.brand_id), "url": f"{file_server}/pic.png"}
+    started = await stack.api.post("/v1/media/import-from-url", json=body, headers=tenant.headers)
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "pending" and started.json()["filename"] == "pic.png"
+    media = await _wait_for_media(stack, tenant, started.json()["id"])
+    assert media["status"] == "ready" and (media["width"], media["height"]) == (30, 20)
+
+    sneaky = await stack.api.post(
+        "/v1/media/import-from-url",
+        json={**body, "url": f"{file_server}/sneaky"},
+        headers=tenant.headers,
+    )
+    assert sneaky.status_code == 202
+    refused = await _wait_for_media(stack, tenant, sneaky.json()["id"])
+    assert refused["status"] == "failed" and "internal address" in refused["failure_reason"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/x.png",
+        "http://169.254.169.254/latest",
+        "ftp://example.com/a.png",
+        "http://[::1]/a.png",
+        "http://10.1.2.3/a.png",
+    ],
+)
+async def test_imports_from_internal_addresses_are_refused(stack: Stack, url: str) -> None:
+    tenant = await stack.new_tenant()
+    response = await stack.api.post(
+        "/v1/media/import-from-url",
+        json={"brand_id": str(tenant.brand_id), "url": url},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"][0]["path"] == "url"

@@ -122,6 +122,11 @@ def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) 
 
 
 def test_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"secret_key": Fernet.generate_key().decode(), "publish_attempts": 4}
+    values: dict[str, Any] = {
+        "secret_key": Fernet.generate_key().decode(),
+        "publish_attempts": 4,
+        # The suite's file server for URL imports; 127.0.0.1 itself stays refused.
+        "media_import_allow_hosts": ["localhost"],
+    }
     values.update(overrides)
     return Settings(**values)

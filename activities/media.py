@@ -1,0 +1,72 @@
+"""Media activities: import a file from a URL into the library, then probe it like an upload."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+from temporalio import activity
+
+from herald.db.engine import SessionFactory
+from herald.db.models import Media
+from herald.db.types import utcnow
+from herald.media.fetch import FetchError, fetch_to_file
+from herald.payloads import MediaImportInput
+from herald.services.media import complete_upload, mark_failed
+from herald.settings import Settings
+from herald.status import MediaStatus
+from herald.storage.base import MediaStorage
+
+
+class MediaActivities:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        storage: MediaStorage,
+        settings: Settings,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._sessions = sessions
+        self._storage = storage
+        self._settings = settings
+        self._http = http
+
+    @activity.defn(name="import_media")
+    async def import_media(self, input: MediaImportInput) -> MediaStatus:
+        async with self._sessions() as session:
+            media = await session.get(Media, uuid.UUID(input.media_id))
+            if media is None or media.status != MediaStatus.PENDING:
+                return media.status if media else MediaStatus.FAILED
+            key = media.storage_key
+        settings = self._settings
+        with tempfile.TemporaryDirectory(prefix="herald-import-") as folder:
+            try:
+                fetched = await fetch_to_file(
+                    self._http,
+                    input.url,
+                    Path(folder) / "download",
+                    max_bytes=settings.media_max_video_bytes,
+                    timeout_s=settings.media_import_timeout_s,
+                    max_redirects=settings.media_import_max_redirects,
+                    allow_hosts=settings.media_import_allow_hosts,
+                )
+            except FetchError as err:
+                return await self._fail(input.media_id, str(err))
+            await self._storage.put_file(
+                key, fetched.path, fetched.content_type or "application/octet-stream"
+            )
+        async with self._sessions() as session, session.begin():
+            media = await session.get(Media, uuid.UUID(input.media_id))
+            assert media is not None
+            media.declared_size = fetched.size
+            await complete_upload(session, self._storage, settings, media, utcnow())
+            return media.status
+
+    async def _fail(self, media_id: str, reason: str) -> MediaStatus:
+        async with self._sessions() as session, session.begin():
+            media = await session.get(Media, uuid.UUID(media_id))
+            assert media is not None
+            await mark_failed(session, self._storage, media, reason)
+            return media.status
