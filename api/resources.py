@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.dispatch import TemporalGateway
 from herald.settings import Settings
@@ -26,10 +27,12 @@ class Resources:
     # Sessions for requests that only read (GET, HEAD).
     read_sessions: SessionFactory = field(init=False)
     storage: MediaStorage = field(init=False)
+    cipher: CredentialCipher = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
         self.storage = build_storage(self.settings)
+        self.cipher = CredentialCipher(load_or_create_secret_key(self.settings))
 
     @classmethod
     def build(cls, settings: Settings) -> Resources:

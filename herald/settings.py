@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     publish_attempts: int = Field(
         default=5, description="Attempts per target before it is marked failed."
     )
+    platform_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Private or loopback hosts an account's instance/service URL may name "
+        "(e.g. a self-hosted Mastodon on the LAN, or the emulator); others are refused.",
+    )
     platform_timeout_s: float = Field(default=30.0, description="HTTP timeout of platform calls.")
 
     media_backend: Literal["local", "s3"] = Field(

@@ -78,6 +78,16 @@ class PublishedPost:
 
 
 @dataclass(frozen=True)
+class AccountIdentity:
+    """Who a set of credentials acts as, according to the platform."""
+
+    platform_account_id: str
+    username: str
+    display_name: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
 class ValidationProblem:
     code: str
     message: str
@@ -102,3 +112,7 @@ class PlatformAdapter(ABC):
 
     @abstractmethod
     async def delete(self, account: AccountContext, platform_post_id: str) -> None: ...
+
+    @abstractmethod
+    async def verify(self, account: AccountContext) -> AccountIdentity:
+        """Checks the credentials with the platform (`POST /v1/accounts`, `/test`)."""

@@ -12,6 +12,7 @@ import httpx
 
 from platforms.base import (
     AccountContext,
+    AccountIdentity,
     MediaItem,
     PlatformAdapter,
     PublishedPost,
@@ -141,6 +142,15 @@ class MastodonAdapter(PlatformAdapter):
             if _normalised(html_to_text(str(status.get("content") or ""))) == wanted:
                 return self._published(status)
         return None
+
+    async def verify(self, account: AccountContext) -> AccountIdentity:
+        me = await self._call(account, "GET", "/api/v1/accounts/verify_credentials")
+        return AccountIdentity(
+            platform_account_id=str(me["id"]),
+            username=str(me.get("acct") or me["username"]),
+            display_name=me.get("display_name") or None,
+            avatar_url=me.get("avatar") or None,
+        )
 
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         await self._call(account, "DELETE", f"/api/v1/statuses/{platform_post_id}")

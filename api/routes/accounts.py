@@ -6,17 +6,24 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, field_serializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import SessionDep, require
+from api.deps import ResourcesDep, SessionDep, require
+from herald.db.models import SocialAccount
 from herald.db.types import utcnow
-from herald.errors import HeraldError
+from herald.errors import ErrorCode, HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account, list_accounts
 from herald.schemas.accounts import AccountList, AccountOut
 from herald.schemas.posts import rfc3339
+from herald.services.accounts import (
+    ConnectBody,
+    connect_account,
+    disconnect_account,
+    verify_with_platform,
+)
 from herald.services.queues import QueueBody, Slot, get_queue, next_free_slot, set_queue
 from herald.settings import PLATFORMS
 from herald.status import AccountStatus
@@ -102,3 +109,82 @@ async def next_slot(
 ) -> NextSlot:
     await _account(session, principal, account_id)
     return NextSlot(slot_at=await next_free_slot(session, account_id, utcnow()))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AccountOut,
+    summary="Connect a credential-based account (Mastodon: instance_url + access_token)",
+)
+async def connect(
+    body: ConnectBody,
+    session: SessionDep,
+    resources: ResourcesDep,
+    principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))],
+) -> AccountOut:
+    account = await connect_account(
+        session,
+        principal,
+        resources.adapters,
+        resources.cipher,
+        body,
+        resources.settings.platform_allow_hosts,
+    )
+    return AccountOut.of(account)
+
+
+async def _existing(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID
+) -> SocialAccount:
+    account = await get_account(session, principal.workspace_id, account_id)
+    if account is None:
+        raise HeraldError.not_found("account")
+    return account
+
+
+@router.post(
+    "/{account_id}/test",
+    response_model=AccountOut,
+    summary="Check the account's credentials with its platform",
+)
+async def test(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    resources: ResourcesDep,
+    principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))],
+) -> AccountOut:
+    account = await _existing(session, principal, account_id)
+    if account.status == AccountStatus.REVOKED:
+        raise HeraldError.conflict("the account was disconnected; connect it again")
+    credentials = resources.cipher.decrypt(account.credentials_encrypted)
+    try:
+        await verify_with_platform(
+            resources.adapters,
+            account.platform,
+            credentials,
+            resources.settings.platform_allow_hosts,
+        )
+    except HeraldError as err:
+        if err.code is not ErrorCode.VALIDATION_ERROR:
+            raise
+        account.status = AccountStatus.EXPIRED
+        await session.commit()
+        raise HeraldError.conflict(f"the account no longer works: {err.message}") from err
+    account.status = AccountStatus.ACTIVE
+    return AccountOut.of(account)
+
+
+@router.delete(
+    "/{account_id}", status_code=204, summary="Disconnect an account (its secrets are wiped)"
+)
+async def disconnect(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    resources: ResourcesDep,
+    principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_DISCONNECT))],
+) -> Response:
+    account = await _existing(session, principal, account_id)
+    if account.status != AccountStatus.REVOKED:
+        disconnect_account(session, resources.cipher, account)
+    return Response(status_code=204)

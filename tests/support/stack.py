@@ -127,6 +127,8 @@ def test_settings(**overrides: Any) -> Settings:
         "publish_attempts": 4,
         # The suite's file server for URL imports; 127.0.0.1 itself stays refused.
         "media_import_allow_hosts": ["localhost"],
+        # The emulator: accounts connected through the API point at it.
+        "platform_allow_hosts": ["127.0.0.1"],
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,146 @@
+"""Connecting credential-based accounts (Mastodon token; Bluesky app password comes with its
+adapter), testing them and disconnecting them. Secrets are encrypted before they are stored and
+never leave this module in any answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.crypto import CredentialCipher
+from herald.db.models import SocialAccount
+from herald.errors import ErrorCode, ErrorDetail, HeraldError
+from herald.media.fetch import FetchError, check_url
+from herald.principal import Principal
+from herald.repositories.accounts import get_brand
+from herald.schemas.accounts import AccountOut
+from herald.services.events import record_event
+from herald.status import AccountStatus
+from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected
+from platforms.registry import AdapterRegistry
+
+
+class MastodonCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instance_url: HttpUrl
+    access_token: str = Field(min_length=1, max_length=2000)
+
+
+CREDENTIALS: dict[str, type[BaseModel]] = {"mastodon": MastodonCredentials}
+
+
+class ConnectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: uuid.UUID
+    platform: str
+    credentials: dict[str, Any]
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+def _credentials(platform: str, raw: dict[str, Any]) -> dict[str, Any]:
+    model = CREDENTIALS.get(platform)
+    if model is None:
+        raise HeraldError.invalid(
+            "platform", f"{platform} accounts connect through OAuth, or are not supported yet"
+        )
+    try:
+        parsed = model.model_validate(raw)
+    except ValidationError as err:
+        details = [
+            ErrorDetail("credentials." + ".".join(str(p) for p in e["loc"]), str(e["msg"]))
+            for e in err.errors()
+        ]
+        raise HeraldError(ErrorCode.VALIDATION_ERROR, details[0].message, details) from err
+    values = parsed.model_dump(mode="json")
+    values["instance_url"] = str(values["instance_url"]).rstrip("/")
+    return values
+
+
+async def verify_with_platform(
+    adapters: AdapterRegistry, platform: str, credentials: dict[str, Any], allow_hosts: list[str]
+) -> AccountIdentity:
+    """Asks the platform who these credentials are; a refusal is the caller's 400."""
+    try:
+        await check_url(str(credentials.get("instance_url", "")), allow_hosts)
+    except FetchError as err:
+        raise HeraldError.invalid("credentials.instance_url", str(err)) from err
+    context = AccountContext("", "", None, credentials)
+    try:
+        return await adapters.get(platform).verify(context)
+    except (AuthExpired, Rejected) as err:
+        raise HeraldError.invalid(
+            "credentials", f"{platform} refused these credentials: {err.message}"
+        ) from err
+    except PlatformError as err:
+        raise HeraldError.unavailable(f"{platform} could not be reached: {err.message}") from err
+
+
+async def connect_account(
+    session: AsyncSession,
+    principal: Principal,
+    adapters: AdapterRegistry,
+    cipher: CredentialCipher,
+    body: ConnectBody,
+    allow_hosts: list[str],
+) -> SocialAccount:
+    credentials = _credentials(body.platform, body.credentials)
+    if await get_brand(session, principal.workspace_id, body.brand_id) is None:
+        raise HeraldError.invalid("brand_id", "no such brand in this workspace")
+    identity = await verify_with_platform(adapters, body.platform, credentials, allow_hosts)
+    existing = await session.scalar(
+        select(SocialAccount).where(
+            SocialAccount.workspace_id == principal.workspace_id,
+            SocialAccount.platform == body.platform,
+            SocialAccount.platform_account_id == identity.platform_account_id,
+            SocialAccount.status != AccountStatus.REVOKED,
+        )
+    )
+    if existing is not None:
+        raise HeraldError.conflict(
+            f"@{identity.username} is already connected as account {existing.id}"
+        )
+    account = SocialAccount(
+        workspace_id=principal.workspace_id,
+        brand_id=body.brand_id,
+        platform=body.platform,
+        username=identity.username,
+        display_name=identity.display_name,
+        avatar_url=identity.avatar_url,
+        platform_account_id=identity.platform_account_id,
+        status=AccountStatus.ACTIVE,
+        credentials_encrypted=cipher.encrypt(credentials),
+        settings=body.settings,
+    )
+    session.add(account)
+    await session.flush()
+    record_event(
+        session,
+        principal.workspace_id,
+        "account.connected",
+        "account",
+        account.id,
+        AccountOut.of(account).model_dump(mode="json"),
+    )
+    return account
+
+
+def disconnect_account(
+    session: AsyncSession, cipher: CredentialCipher, account: SocialAccount
+) -> None:
+    """Revoked, with its secrets wiped; the row stays for the posts that name it."""
+    account.status = AccountStatus.REVOKED
+    account.credentials_encrypted = cipher.encrypt({})
+    record_event(
+        session,
+        account.workspace_id,
+        "account.disconnected",
+        "account",
+        account.id,
+        AccountOut.of(account).model_dump(mode="json"),
+    )
