@@ -26,7 +26,8 @@ class UrlSigner:
         size: int | None = None,
     ) -> str | None:
         """None when valid, else why not."""
-        if not hmac.compare_digest(self.sign(method, key, expires, size), signature):
+        expected = self.sign(method, key, expires, size).encode()
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
             return "the URL's signature is not valid"
         if now.timestamp() > expires:
             return "the URL has expired; ask for a new one"
