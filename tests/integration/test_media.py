@@ -368,3 +368,49 @@ async def test_imports_from_internal_addresses_are_refused(stack: Stack, url: st
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["details"][0]["path"] == "url"
+
+
+async def test_bulk_presign_and_media_events(stack: Stack) -> None:
+    from sqlalchemy import select
+
+    from herald.db.models import Event
+
+    tenant = await stack.new_tenant()
+    files = [
+        {
+            "brand_id": str(tenant.brand_id),
+            "filename": "a.png",
+            "mime_type": "image/png",
+            "size": len(png()),
+        },
+        {
+            "brand_id": str(tenant.brand_id),
+            "filename": "b.png",
+            "mime_type": "image/png",
+            "size": 0,
+        },
+        {
+            "brand_id": str(tenant.brand_id),
+            "filename": "c.mov",
+            "mime_type": "video/mp4",
+            "size": 5 * 1024**3,
+        },
+    ]
+    response = await stack.api.post(
+        "/v1/media/bulk-presign", json={"files": files}, headers=tenant.headers
+    )
+    assert response.status_code == 207, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 413]
+    client = MediaClient(stack.api, tenant, None)
+    assert (await client.put(results[0]["upload"], png())).status_code == 200
+    media_id = results[0]["upload"]["media_id"]
+    done = await stack.api.post(f"/v1/media/{media_id}/complete", headers=tenant.headers)
+    assert done.json()["status"] == "ready"
+    failed = await client.upload("bad.png", "image/png", b"nope")
+    async with stack.resources.sessions() as session:
+        rows = await session.execute(
+            select(Event.type, Event.resource_id).where(Event.workspace_id == tenant.workspace_id)
+        )
+        events = {(kind, str(resource)) for kind, resource in rows}
+    assert events == {("media.uploaded", media_id), ("media.failed", failed["id"])}
