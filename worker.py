@@ -59,6 +59,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 posts.apply_schedule_change,
                 posts.record_target_failure,
                 posts.finalize_post,
+                posts.decide_approval,
                 unpublish.published_targets,
                 media.import_media,
             ],

@@ -17,9 +17,10 @@ from temporalio.exceptions import ApplicationError
 
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
-from herald.db.models import Post, PostTarget, SocialAccount
+from herald.db.models import Post, PostTarget, SocialAccount, Workspace
 from herald.db.types import utcnow
 from herald.payloads import (
+    ApprovalChange,
     PostPlan,
     PostWorkflowInput,
     PublishBatch,
@@ -33,11 +34,14 @@ from herald.payloads import (
 )
 from herald.repositories.media import get_media_many
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
+from herald.schemas.posts import PostOut
+from herald.services.events import record_event
 from herald.services.post_actions import release_queue_slots
 from herald.services.post_state import refresh_status
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
+    ApprovalStatus,
     PostPhase,
     PostStatus,
     TargetStatus,
@@ -129,7 +133,49 @@ class PostActivities:
                 targets=[TargetRef(id=str(t.id), platform=t.platform) for t in targets],
                 max_attempts=self._max_attempts,
                 next_due=_earliest(post, targets),
+                author_id=post.created_by_id,
+                approval_timeout_s=await self._approval_timeout(session, post.workspace_id),
             )
+
+    @staticmethod
+    async def _approval_timeout(session: AsyncSession, workspace_id: uuid.UUID) -> float | None:
+        workspace = await session.get(Workspace, workspace_id)
+        value = (workspace.settings if workspace else {}).get("approval_timeout_s")
+        return float(value) if value else None
+
+    @activity.defn(name="decide_approval")
+    async def decide_approval(self, change: ApprovalChange) -> PostPhase:
+        """Records approve, reject or expiry; an approved post goes on to its schedule (or
+        straight to publishing when it has no time), a refused one is rejected for good."""
+        async with self._sessions() as session, session.begin():
+            post = await get_post_for_execution(session, uuid.UUID(change.post_id))
+            if post is None:
+                raise ApplicationError("post no longer exists", non_retryable=True)
+            post.approval_status = change.decision
+            post.approval_decided_by = change.actor_id
+            post.approval_reason = change.reason
+            post.approval_decided_at = utcnow()
+            if change.decision is ApprovalStatus.APPROVED:
+                post.phase = PostPhase.SCHEDULED if post.scheduled_at else PostPhase.QUEUED
+                event = "post.approved"
+            else:
+                post.phase = PostPhase.REJECTED
+                for target in post.targets:
+                    if target.status in WAITING_TARGET_STATES:
+                        target.status = TargetStatus.CANCELLED
+                await release_queue_slots(session, post)
+                event = "post.rejected"
+            post.version += 1
+            refresh_status(session, post)
+            record_event(
+                session,
+                post.workspace_id,
+                event,
+                "post",
+                post.id,
+                PostOut.of(post).model_dump(mode="json"),
+            )
+            return post.phase
 
     @activity.defn(name="start_publishing")
     async def start_publishing(self, input: StartPublishing) -> PublishBatch:

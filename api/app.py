@@ -10,7 +10,15 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.resources import Resources
-from api.routes import account_groups, accounts, health, media, media_files, posts
+from api.routes import (
+    account_groups,
+    accounts,
+    approvals,
+    health,
+    media,
+    media_files,
+    posts,
+)
 from herald.settings import Settings, get_settings
 
 
@@ -44,6 +52,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(posts.router)
     app.include_router(accounts.router)
     app.include_router(account_groups.router)
+    app.include_router(approvals.router)
     app.include_router(media.router)
     app.include_router(media_files.router)
     return app

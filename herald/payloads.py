@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from herald.status import PostPhase, PostStatus, TargetStatus
+from herald.status import ApprovalStatus, PostPhase, PostStatus, TargetStatus
 
 
 class PostWorkflowInput(BaseModel):
@@ -31,6 +31,9 @@ class PostPlan(BaseModel):
     max_attempts: int = Field(ge=1)
     # When the earliest waiting target is due (targets in queue slots have their own times).
     next_due: datetime | None = None
+    # Approval: who wrote it (may not approve it) and how long a decision may take.
+    author_id: str = ""
+    approval_timeout_s: float | None = None
 
 
 class StartPublishing(BaseModel):
@@ -106,3 +109,15 @@ class UnpublishInput(BaseModel):
 class MediaImportInput(BaseModel):
     media_id: str
     url: str
+
+
+class ApprovalDecision(BaseModel):
+    actor_id: str
+    reason: str | None = None
+
+
+class ApprovalChange(BaseModel):
+    post_id: str
+    decision: ApprovalStatus
+    actor_id: str | None = None
+    reason: str | None = None

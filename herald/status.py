@@ -55,6 +55,13 @@ class AccountStatus(StrEnum):
     ERROR = "error"
 
 
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
 class MediaStatus(StrEnum):
     PENDING = "pending"
     READY = "ready"

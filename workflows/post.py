@@ -21,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.posts import PostActivities
     from herald import temporal as names
     from herald.payloads import (
+        ApprovalChange,
+        ApprovalDecision,
         PostPlan,
         PostRunResult,
         PostWorkflowInput,
@@ -34,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         TargetOutcome,
         TargetRef,
     )
-    from herald.status import PostPhase, PostStatus
+    from herald.status import ApprovalStatus, PostPhase, PostStatus
 
 DB_ACTIVITY_TIMEOUT = timedelta(seconds=30)
 DB_RETRY = RetryPolicy(
@@ -45,6 +47,7 @@ PUBLISH_TIMEOUT = timedelta(minutes=2)
 
 class Stage:
     LOADING = "loading"
+    APPROVAL = "approval"
     WAITING = "waiting"
     PUBLISHING = "publishing"
     DONE = "done"
@@ -62,6 +65,8 @@ class PostWorkflow:
         self._changed = False
         self._updates_in_flight = 0
         self._outcomes: dict[str, TargetOutcome] = {}
+        self._author_id = ""
+        self._decided: ApprovalStatus | None = None
 
     @workflow.run
     async def run(self, input: PostWorkflowInput) -> PostRunResult:
@@ -77,6 +82,13 @@ class PostWorkflow:
             return PostRunResult(post_id=input.post_id, status=status)
         self._due = plan.next_due
         self._publish_now = plan.phase is PostPhase.QUEUED or input.target_ids is not None
+        self._author_id = plan.author_id
+        if plan.phase is PostPhase.PENDING_APPROVAL:
+            approved = await self._await_approval(plan)
+            if not approved:
+                self._stage = Stage.DONE
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return PostRunResult(post_id=plan.post_id, status=PostStatus.REJECTED)
         self._stage = Stage.WAITING
         self._set_status(plan.status)
 
@@ -116,6 +128,78 @@ class PostWorkflow:
         return PostRunResult(
             post_id=plan.post_id, status=status, outcomes=list(self._outcomes.values())
         )
+
+    async def _await_approval(self, plan: PostPlan) -> bool:
+        """Waits for approve or reject; a workspace timeout expires the request. An approval
+        that comes after the scheduled time publishes at once (the timer is already due)."""
+        self._stage = Stage.APPROVAL
+        self._set_status(PostStatus.PENDING_APPROVAL)
+        timeout = timedelta(seconds=plan.approval_timeout_s) if plan.approval_timeout_s else None
+        try:
+            await workflow.wait_condition(lambda: self._decided is not None, timeout=timeout)
+        except TimeoutError:
+            self._stage = Stage.DONE  # from here no decision is accepted
+            await workflow.wait_condition(lambda: self._updates_in_flight == 0)
+            if self._decided is None:
+                await self._record_approval(ApprovalStatus.EXPIRED, None, None)
+                self._decided = ApprovalStatus.EXPIRED
+        approved = self._decided is ApprovalStatus.APPROVED
+        self._set_status(PostStatus.SCHEDULED if approved else PostStatus.REJECTED)
+        return approved
+
+    async def _record_approval(
+        self, decision: ApprovalStatus, actor_id: str | None, reason: str | None
+    ) -> PostPhase:
+        return await workflow.execute_activity_method(
+            PostActivities.decide_approval,
+            ApprovalChange(
+                post_id=self._post_id, decision=decision, actor_id=actor_id, reason=reason
+            ),
+            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+
+    def _refuse_unless_awaiting_approval(self, decision: ApprovalDecision) -> None:
+        if self._stage not in (Stage.LOADING, Stage.APPROVAL) or self._decided is not None:
+            raise ApplicationError(
+                "the post is not waiting for approval",
+                type="IllegalTransition",
+                non_retryable=True,
+            )
+        if self._author_id and decision.actor_id == self._author_id:
+            raise ApplicationError(
+                "the author cannot approve or reject their own post",
+                type="IllegalTransition",
+                non_retryable=True,
+            )
+
+    async def _decide(self, decision: ApprovalStatus, input: ApprovalDecision) -> PostPhase:
+        self._updates_in_flight += 1
+        try:
+            await workflow.wait_condition(lambda: self._stage != Stage.LOADING)
+            self._refuse_unless_awaiting_approval(input)
+            phase = await self._record_approval(decision, input.actor_id, input.reason)
+            self._decided = decision
+            self._publish_now = phase is PostPhase.QUEUED
+            return phase
+        finally:
+            self._updates_in_flight -= 1
+
+    @workflow.update
+    async def approve(self, input: ApprovalDecision) -> PostPhase:
+        return await self._decide(ApprovalStatus.APPROVED, input)
+
+    @approve.validator
+    def _validate_approve(self, input: ApprovalDecision) -> None:
+        self._refuse_unless_awaiting_approval(input)
+
+    @workflow.update
+    async def reject(self, input: ApprovalDecision) -> PostPhase:
+        return await self._decide(ApprovalStatus.REJECTED, input)
+
+    @reject.validator
+    def _validate_reject(self, input: ApprovalDecision) -> None:
+        self._refuse_unless_awaiting_approval(input)
 
     async def _wait_until_due(self) -> None:
         while True:

@@ -41,9 +41,10 @@ from herald.schemas.posts import (
     RetryItem,
     RetryOut,
     ScheduleBody,
+    SubmitBody,
 )
 from herald.services import post_actions
-from herald.services.posts import create_post, edit_post
+from herald.services.posts import create_post, edit_post, request_approval
 from herald.services.validation import ValidationOut, validate_request, validate_stored
 from herald.status import MediaStatus, Origin, PostPhase, PostStatus
 
@@ -492,4 +493,30 @@ async def unpublish(
     post_actions.refuse_unless(post, post_actions.UNPUBLISHABLE, "unpublish")
     await session.commit()
     await temporal.start_unpublish(post)
+    return await _answer(session, principal, post_id, response)
+
+
+@router.post(
+    "/{post_id}/submit",
+    response_model=PostOut,
+    summary="Submit a draft for approval (optionally with the time it should publish)",
+)
+async def submit(
+    post_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Creator,
+    body: SubmitBody | None = None,
+    if_match: IfMatch = None,
+) -> PostOut:
+    post = await post_actions.post_for_change(session, principal, post_id, if_match)
+    post_actions.refuse_unless(post, frozenset({PostStatus.DRAFT}), "submit")
+    now = utcnow()
+    at = body.scheduled_at if body and body.scheduled_at else None
+    if at is not None and at <= now:
+        raise HeraldError.invalid("scheduled_at", "must be in the future")
+    post_actions.leave_draft(session, post, PostPhase.SCHEDULED, at or now)
+    request_approval(session, post, now)
+    await _start(session, temporal, post)
     return await _answer(session, principal, post_id, response)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from herald.db.types import JSONType, StrEnumColumn, UTCDateTime, utcnow
 from herald.status import (
     AccountStatus,
+    ApprovalStatus,
     MediaStatus,
     Origin,
     PostPhase,
@@ -117,6 +118,14 @@ class Post(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     origin: Mapped[Origin] = mapped_column(StrEnumColumn(Origin), default=Origin.API)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Approval: None when the post never needed one.
+    approval_status: Mapped[ApprovalStatus | None] = mapped_column(
+        StrEnumColumn(ApprovalStatus), default=None
+    )
+    approval_decided_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    approval_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    approval_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    approval_decided_at: Mapped[datetime | None] = mapped_column(default=None)
     created_by_type: Mapped[str] = mapped_column(String(16))
     created_by_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

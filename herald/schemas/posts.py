@@ -116,6 +116,17 @@ class ScheduleBody(BaseModel):
         return utc
 
 
+class SubmitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime | None = None
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _scheduled_at_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+
 class RetryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -223,7 +234,15 @@ class PostOut(BaseModel):
             external_id=post.external_id,
             origin=post.origin,
             version=post.version,
-            approval=None,
+            approval=(
+                ApprovalOut(
+                    status=post.approval_status,
+                    decided_by=post.approval_decided_by,
+                    reason=post.approval_reason,
+                )
+                if post.approval_status
+                else None
+            ),
             recurrence_id=None,
             created_at=post.created_at,
             updated_at=post.updated_at,

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import Post, PostTarget, SocialAccount
+from herald.db.models import Post, PostTarget, SocialAccount, Workspace
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts, get_brand, get_group
@@ -23,6 +23,7 @@ from herald.services.queues import claim_next_slot
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
+    ApprovalStatus,
     MediaStatus,
     Origin,
     PostPhase,
@@ -160,8 +161,11 @@ async def create_post(
     )
     accounts, brand_id = await check_targets(session, principal, body, now)
 
+    needs_approval = not body.draft and await approval_required(session, principal.workspace_id)
     if body.draft:
         phase = PostPhase.DRAFT
+    elif needs_approval:
+        phase = PostPhase.PENDING_APPROVAL
     elif body.publish_now:
         phase = PostPhase.QUEUED
     else:
@@ -207,8 +211,31 @@ async def create_post(
         post.id,
         PostOut.of(post).model_dump(mode="json"),
     )
+    if needs_approval:
+        request_approval(session, post, now)
     await session.flush()
     return post
+
+
+async def approval_required(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
+    workspace = await session.get(Workspace, workspace_id)
+    return bool(workspace and workspace.settings.get("approval_required"))
+
+
+def request_approval(session: AsyncSession, post: Post, now: datetime) -> None:
+    post.phase = PostPhase.PENDING_APPROVAL
+    post.approval_status = ApprovalStatus.PENDING
+    post.approval_requested_at = now
+    post.approval_decided_by = post.approval_reason = None
+    refresh_status(session, post)
+    record_event(
+        session,
+        post.workspace_id,
+        "post.approval_requested",
+        "post",
+        post.id,
+        PostOut.of(post).model_dump(mode="json"),
+    )
 
 
 EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.QUEUED})

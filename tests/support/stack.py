@@ -88,6 +88,26 @@ class Stack:
                 tenant.usernames[platform] = username
         return tenant
 
+    async def second_key(self, tenant: Tenant) -> dict[str, str]:
+        """Headers of another API key in the tenant's workspace (another actor)."""
+        key = new_api_key()
+        async with self.resources.sessions() as session, session.begin():
+            session.add(
+                ApiKey(
+                    workspace_id=tenant.workspace_id,
+                    name="second",
+                    key_digest=api_key_digest(key),
+                    key_prefix=key[:10],
+                )
+            )
+        return {"Authorization": f"Bearer {key}"}
+
+    async def set_workspace(self, tenant: Tenant, **settings: Any) -> None:
+        async with self.resources.sessions() as session, session.begin():
+            workspace = await session.get(Workspace, tenant.workspace_id)
+            assert workspace is not None
+            workspace.settings = {**workspace.settings, **settings}
+
     async def wait_for_post(
         self,
         tenant: Tenant,

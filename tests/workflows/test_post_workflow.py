@@ -21,6 +21,8 @@ from temporalio.worker import Replayer, Worker
 
 from herald import temporal as names
 from herald.payloads import (
+    ApprovalChange,
+    ApprovalDecision,
     PostPlan,
     PostWorkflowInput,
     PublishBatch,
@@ -61,6 +63,9 @@ class FakeActivities:
     phase: PostPhase = PostPhase.SCHEDULED
     fail_platform: str | None = None
     hold: asyncio.Event | None = None
+    needs_approval: bool = False
+    approval_timeout_s: float | None = None
+    decisions: list[str] = field(default_factory=list)
     publishing: asyncio.Event = field(default_factory=asyncio.Event)
     published_at: dict[str, datetime] = field(default_factory=dict)
     changes: list[ScheduleChange] = field(default_factory=list)
@@ -70,7 +75,7 @@ class FakeActivities:
         return PostPlan(
             post_id=post_id,
             workspace_id=str(uuid.uuid4()),
-            phase=self.phase,
+            phase=PostPhase.PENDING_APPROVAL if self.needs_approval else self.phase,
             status=PostStatus.SCHEDULED,
             scheduled_at=self.scheduled_at,
             targets=[
@@ -79,6 +84,8 @@ class FakeActivities:
             ],
             max_attempts=2,
             next_due=self.scheduled_at,
+            author_id="author",
+            approval_timeout_s=self.approval_timeout_s,
         )
 
     def activities(self) -> list[object]:
@@ -106,7 +113,15 @@ class FakeActivities:
                 return PostStatus.CANCELLED
             return PostStatus.PARTIAL if self.failures else PostStatus.PUBLISHED
 
+        @activity.defn(name="decide_approval")
+        async def decide_approval(change: ApprovalChange) -> PostPhase:
+            self.decisions.append(change.decision)
+            if change.decision == "approved":
+                return PostPhase.SCHEDULED
+            return PostPhase.REJECTED
+
         return [
+            decide_approval,
             load_post_plan,
             start_publishing,
             apply_schedule_change,
@@ -249,6 +264,51 @@ async def test_changes_are_refused_once_publishing_has_begun(env: WorkflowEnviro
     assert status == PostStatus.PUBLISHED
     assert len(refused) == 2 and all("publishing" in reason for reason in refused)
     assert fake.changes == []
+
+
+async def test_an_unanswered_approval_expires(env: WorkflowEnvironment) -> None:
+    at = await env.get_current_time() + timedelta(hours=3)
+    fake = FakeActivities(env, at, needs_approval=True, approval_timeout_s=3600)
+    status, _ = await _run(env, fake)
+    assert status == PostStatus.REJECTED
+    assert fake.decisions == ["expired"] and fake.published_at == {}
+
+
+async def test_a_late_approval_publishes_at_once(env: WorkflowEnvironment) -> None:
+    start = await env.get_current_time()
+    fake = FakeActivities(env, start + timedelta(hours=1), needs_approval=True)
+    approved_at: list[datetime] = []
+
+    async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
+        await env.sleep(timedelta(hours=2))
+        approved_at.append(await env.get_current_time())
+        await handle.execute_update(PostWorkflow.approve, ApprovalDecision(actor_id="reviewer"))
+
+    status, _ = await _run(env, fake, steer)
+    assert status == PostStatus.PUBLISHED
+    assert fake.decisions == ["approved"]
+    for moment in fake.published_at.values():
+        assert approved_at[0] <= moment < approved_at[0] + timedelta(seconds=5)
+
+
+async def test_the_author_cannot_approve_and_a_rejection_is_final(env: WorkflowEnvironment) -> None:
+    at = await env.get_current_time() + timedelta(hours=1)
+    fake = FakeActivities(env, at, needs_approval=True)
+    refused: list[str] = []
+
+    async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
+        try:
+            await handle.execute_update(PostWorkflow.approve, ApprovalDecision(actor_id="author"))
+        except WorkflowUpdateFailedError as err:
+            refused.append(str(err.cause))
+        await handle.execute_update(
+            PostWorkflow.reject, ApprovalDecision(actor_id="reviewer", reason="off-brand")
+        )
+
+    status, _ = await _run(env, fake, steer)
+    assert status == PostStatus.REJECTED
+    assert refused and "author" in refused[0]
+    assert fake.decisions == ["rejected"] and fake.published_at == {}
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}

@@ -1,0 +1,126 @@
+"""Approvals: posts waiting for a reviewer, and the reviewer's decision (a workflow Update)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, tuple_
+
+from api.deps import SessionDep, TemporalDep, require
+from herald.db.models import Post
+from herald.errors import ErrorCode, HeraldError
+from herald.payloads import ApprovalDecision
+from herald.principal import Permission, Principal
+from herald.repositories.posts import decode_cursor, encode_keyset, get_post
+from herald.schemas.posts import PostOut
+from herald.status import ApprovalStatus
+
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+
+Reader = Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))]
+Approver = Annotated[Principal, Depends(require(Permission.POSTS_APPROVE))]
+
+
+class ApprovalItem(BaseModel):
+    id: uuid.UUID = Field(description="The approval's id: the post's id")
+    status: ApprovalStatus
+    post: PostOut
+
+
+class ApprovalList(BaseModel):
+    data: list[ApprovalItem]
+    next_cursor: str | None
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("", response_model=ApprovalList, summary="List approval requests")
+async def list_(
+    session: SessionDep,
+    principal: Reader,
+    status: ApprovalStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ApprovalList:
+    query = select(Post).where(
+        Post.workspace_id == principal.workspace_id, Post.approval_status.is_not(None)
+    )
+    if status is not None:
+        query = query.where(Post.approval_status == status)
+    if cursor is not None:
+        created_at, post_id = decode_cursor(cursor)
+        query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
+    rows = (
+        (
+            await session.execute(
+                query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    page = rows[:limit]
+    return ApprovalList(
+        data=[ApprovalItem(id=p.id, status=p.approval_status, post=PostOut.of(p)) for p in page],
+        next_cursor=encode_keyset(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+    )
+
+
+async def _decide(
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Principal,
+    post_id: uuid.UUID,
+    update: str,
+    reason: str | None,
+    response: Response,
+) -> PostOut:
+    post = await get_post(session, principal.workspace_id, post_id)
+    if post is None or post.approval_status is None:
+        raise HeraldError.not_found("approval")
+    if post.created_by_id == principal.actor_id:
+        raise HeraldError(ErrorCode.FORBIDDEN, "the author cannot approve or reject their own post")
+    if post.approval_status != ApprovalStatus.PENDING:
+        raise HeraldError.conflict(f"the approval is already {post.approval_status}")
+    await session.commit()
+    await temporal.update_post(
+        post_id, update, ApprovalDecision(actor_id=principal.actor_id, reason=reason)
+    )
+    post = await get_post(session, principal.workspace_id, post_id)
+    assert post is not None
+    response.headers["ETag"] = str(post.version)
+    return PostOut.of(post)
+
+
+@router.post(
+    "/{approval_id}/approve",
+    response_model=PostOut,
+    summary="Approve: the post goes on to its schedule",
+)
+async def approve(
+    approval_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Approver,
+) -> PostOut:
+    return await _decide(session, temporal, principal, approval_id, "approve", None, response)
+
+
+@router.post("/{approval_id}/reject", response_model=PostOut, summary="Reject, with a reason")
+async def reject(
+    approval_id: uuid.UUID,
+    body: RejectBody,
+    response: Response,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Approver,
+) -> PostOut:
+    return await _decide(session, temporal, principal, approval_id, "reject", body.reason, response)
