@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.media import MediaActivities
 from activities.posts import PostActivities
+from activities.recurrence import RecurrenceActivities
 from activities.unpublish import UnpublishActivities
 from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
@@ -23,6 +24,7 @@ from herald.storage.factory import build_storage
 from platforms.registry import build_registry
 from workflows.media_import import MediaImportWorkflow
 from workflows.post import PostWorkflow
+from workflows.recurrence import RecurrenceOccurrenceWorkflow
 from workflows.unpublish import UnpublishWorkflow
 
 log = logging.getLogger("herald.worker")
@@ -52,7 +54,12 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         Worker(
             client,
             task_queue=main_queue,
-            workflows=[PostWorkflow, UnpublishWorkflow, MediaImportWorkflow],
+            workflows=[
+                PostWorkflow,
+                UnpublishWorkflow,
+                MediaImportWorkflow,
+                RecurrenceOccurrenceWorkflow,
+            ],
             activities=[
                 posts.load_post_plan,
                 posts.start_publishing,
@@ -62,6 +69,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 posts.decide_approval,
                 unpublish.published_targets,
                 media.import_media,
+                RecurrenceActivities(sessions, client).create_occurrence,
             ],
         )
     ]

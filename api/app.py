@@ -18,6 +18,7 @@ from api.routes import (
     media,
     media_files,
     posts,
+    recurrence,
 )
 from herald.settings import Settings, get_settings
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(posts.router)
     app.include_router(accounts.router)
     app.include_router(account_groups.router)
+    app.include_router(recurrence.router)
     app.include_router(approvals.router)
     app.include_router(media.router)
     app.include_router(media_files.router)

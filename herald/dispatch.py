@@ -51,6 +51,10 @@ class TemporalGateway:
         self._client = client
         self._lock = asyncio.Lock()
 
+    @property
+    def task_queue(self) -> str:
+        return self._settings.temporal_task_queue
+
     async def client(self) -> Client:
         if self._client is not None:
             return self._client

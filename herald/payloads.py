@@ -121,3 +121,22 @@ class ApprovalChange(BaseModel):
     decision: ApprovalStatus
     actor_id: str | None = None
     reason: str | None = None
+
+
+class OccurrenceInput(BaseModel):
+    recurrence_id: str
+
+
+class OccurrenceRequest(BaseModel):
+    recurrence_id: str
+    fired_at: datetime
+
+
+class OccurrenceResult(BaseModel):
+    """The post made for this fire time (None when the rule skips it), and whether the series
+    has now ended (its schedule is then paused)."""
+
+    post_id: str | None = None
+    workspace_id: str | None = None
+    platforms: list[str] = Field(default_factory=list)
+    ended: bool = False

@@ -57,6 +57,10 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
         )
 
 
+def recurrence_schedule_id(recurrence_id: uuid.UUID | str) -> str:
+    return f"recurrence/{recurrence_id}"
+
+
 def unpublish_workflow_id(post_id: uuid.UUID | str) -> str:
     return f"unpublish/{post_id}"
 

@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from herald.db.types import JSONType, StrEnumColumn, UTCDateTime, utcnow
@@ -36,6 +46,7 @@ class Base(DeclarativeBase):
         float: Float,
         dict[str, Any]: JSONType,
         list[dict[str, Any]]: JSONType,
+        bool: Boolean,
     }
 
 
@@ -118,6 +129,8 @@ class Post(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     origin: Mapped[Origin] = mapped_column(StrEnumColumn(Origin), default=Origin.API)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The series this post is an occurrence (or the template) of.
+    recurrence_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     # Approval: None when the post never needed one.
     approval_status: Mapped[ApprovalStatus | None] = mapped_column(
         StrEnumColumn(ApprovalStatus), default=None
@@ -268,5 +281,32 @@ class Media(Base):
     # Per platform: {"ok": bool, "problems": [...]}, computed once when the media is probed.
     suitability: Mapped[dict[str, Any]] = mapped_column(default=dict)
     upload_expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Recurrence(Base):
+    """A recurring series: its template post is copied for each occurrence."""
+
+    __tablename__ = "recurrences"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), unique=True
+    )
+    freq: Mapped[str] = mapped_column(String(16))
+    interval: Mapped[int] = mapped_column(Integer, default=1)
+    by_weekday: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    by_month_day: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    time: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime] = mapped_column()
+    until: Mapped[datetime | None] = mapped_column(default=None)
+    count: Mapped[int | None] = mapped_column(Integer, default=None)
+    paused: Mapped[bool] = mapped_column(default=False)
+    occurrences: Mapped[int] = mapped_column(Integer, default=0)
+    # Fire times already turned into posts: a retried or overlapping action makes no second one.
+    fired: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -243,7 +243,7 @@ class PostOut(BaseModel):
                 if post.approval_status
                 else None
             ),
-            recurrence_id=None,
+            recurrence_id=post.recurrence_id,
             created_at=post.created_at,
             updated_at=post.updated_at,
             targets=[TargetOut.of(t, t.scheduled_at or post.scheduled_at) for t in post.targets],
