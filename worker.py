@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.media import MediaActivities
+from activities.mirrors import MirrorActivities
 from activities.posts import PostActivities
 from activities.recurrence import RecurrenceActivities
 from activities.unpublish import UnpublishActivities
@@ -23,6 +24,7 @@ from herald.settings import Settings
 from herald.storage.factory import build_storage
 from platforms.registry import build_registry
 from workflows.media_import import MediaImportWorkflow
+from workflows.mirror import MirrorWorkflow
 from workflows.post import PostWorkflow
 from workflows.recurrence import RecurrenceOccurrenceWorkflow
 from workflows.unpublish import UnpublishWorkflow
@@ -38,16 +40,15 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
     adapters = build_registry(http)
     storage = build_storage(settings)
+    cipher = CredentialCipher(load_or_create_secret_key(settings))
     posts = PostActivities(
         sessions,
         adapters,
-        CredentialCipher(load_or_create_secret_key(settings)),
+        cipher,
         settings.publish_attempts,
         storage,
     )
-    unpublish = UnpublishActivities(
-        sessions, adapters, CredentialCipher(load_or_create_secret_key(settings))
-    )
+    unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, http)
     main_queue = settings.temporal_task_queue
     workers = [
@@ -59,6 +60,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 UnpublishWorkflow,
                 MediaImportWorkflow,
                 RecurrenceOccurrenceWorkflow,
+                MirrorWorkflow,
             ],
             activities=[
                 posts.load_post_plan,
@@ -70,6 +72,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 unpublish.published_targets,
                 media.import_media,
                 RecurrenceActivities(sessions, client).create_occurrence,
+                MirrorActivities(sessions, adapters, cipher).poll_mirror,
             ],
         )
     ]

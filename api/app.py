@@ -17,6 +17,7 @@ from api.routes import (
     health,
     media,
     media_files,
+    mirrors,
     posts,
     recurrence,
 )
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(accounts.router)
     app.include_router(account_groups.router)
     app.include_router(recurrence.router)
+    app.include_router(mirrors.router)
     app.include_router(approvals.router)
     app.include_router(media.router)
     app.include_router(media_files.router)

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald import temporal as names
 from herald.db.models import Post
 from herald.errors import HeraldError
-from herald.payloads import MediaImportInput, PostWorkflowInput, UnpublishInput
+from herald.payloads import MediaImportInput, MirrorInput, PostWorkflowInput, UnpublishInput
 from herald.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,3 +159,38 @@ class TemporalGateway:
             )
         except RPCError as err:
             raise HeraldError.unavailable("the workflow engine is unreachable") from err
+
+    async def start_mirror(self, mirror_id: uuid.UUID) -> None:
+        client = await self.client()
+        try:
+            await client.start_workflow(
+                "MirrorWorkflow",
+                MirrorInput(
+                    mirror_id=str(mirror_id),
+                    poll_interval_s=self._settings.mirror_poll_interval_s,
+                ),
+                id=f"mirror/{mirror_id}",
+                task_queue=self._settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except RPCError as err:
+            raise HeraldError.unavailable("the workflow engine is unreachable") from err
+
+    async def signal_mirror(self, mirror_id: uuid.UUID, update: str) -> None:
+        """pause / resume / poll_now; a mirror whose workflow is gone is started again."""
+        client = await self.client()
+        handle = client.get_workflow_handle(f"mirror/{mirror_id}")
+        try:
+            await handle.execute_update(update)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise HeraldError.unavailable("the workflow engine is unreachable") from err
+            await self.start_mirror(mirror_id)
+
+    async def stop_mirror(self, mirror_id: uuid.UUID) -> None:
+        client = await self.client()
+        try:
+            await client.get_workflow_handle(f"mirror/{mirror_id}").terminate("mirror deleted")
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise HeraldError.unavailable("the workflow engine is unreachable") from err

@@ -140,3 +140,22 @@ class OccurrenceResult(BaseModel):
     workspace_id: str | None = None
     platforms: list[str] = Field(default_factory=list)
     ended: bool = False
+
+
+class MirrorInput(BaseModel):
+    mirror_id: str
+    poll_interval_s: float = 60.0
+
+
+class StartedPost(BaseModel):
+    post_id: str
+    workspace_id: str
+    platforms: list[str]
+
+
+class MirrorPoll(BaseModel):
+    """What one poll did: posts to start, and whether the mirror still exists and is active."""
+
+    exists: bool = True
+    active: bool = True
+    started: list[StartedPost] = Field(default_factory=list)

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         default=3600, description="Lifetime of signed upload/download URLs."
     )
 
+    mirror_poll_interval_s: float = Field(
+        default=60.0, description="How often each active mirror polls its source account."
+    )
+
     log_level: str = "INFO"
 
     @property

@@ -88,6 +88,19 @@ class AccountIdentity:
 
 
 @dataclass(frozen=True)
+class SourcePost:
+    """A post read from an account (mirrors), reduced to what filters and copies need."""
+
+    id: str
+    created_at: datetime
+    text: str
+    kind: str  # text | image | video | quote
+    hashtags: tuple[str, ...] = ()
+    url: str | None = None
+    media_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ValidationProblem:
     code: str
     message: str
@@ -112,6 +125,13 @@ class PlatformAdapter(ABC):
 
     @abstractmethod
     async def delete(self, account: AccountContext, platform_post_id: str) -> None: ...
+
+    @abstractmethod
+    async def list_recent(
+        self, account: AccountContext, after: str | None, limit: int
+    ) -> list[SourcePost]:
+        """The account's own posts, oldest first: those after the cursor `after` (a post id),
+        or the newest `limit` when there is no cursor yet."""
 
     @abstractmethod
     async def verify(self, account: AccountContext) -> AccountIdentity:

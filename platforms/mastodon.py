@@ -18,6 +18,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    SourcePost,
     Transient,
     ValidationProblem,
 )
@@ -142,6 +143,46 @@ class MastodonAdapter(PlatformAdapter):
             if _normalised(html_to_text(str(status.get("content") or ""))) == wanted:
                 return self._published(status)
         return None
+
+    async def list_recent(
+        self, account: AccountContext, after: str | None, limit: int
+    ) -> list[SourcePost]:
+        account_id = account.platform_account_id or str(
+            (await self.verify(account)).platform_account_id
+        )
+        params: dict[str, Any] = {
+            "limit": min(limit, 40),
+            "exclude_reblogs": "true",
+            "exclude_replies": "true",
+        }
+        if after:
+            params["min_id"] = after  # the page just newer than the cursor, not the newest
+        statuses = await self._call(
+            account, "GET", f"/api/v1/accounts/{account_id}/statuses", params=params
+        )
+        return sorted((self._source(s) for s in statuses), key=lambda p: (p.created_at, p.id))
+
+    @staticmethod
+    def _source(status: dict[str, Any]) -> SourcePost:
+        media = status.get("media_attachments") or []
+        types = {str(m.get("type")) for m in media}
+        if status.get("quote"):
+            kind = "quote"
+        elif types & {"video", "gifv"}:
+            kind = "video"
+        elif media:
+            kind = "image"
+        else:
+            kind = "text"
+        return SourcePost(
+            id=str(status["id"]),
+            created_at=datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00")),
+            text=html_to_text(str(status.get("content") or "")).strip(),
+            kind=kind,
+            hashtags=tuple(str(t.get("name", "")).lower() for t in status.get("tags") or []),
+            url=status.get("url"),
+            media_urls=tuple(str(m.get("url")) for m in media if m.get("url")),
+        )
 
     async def verify(self, account: AccountContext) -> AccountIdentity:
         me = await self._call(account, "GET", "/api/v1/accounts/verify_credentials")

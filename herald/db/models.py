@@ -310,3 +310,47 @@ class Recurrence(Base):
     fired: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Mirror(Base):
+    """Source-to-target mirroring: new posts on one account republished to others."""
+
+    __tablename__ = "mirrors"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    source_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("social_accounts.id"))
+    target_account_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    future_content_enabled: Mapped[bool] = mapped_column(default=True)
+    existing_content_enabled: Mapped[bool] = mapped_column(default=False)
+    existing_content_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The newest source post seen; the next poll asks for what came after it.
+    cursor: Mapped[str | None] = mapped_column(String(255), default=None)
+    last_checked: Mapped[datetime | None] = mapped_column(default=None)
+    last_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MirrorPost(Base):
+    """One source post a mirror saw. The unique key is what mirrors it at most once."""
+
+    __tablename__ = "mirror_posts"
+    __table_args__ = (UniqueConstraint("mirror_id", "source_post_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    mirror_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mirrors.id", ondelete="CASCADE"))
+    source_post_id: Mapped[str] = mapped_column(String(255))
+    source_created_at: Mapped[datetime] = mapped_column()
+    detected_status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    scheduled_for: Mapped[datetime | None] = mapped_column(default=None)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), default=None
+    )
+    platform_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -88,6 +88,33 @@ class Stack:
                 tenant.usernames[platform] = username
         return tenant
 
+    async def add_account(
+        self, tenant: Tenant, platform: str = "mastodon"
+    ) -> tuple[uuid.UUID, str, str]:
+        """Another emulator user connected in the tenant's workspace: (id, username, token)."""
+        username = f"t{uuid.uuid4().hex[:10]}"
+        created = await self.emulator.post(
+            "/_emulator/accounts", json={"platform": platform, "username": username}
+        )
+        created.raise_for_status()
+        emulated = created.json()
+        account_id = uuid.uuid4()
+        async with self.resources.sessions() as session, session.begin():
+            session.add(
+                SocialAccount(
+                    id=account_id,
+                    workspace_id=tenant.workspace_id,
+                    brand_id=tenant.brand_id,
+                    platform=platform,
+                    username=username,
+                    platform_account_id=str(emulated["id"]),
+                    credentials_encrypted=self.cipher.encrypt(
+                        credentials_for(platform, str(self.emulator.base_url), emulated)
+                    ),
+                )
+            )
+        return account_id, username, str(emulated["token"])
+
     async def second_key(self, tenant: Tenant) -> dict[str, str]:
         """Headers of another API key in the tenant's workspace (another actor)."""
         key = new_api_key()
@@ -149,6 +176,7 @@ def test_settings(**overrides: Any) -> Settings:
         "media_import_allow_hosts": ["localhost"],
         # The emulator: accounts connected through the API point at it.
         "platform_allow_hosts": ["127.0.0.1"],
+        "mirror_poll_interval_s": 0.5,
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,86 @@
+"""One workflow per mirror (`mirror/{id}`): poll the source, start a post workflow for each
+copy, sleep, repeat; `pause`/`resume` Updates follow `is_active`; history stays bounded by
+continue-as-new."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.mirrors import MirrorActivities
+    from herald import temporal as names
+    from herald.payloads import MirrorInput, PostWorkflowInput, StartedPost
+    from workflows.post import PostWorkflow
+
+POLLS_PER_RUN = 100
+
+
+@workflow.defn(name="MirrorWorkflow")
+class MirrorWorkflow:
+    @workflow.init
+    def __init__(self, input: MirrorInput) -> None:
+        self._active = True
+        self._changed = False
+
+    @workflow.run
+    async def run(self, input: MirrorInput) -> None:
+        interval = timedelta(seconds=input.poll_interval_s)
+        for poll in range(POLLS_PER_RUN):
+            if self._active:
+                result = await workflow.execute_activity_method(
+                    MirrorActivities.poll_mirror,
+                    input,
+                    start_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+                )
+                if not result.exists:
+                    return
+                self._active = result.active
+                for started in result.started:
+                    await self._start_post(started)
+            self._changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._changed, timeout=None if not self._active else interval
+                )
+            if workflow.info().is_continue_as_new_suggested() or poll == POLLS_PER_RUN - 1:
+                break
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(input)
+
+    async def _start_post(self, started: StartedPost) -> None:
+        await workflow.start_child_workflow(
+            PostWorkflow.run,
+            PostWorkflowInput(post_id=started.post_id),
+            id=names.post_workflow_id(started.post_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(names.POST_ID, started.post_id),
+                    SearchAttributePair(names.WORKSPACE_ID, started.workspace_id),
+                    SearchAttributePair(names.PLATFORMS, started.platforms),
+                ]
+            ),
+        )
+
+    @workflow.update
+    def pause(self) -> bool:
+        self._active = False
+        self._changed = True
+        return self._active
+
+    @workflow.update
+    def resume(self) -> bool:
+        self._active = True
+        self._changed = True
+        return self._active
+
+    @workflow.update
+    def poll_now(self) -> bool:
+        self._changed = True
+        return self._active
