@@ -15,17 +15,20 @@ from temporalio.worker import Worker
 from activities.media import MediaActivities
 from activities.mirrors import MirrorActivities
 from activities.posts import PostActivities
+from activities.reconciler import ReconcilerActivities
 from activities.recurrence import RecurrenceActivities
 from activities.unpublish import UnpublishActivities
 from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
+from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from platforms.registry import build_registry
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
 from workflows.post import PostWorkflow
+from workflows.reconciler import ReconcilerWorkflow
 from workflows.recurrence import RecurrenceOccurrenceWorkflow
 from workflows.unpublish import UnpublishWorkflow
 
@@ -61,6 +64,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 MediaImportWorkflow,
                 RecurrenceOccurrenceWorkflow,
                 MirrorWorkflow,
+                ReconcilerWorkflow,
             ],
             activities=[
                 posts.load_post_plan,
@@ -73,6 +77,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 media.import_media,
                 RecurrenceActivities(sessions, client).create_occurrence,
                 MirrorActivities(sessions, adapters, cipher).poll_mirror,
+                ReconcilerActivities(sessions, client, settings).reconcile_posts,
             ],
         )
     ]
@@ -99,5 +104,6 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await names.connect(settings)
     await names.register_search_attributes(client, settings.temporal_namespace)
+    await ensure_reconciler_schedule(client, settings)
     async with running_workers(settings, client):
         await stop.wait()

@@ -159,3 +159,15 @@ class MirrorPoll(BaseModel):
     exists: bool = True
     active: bool = True
     started: list[StartedPost] = Field(default_factory=list)
+
+
+class Disagreement(BaseModel):
+    post_id: str
+    db_status: str
+    workflow_status: str
+
+
+class ReconcileReport(BaseModel):
+    checked: int = 0
+    started: list[str] = Field(default_factory=list)
+    disagreements: list[Disagreement] = Field(default_factory=list)

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         default=3600, description="Lifetime of signed upload/download URLs."
     )
 
+    reconcile_interval_s: int = Field(
+        default=60, description="How often the reconciler looks for posts without a workflow."
+    )
     mirror_poll_interval_s: float = Field(
         default=60.0, description="How often each active mirror polls its source account."
     )

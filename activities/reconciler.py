@@ -1,0 +1,123 @@
+"""The reconciler: no post stays stuck. Every post that should be executing is checked against
+Temporal; a lost start is started, a run that ended early is resumed for its unfinished
+targets, and what cannot be repaired is reported."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, tuple_
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from herald import temporal as names
+from herald.db.engine import SessionFactory
+from herald.db.models import Post
+from herald.db.types import utcnow
+from herald.dispatch import TemporalGateway
+from herald.payloads import Disagreement, ReconcileReport
+from herald.repositories.posts import lock_target_and_post
+from herald.settings import Settings
+from herald.status import WAITING_TARGET_STATES, PostPhase, PostStatus, TargetStatus
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+# The API starts a post's workflow right after committing it; give it that long.
+START_GRACE = timedelta(seconds=30)
+SHOULD_RUN = (PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PROCESSING)
+
+
+class ReconcilerActivities:
+    def __init__(self, sessions: SessionFactory, client: Client, settings: Settings) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._gateway = TemporalGateway(settings, client)
+
+    @activity.defn(name="reconcile_posts")
+    async def reconcile_posts(self) -> ReconcileReport:
+        report = ReconcileReport()
+        cutoff = utcnow() - START_GRACE
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            async with self._sessions() as session:
+                query = select(Post).where(
+                    Post.phase.in_((PostPhase.SCHEDULED, PostPhase.QUEUED)),
+                    Post.status.in_(SHOULD_RUN),
+                    Post.created_at < cutoff,
+                )
+                if after is not None:
+                    query = query.where(tuple_(Post.created_at, Post.id) > tuple_(*after))
+                page = (
+                    await session.scalars(query.order_by(Post.created_at, Post.id).limit(PAGE))
+                ).all()
+            for post in page:
+                report.checked += 1
+                await self._check(post, report)
+                activity.heartbeat(report.checked)
+            if len(page) < PAGE:
+                return report
+            after = (page[-1].created_at, page[-1].id)
+
+    async def _check(self, post: Post, report: ReconcileReport) -> None:
+        handle = self._client.get_workflow_handle(names.post_workflow_id(post.id))
+        try:
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            log.warning("post %s had no workflow: starting it", post.id)
+            if await self._gateway.start_post(post):
+                report.started.append(str(post.id))
+            return
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            return
+        unfinished = [
+            t
+            for t in post.targets
+            if t.status in WAITING_TARGET_STATES or t.status == TargetStatus.PUBLISHING
+        ]
+        if not unfinished:
+            return
+        if description.status in (
+            WorkflowExecutionStatus.TERMINATED,
+            WorkflowExecutionStatus.FAILED,
+            WorkflowExecutionStatus.TIMED_OUT,
+            WorkflowExecutionStatus.CANCELED,
+        ):
+            # Someone stopped the run by hand: resume it; targets it was publishing are retried
+            # after the adapter looks for what the interrupted call may have posted.
+            await self._requeue([t.id for t in unfinished if t.status == TargetStatus.PUBLISHING])
+            await self._gateway.start_run(post, [t.id for t in unfinished])
+            report.started.append(str(post.id))
+            log.warning(
+                "post %s: run ended %s with unfinished targets; resumed",
+                post.id,
+                description.status.name,
+            )
+            return
+        report.disagreements.append(
+            Disagreement(
+                post_id=str(post.id),
+                db_status=post.status,
+                workflow_status=description.status.name if description.status else "?",
+            )
+        )
+        log.warning(
+            "post %s is %s in the database but its workflow is %s",
+            post.id,
+            post.status,
+            description.status,
+        )
+
+    async def _requeue(self, target_ids: list[uuid.UUID]) -> None:
+        if not target_ids:
+            return
+        async with self._sessions() as session, session.begin():
+            for target_id in target_ids:
+                found = await lock_target_and_post(session, target_id)
+                if found and found[0].status == TargetStatus.PUBLISHING:
+                    found[0].status = TargetStatus.SCHEDULED

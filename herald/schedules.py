@@ -1,0 +1,47 @@
+"""Schedules Herald keeps on the Temporal server (created or updated at worker start)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from herald.settings import Settings
+
+
+def reconciler_schedule_id(settings: Settings) -> str:
+    return f"{settings.temporal_task_queue}-reconciler"
+
+
+async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            "ReconcilerWorkflow",
+            id=f"{reconciler_schedule_id(settings)}/run",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_interval_s))]
+        ),
+        # One pass at a time: a slow pass is not stacked on.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(reconciler_schedule_id(settings), schedule)
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(reconciler_schedule_id(settings)).update(replace)

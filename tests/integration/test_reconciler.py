@@ -1,0 +1,96 @@
+"""No post stays stuck: a post whose workflow start was lost, or whose run was terminated
+mid-way, is published by the reconciler, exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from herald.db.models import Post
+from herald.db.types import utcnow
+from herald.principal import ALL_PERMISSIONS, ActorType, Principal
+from herald.schedules import ensure_reconciler_schedule, reconciler_schedule_id
+from herald.schemas.posts import PostCreate
+from herald.services.posts import create_post
+from tests.support.stack import Stack
+
+
+async def _reconcile(stack: Stack) -> dict[str, object]:
+    client = await stack.resources.temporal.client()
+    report = await client.execute_workflow(
+        "ReconcilerWorkflow",
+        id=f"reconcile-{uuid.uuid4()}",
+        task_queue=stack.settings.temporal_task_queue,
+    )
+    assert isinstance(report, dict)
+    return report
+
+
+async def test_a_post_whose_start_was_lost_is_published(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    principal = Principal(tenant.workspace_id, ActorType.API_KEY, "test", ALL_PERMISSIONS)
+    body = PostCreate.model_validate(
+        {
+            "content": "lost start",
+            "publish_now": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        }
+    )
+    async with stack.resources.sessions() as session, session.begin():
+        post = await create_post(session, principal, body, utcnow())
+        post_id = post.id
+    # Committed, but the process died before starting the workflow; a minute has passed.
+    async with stack.resources.sessions() as session, session.begin():
+        await session.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values(created_at=utcnow() - timedelta(minutes=1))
+        )
+    report = await _reconcile(stack)
+    assert str(post_id) in report["started"]
+    done = await stack.wait_for_post(tenant, str(post_id))
+    assert done["status"] == "published"
+    assert len(await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])) == 1
+    again = await _reconcile(stack)
+    assert str(post_id) not in again["started"]
+
+
+async def test_a_terminated_run_is_resumed(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    from datetime import UTC, datetime
+
+    at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "terminated",
+            "scheduled_at": at,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    post_id = created.json()["id"]
+    client = await stack.resources.temporal.client()
+    await client.get_workflow_handle(f"post/{post_id}").terminate("operator error")
+    async with stack.resources.sessions() as session, session.begin():
+        await session.execute(
+            update(Post)
+            .where(Post.id == uuid.UUID(post_id))
+            .values(created_at=utcnow() - timedelta(minutes=1), scheduled_at=utcnow())
+        )
+    report = await _reconcile(stack)
+    assert post_id in report["started"]
+    assert (await stack.wait_for_post(tenant, post_id))["status"] == "published"
+
+
+async def test_the_schedule_is_created_and_kept(stack: Stack) -> None:
+    client = await stack.resources.temporal.client()
+    await ensure_reconciler_schedule(client, stack.settings)
+    await ensure_reconciler_schedule(client, stack.settings)  # idempotent: updates in place
+    described = await client.get_schedule_handle(reconciler_schedule_id(stack.settings)).describe()
+    assert described.schedule.spec.intervals[0].every == timedelta(
+        seconds=stack.settings.reconcile_interval_s
+    )
+    await client.get_schedule_handle(reconciler_schedule_id(stack.settings)).delete()
