@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeating
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import Post, PostTarget, SocialAccount, Workspace
@@ -191,6 +192,14 @@ class PostActivities:
                 for t in waiting
                 if input.publish_all or (_time_of(post, t) or input.now) <= input.now
             ]
+            # Already marked by an earlier attempt of this activity whose answer was lost
+            # (the worker died after committing): they are due too, or nothing would publish them.
+            wanted = set(input.target_ids) if input.target_ids is not None else None
+            due += [
+                t
+                for t in post.targets
+                if t.status == TargetStatus.PUBLISHING and (wanted is None or str(t.id) in wanted)
+            ]
             for target in due:
                 target.status = TargetStatus.PUBLISHING
             refresh_status(session, post)
@@ -234,12 +243,15 @@ class PostActivities:
         target_platform, account, request, resume_since = claimed
         adapter = self._adapters.get(target_platform)
         try:
-            existing: PublishedPost | None = None
-            if resume_since is not None:
-                existing = await adapter.find_existing(account, request, resume_since)
-                if existing:
-                    log.info("target %s: found the post an earlier attempt made", input.target_id)
-            published = existing or await adapter.publish(account, request)
+            async with heartbeating():
+                existing: PublishedPost | None = None
+                if resume_since is not None:
+                    existing = await adapter.find_existing(account, request, resume_since)
+                    if existing:
+                        log.info(
+                            "target %s: found the post an earlier attempt made", input.target_id
+                        )
+                published = existing or await adapter.publish(account, request)
         except Rejected as err:
             return await self._finish_failed(input.target_id, REJECTED, err.message, False)
         except AuthExpired as err:

@@ -82,36 +82,17 @@ class ReconcilerActivities:
         ]
         if not unfinished:
             return
-        if description.status in (
-            WorkflowExecutionStatus.TERMINATED,
-            WorkflowExecutionStatus.FAILED,
-            WorkflowExecutionStatus.TIMED_OUT,
-            WorkflowExecutionStatus.CANCELED,
-        ):
-            # Someone stopped the run by hand: resume it; targets it was publishing are retried
-            # after the adapter looks for what the interrupted call may have posted.
-            await self._requeue([t.id for t in unfinished if t.status == TargetStatus.PUBLISHING])
-            await self._gateway.start_run(post, [t.id for t in unfinished])
-            report.started.append(str(post.id))
-            log.warning(
-                "post %s: run ended %s with unfinished targets; resumed",
-                post.id,
-                description.status.name,
-            )
-            return
+        # The run ended (completed, terminated, failed) with targets still waiting or
+        # publishing: resume them; a target it was publishing is retried after the adapter
+        # looks for what the interrupted call may have posted.
+        await self._requeue([t.id for t in unfinished if t.status == TargetStatus.PUBLISHING])
+        await self._gateway.start_run(post, [t.id for t in unfinished])
+        report.started.append(str(post.id))
+        status = description.status.name if description.status else "UNKNOWN"
         report.disagreements.append(
-            Disagreement(
-                post_id=str(post.id),
-                db_status=post.status,
-                workflow_status=description.status.name if description.status else "?",
-            )
+            Disagreement(post_id=str(post.id), db_status=post.status, workflow_status=status)
         )
-        log.warning(
-            "post %s is %s in the database but its workflow is %s",
-            post.id,
-            post.status,
-            description.status,
-        )
+        log.warning("post %s: its run ended %s with unfinished targets; resumed", post.id, status)
 
     async def _requeue(self, target_ids: list[uuid.UUID]) -> None:
         if not target_ids:

@@ -21,7 +21,7 @@ from herald.crypto import CredentialCipher
 from herald.dispatch import TemporalGateway
 from herald.migrate import migrate
 from tests.support.servers import free_port, serve_in_thread, throwaway_postgres_database
-from tests.support.stack import Stack, test_settings
+from tests.support.stack import Stack, make_settings
 from worker import running_workers
 
 BIN = Path(sys.executable).parent
@@ -68,7 +68,7 @@ async def stack(
     emulator_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
-    settings = test_settings(
+    settings = make_settings(
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         temporal_address=temporal_env.client.service_client.config.target_host,

@@ -43,6 +43,7 @@ DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 PUBLISH_TIMEOUT = timedelta(minutes=2)
+PUBLISH_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 class Stage:
@@ -223,6 +224,8 @@ class PostWorkflow:
                 PublishTargetInput(post_id=plan.post_id, target_id=target.id),
                 task_queue=names.platform_task_queue(workflow.info().task_queue, target.platform),
                 start_to_close_timeout=PUBLISH_TIMEOUT,
+                # A worker killed mid-call is noticed within this, not PUBLISH_TIMEOUT.
+                heartbeat_timeout=PUBLISH_HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=2),
                     backoff_coefficient=2.0,

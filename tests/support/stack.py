@@ -168,7 +168,7 @@ def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) 
     raise ValueError(f"no test credentials for {platform}")
 
 
-def test_settings(**overrides: Any) -> Settings:
+def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "secret_key": Fernet.generate_key().decode(),
         "publish_attempts": 4,
