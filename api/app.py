@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.idempotency import IdempotencyMiddleware, document_idempotency_header
 from api.middleware import RequestIdMiddleware
 from api.resources import Resources
 from api.routes import (
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     )
     if resources is not None:
         app.state.resources = resources
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -59,4 +61,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(approvals.router)
     app.include_router(media.router)
     app.include_router(media_files.router)
+    document_idempotency_header(app)
     return app
