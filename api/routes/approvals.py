@@ -7,14 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, tuple_
 
 from api.deps import SessionDep, TemporalDep, require
-from herald.db.models import Post
 from herald.errors import ErrorCode, HeraldError
 from herald.payloads import ApprovalDecision
 from herald.principal import Permission, Principal
-from herald.repositories.posts import decode_cursor, encode_keyset, get_post
+from herald.repositories.posts import get_post, list_approvals
 from herald.schemas.posts import PostOut
 from herald.status import ApprovalStatus
 
@@ -49,27 +47,10 @@ async def list_(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> ApprovalList:
-    query = select(Post).where(
-        Post.workspace_id == principal.workspace_id, Post.approval_status.is_not(None)
-    )
-    if status is not None:
-        query = query.where(Post.approval_status == status)
-    if cursor is not None:
-        created_at, post_id = decode_cursor(cursor)
-        query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
-    rows = (
-        (
-            await session.execute(
-                query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    page = rows[:limit]
+    page, next_cursor = await list_approvals(session, principal.workspace_id, status, limit, cursor)
     return ApprovalList(
         data=[ApprovalItem(id=p.id, status=p.approval_status, post=PostOut.of(p)) for p in page],
-        next_cursor=encode_keyset(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 

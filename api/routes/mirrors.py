@@ -6,15 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import SessionDep, TemporalDep, require
-from herald.db.models import Mirror, MirrorPost, Post
+from herald.db.models import Mirror
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_accounts
+from herald.repositories.mirrors import get_mirror, list_mirror_posts, list_mirrors
 from herald.schemas.mirrors import (
     MirrorBody,
     MirrorList,
@@ -50,9 +50,7 @@ async def _check_accounts(
 
 
 async def _mirror(session: AsyncSession, principal: Principal, mirror_id: uuid.UUID) -> Mirror:
-    mirror = await session.scalar(
-        select(Mirror).where(Mirror.id == mirror_id, Mirror.workspace_id == principal.workspace_id)
-    )
+    mirror = await get_mirror(session, principal.workspace_id, mirror_id)
     if mirror is None:
         raise HeraldError.not_found("mirror")
     return mirror
@@ -60,11 +58,7 @@ async def _mirror(session: AsyncSession, principal: Principal, mirror_id: uuid.U
 
 @router.get("", response_model=MirrorList, summary="List mirrors")
 async def list_(session: SessionDep, principal: Reader) -> MirrorList:
-    rows = await session.scalars(
-        select(Mirror)
-        .where(Mirror.workspace_id == principal.workspace_id)
-        .order_by(Mirror.created_at)
-    )
+    rows = await list_mirrors(session, principal.workspace_id)
     return MirrorList(data=[MirrorOut.of(m) for m in rows])
 
 
@@ -167,15 +161,7 @@ async def posts(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MirrorPostList:
     mirror = await _mirror(session, principal, mirror_id)
-    rows = (
-        await session.execute(
-            select(MirrorPost, Post.status, Post.published_at)
-            .outerjoin(Post, Post.id == MirrorPost.post_id)
-            .where(MirrorPost.mirror_id == mirror.id)
-            .order_by(MirrorPost.source_created_at.desc(), MirrorPost.id.desc())
-            .limit(limit)
-        )
-    ).all()
+    rows = await list_mirror_posts(session, mirror.id, limit)
     return MirrorPostList(
         data=[MirrorPostOut.of(record, str(s) if s else None, at) for record, s, at in rows]
     )

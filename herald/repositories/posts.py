@@ -112,3 +112,26 @@ async def list_posts(
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
     return page, next_cursor
+
+
+async def list_approvals(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Post], str | None]:
+    """Posts that asked for approval, newest first."""
+    query = select(Post).where(Post.workspace_id == workspace_id, Post.approval_status.is_not(None))
+    if status is not None:
+        query = query.where(Post.approval_status == status)
+    if cursor is not None:
+        created_at, post_id = decode_cursor(cursor)
+        query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
+    rows = (
+        await session.scalars(
+            query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    page = rows[:limit]
+    return page, (encode_cursor(page[-1]) if len(rows) > limit else None)
