@@ -50,13 +50,7 @@ class MirrorActivities:
             source = await session.get(SocialAccount, mirror.source_account_id)
             if source is None or source.status != AccountStatus.ACTIVE:
                 return MirrorPoll(active=True)
-            context = AccountContext(
-                str(source.id),
-                source.username,
-                source.platform_account_id,
-                self._cipher.decrypt(source.credentials_encrypted),
-                source.settings,
-            )
+            context = self._cipher.context_of(source)
             platform, cursor = source.platform, mirror.cursor
             backfill = cursor is None and mirror.existing_content_enabled
             config = dict(mirror.existing_content_config)

@@ -292,13 +292,7 @@ class PostActivities:
             target.attempts += 1
             target.first_attempt_at = target.first_attempt_at or utcnow()
             refresh_status(session, post)
-            context = AccountContext(
-                account_id=str(account.id),
-                username=account.username,
-                platform_account_id=account.platform_account_id,
-                credentials=self._cipher.decrypt(account.credentials_encrypted),
-                settings=account.settings,
-            )
+            context = self._cipher.context_of(account)
             media_ids = target.media_ids if target.media_ids is not None else post.media_ids
             request = PublishRequest(
                 text=target.content if target.content is not None else post.content,

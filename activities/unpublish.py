@@ -15,7 +15,7 @@ from herald.payloads import TargetOutcome, TargetRef, UnpublishInput
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
 from herald.services.post_state import refresh_status
 from herald.status import TargetStatus
-from platforms.base import AccountContext, PlatformError, RateLimited, Rejected
+from platforms.base import PlatformError, RateLimited, Rejected
 from platforms.registry import AdapterRegistry
 
 
@@ -51,13 +51,7 @@ class UnpublishActivities:
             account = await session.get(SocialAccount, target.account_id)
             assert account is not None
             platform_post_id = target.platform_post_id
-            context = AccountContext(
-                account_id=str(account.id),
-                username=account.username,
-                platform_account_id=account.platform_account_id,
-                credentials=self._cipher.decrypt(account.credentials_encrypted),
-                settings=account.settings,
-            )
+            context = self._cipher.context_of(account)
         if target.status == TargetStatus.DELETED or platform_post_id is None:
             return TargetOutcome(target_id=ref.id, status=target.status)
         try:

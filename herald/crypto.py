@@ -6,11 +6,15 @@ import hashlib
 import json
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
 
 from herald.settings import Settings
+from platforms.base import AccountContext
+
+if TYPE_CHECKING:
+    from herald.db.models import SocialAccount
 
 
 def load_or_create_secret_key(settings: Settings) -> bytes:
@@ -36,6 +40,16 @@ class CredentialCipher:
         value = json.loads(self._fernet.decrypt(token.encode()))
         assert isinstance(value, dict)
         return value
+
+    def context_of(self, account: SocialAccount) -> AccountContext:
+        """What an adapter needs to act as this account, secrets decrypted."""
+        return AccountContext(
+            account_id=str(account.id),
+            username=account.username,
+            platform_account_id=account.platform_account_id,
+            credentials=self.decrypt(account.credentials_encrypted),
+            settings=account.settings,
+        )
 
 
 API_KEY_PREFIX = "hk_"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from temporalio.client import ScheduleCalendarSpec, ScheduleRange, ScheduleSpec
 
 from herald.db.models import Recurrence
+from herald.timezones import known_zone
 
 FREQUENCIES: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
     "daily": rrule.DAILY,
@@ -55,14 +56,7 @@ class RecurrenceBody(BaseModel):
             raise ValueError("month days are 1 to 31")
         return sorted(set(value))
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _zone = field_validator("timezone")(known_zone)
 
     @field_validator("start_at", "until")
     @classmethod

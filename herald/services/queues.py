@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import AccountQueue, PostTarget, QueueSlotClaim
 from herald.errors import HeraldError
+from herald.timezones import known_zone
 
 # How far ahead to look for a free slot before giving up (a year of weekly slots).
 LOOKAHEAD_DAYS = 366
@@ -33,14 +34,7 @@ class QueueBody(BaseModel):
     timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
     slots: list[Slot] = Field(max_length=500)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _zone = field_validator("timezone")(known_zone)
 
 
 def _local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
