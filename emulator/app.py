@@ -1,7 +1,8 @@
 """The emulator application: platform routers, the control API and the shared middleware.
 
 Run it on its own with ``uvicorn emulator.app:create_app --factory --port 8123``; a Mastodon
-"instance URL" is then ``http://127.0.0.1:8123/mastodon``.
+"instance URL" is then ``http://127.0.0.1:8123/mastodon``, the Bluesky PDS (service URL)
+``http://127.0.0.1:8123/bluesky`` and the X API base ``http://127.0.0.1:8123/x``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from emulator import control
+from emulator.bluesky import BlueskyEmulator
 from emulator.faults import FaultMiddleware
 from emulator.mastodon import MastodonEmulator
 from emulator.platform import (
@@ -25,11 +27,12 @@ from emulator.requestlog import RequestLogMiddleware
 from emulator.sandbox import sandbox_accounts
 from emulator.settings import EmulatorSettings
 from emulator.state import EmulatorState
+from emulator.x import XEmulator
 
 
 def build_platforms() -> dict[str, PlatformEmulator]:
     """Implemented platforms; adding one is adding its module here."""
-    implemented: list[PlatformEmulator] = [MastodonEmulator()]
+    implemented: list[PlatformEmulator] = [MastodonEmulator(), BlueskyEmulator(), XEmulator()]
     return {p.name: p for p in implemented}
 
 

@@ -12,10 +12,11 @@ mention links, and Rails' ``simple_format`` paragraphs (blank line → ``</p><p>
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from emulator.graphemes import grapheme_length
 
 CHARACTERS_RESERVED_PER_URL = 23
 
@@ -74,45 +75,6 @@ def extract_entities(text: str) -> list[Entity]:
             entities.append(Entity("hashtag", match.start(), match.end(), match.group(1)))
     entities.sort(key=lambda e: e.start)
     return entities
-
-
-def _extends_previous(code: int) -> bool:
-    """Code points that never start a grapheme cluster of their own."""
-    char = chr(code)
-    return (
-        unicodedata.category(char) in {"Mn", "Me", "Mc"}
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0xE0100 <= code <= 0xE01EF
-        or 0x1F3FB <= code <= 0x1F3FF  # skin-tone modifiers
-        or 0xE0020 <= code <= 0xE007F  # tag characters (subdivision flags)
-        or code == 0x200D  # zero-width joiner
-    )
-
-
-def _regional_indicator(code: int) -> bool:
-    return 0x1F1E6 <= code <= 0x1F1FF
-
-
-def grapheme_length(text: str) -> int:
-    """Approximate extended-grapheme-cluster count (Mastodon counts with grapheme_length):
-    marks, variation selectors, skin tones, tags and ZWJ sequences join the previous
-    character; a pair of regional indicators (a flag) and CRLF count once."""
-    count = 0
-    previous: int | None = None
-    regional_run = 0
-    for char in text:
-        code = ord(char)
-        joins = previous is not None and (
-            _extends_previous(code)
-            or previous == 0x200D
-            or (previous == 0x0D and code == 0x0A)
-            or (_regional_indicator(code) and regional_run % 2 == 1)
-        )
-        if not joins:
-            count += 1
-        regional_run = regional_run + 1 if _regional_indicator(code) else 0
-        previous = code
-    return count
 
 
 def countable_text(text: str) -> str:

@@ -26,20 +26,24 @@ class RateLimitResult:
     remaining: int
     reset_at: datetime
     exceeded: bool
+    period_s: int = 0
 
 
 class FixedWindowCounter:
     def __init__(self) -> None:
         self._hits: dict[tuple[str, str, int], int] = {}
 
-    def hit(self, rule: str, key: str, limit: int, period_s: int, now: datetime) -> RateLimitResult:
+    def hit(
+        self, rule: str, key: str, limit: int, period_s: int, now: datetime, cost: int = 1
+    ) -> RateLimitResult:
+        """Spends ``cost`` points (Bluesky weighs repo writes) in the current window."""
         epoch = int(now.timestamp())
         window = epoch // period_s
         bucket = (rule, key, window)
         # Drop counters of finished windows so a long-running emulator does not grow forever.
         for stale in [b for b in self._hits if b[0] == rule and b[1] == key and b[2] != window]:
             del self._hits[stale]
-        count = self._hits.get(bucket, 0) + 1
+        count = self._hits.get(bucket, 0) + cost
         self._hits[bucket] = count
         reset_at = datetime.fromtimestamp((window + 1) * period_s, UTC)
         return RateLimitResult(
@@ -47,6 +51,7 @@ class FixedWindowCounter:
             remaining=max(0, limit - count),
             reset_at=reset_at,
             exceeded=count > limit,
+            period_s=period_s,
         )
 
     def clear(self) -> None:
@@ -86,7 +91,11 @@ class RateLimitMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                existing = list(message.get("headers", []))
+                # A route that applied a tighter limit of its own already set these headers.
+                present = {name.lower() for name, _ in existing}
+                added = [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": [*existing, *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -26,6 +26,37 @@ class EmulatorSettings:
     idempotency_ttl_s: int = 3600
     max_characters: int = 500
 
+    # -- Bluesky (PDS defaults; docs.bsky.app advanced-guides/rate-limits) --------------------
+    # Access JWTs live 120 minutes, refresh JWTs 90 days; a rotated refresh token still works
+    # for a 2-hour grace period (AccountManager.rotateRefreshToken).
+    bluesky_access_ttl_s: int = 7200
+    bluesky_refresh_ttl_s: int = 90 * 86400
+    bluesky_refresh_grace_s: int = 7200
+    # Overall API requests: 3000 per 5 minutes per IP.
+    bluesky_rate_limit: int = 3000
+    bluesky_rate_period_s: int = 300
+    # createSession: 30 per 5 minutes and 300 per day, per account.
+    bluesky_session_rate_limit: int = 30
+    bluesky_session_daily_limit: int = 300
+    # Repo writes: 5000 points per hour, 35000 per day per DID (create 3, delete 1).
+    bluesky_write_points_hour: int = 5000
+    bluesky_write_points_day: int = 35000
+    # PDS_BLOB_UPLOAD_LIMIT (the app-level limits, e.g. 1 MB images, apply at createRecord).
+    bluesky_blob_upload_limit: int = 100 * 1024 * 1024
+
+    # -- X (API v2, per-user 15-minute windows; pay-tier values differ) -----------------------
+    x_rate_period_s: int = 900
+    x_tweet_rate_limit: int = 100
+    x_delete_rate_limit: int = 50
+    x_me_rate_limit: int = 75
+    x_read_rate_limit: int = 900
+    x_media_rate_limit: int = 500
+    x_max_weighted_length: int = 280
+    # How far back an identical Tweet by the same user counts as duplicate content.
+    x_duplicate_window_s: int = 86400
+    # Uploaded media ids stay usable this long (expires_after_secs).
+    x_media_expiry_s: int = 86400
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: Any

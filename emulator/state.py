@@ -9,6 +9,7 @@ future change could split with an await (idempotent status creation).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -123,6 +124,17 @@ class AccountConflict(ValueError):
     pass
 
 
+def platform_account_id(platform: str, username: str, snowflake: str) -> str:
+    """Account ids in the platform's own shape: for Bluesky the repo DID, a did:plc derived
+    from the username (so the sandbox DID is the same in every emulator run); the numeric
+    snowflake everywhere else."""
+    if platform == "bluesky":
+        seed = f"herald-emulator:bluesky:{username.lower()}"
+        digest = hashlib.sha256(seed.encode()).digest()
+        return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+    return snowflake
+
+
 class EmulatorState:
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
@@ -136,10 +148,17 @@ class EmulatorState:
         self.faults = FaultRegistry()
         self.rate_counter = FixedWindowCounter()
         self.requests = RequestLog()
+        # Platform-private bookkeeping (sessions, upload sessions, jobs, id sequences); cleared
+        # on reset like everything else.
+        self.platform_data: dict[str, dict[str, Any]] = {}
         self._install_sandbox()
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def scratch(self, platform: str) -> dict[str, Any]:
+        """The platform's private bookkeeping dict (created on first use)."""
+        return self.platform_data.setdefault(platform, {})
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -167,7 +186,7 @@ class EmulatorState:
             raise AccountConflict("that token already belongs to another account")
         account = Account(
             platform=platform,
-            id=self.ids.next(),
+            id=platform_account_id(platform, username, self.ids.next()),
             username=username,
             display_name=display_name or username,
             token=token,
@@ -234,6 +253,7 @@ class EmulatorState:
         self.faults.clear()
         self.rate_counter.clear()
         self.requests.clear()
+        self.platform_data.clear()
         self.accounts = {k: a for k, a in self.accounts.items() if a.sandbox}
         self.clock.offset = timedelta(0)
         self._install_sandbox()

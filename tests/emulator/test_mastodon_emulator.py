@@ -99,7 +99,11 @@ async def add_fault(client: httpx.AsyncClient, **spec: Any) -> str:
 
 async def test_root_describes_the_emulator(client: httpx.AsyncClient) -> None:
     body = (await client.get("/")).json()
-    assert body["platforms"] == {"mastodon": "http://emulator/mastodon"}
+    assert body["platforms"] == {
+        "mastodon": "http://emulator/mastodon",
+        "bluesky": "http://emulator/bluesky",
+        "x": "http://emulator/x",
+    }
     assert body["control"] == "http://emulator/_emulator"
 
 
