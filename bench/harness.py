@@ -1,0 +1,240 @@
+"""A whole Herald in this process, built the way the test suite builds it: a Temporal dev server
+from the venv's `temporal` binary, the emulator over HTTP in a thread, the API through httpx's
+ASGITransport and the real workers (worker.running_workers).
+
+`open_stack(args)` reuses the stack `python -m bench` opened for every benchmark, so running
+all of them starts Temporal once; a benchmark run on its own opens and closes its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from cryptography.fernet import Fernet
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.resources import Resources
+from emulator.app import create_app as create_emulator
+from herald import temporal as names
+from herald.crypto import CredentialCipher
+from herald.db.engine import READ_ONLY, create_engine
+from herald.dispatch import TemporalGateway
+from herald.migrate import migrate
+from herald.settings import Settings
+from tests.support.servers import free_port, serve_in_thread, throwaway_postgres_database
+from tests.support.stack import Stack, Tenant
+from worker import running_workers
+
+BIN = Path(sys.executable).parent
+# The benchmarks measure the engine, not Mastodon's 300-calls-per-5-minutes budget: the
+# emulator they start never throttles (both Herald and the baselines talk to it).
+EMULATOR_RATE_LIMIT = 1_000_000_000
+
+log = logging.getLogger("bench")
+
+
+@dataclass
+class BenchTenant:
+    """A workspace (key, brand) and its Mastodon accounts, in creation order."""
+
+    tenant: Tenant
+    account_ids: list[uuid.UUID]
+    usernames: list[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.tenant.headers
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        return self.tenant.workspace_id
+
+    @property
+    def brand_id(self) -> uuid.UUID:
+        return self.tenant.brand_id
+
+
+@dataclass
+class BenchStack:
+    database: str
+    stack: Stack
+    client: Client
+    emulator_url: str
+
+    @property
+    def api(self) -> httpx.AsyncClient:
+        return self.stack.api
+
+    @property
+    def emulator(self) -> httpx.AsyncClient:
+        return self.stack.emulator
+
+    @property
+    def settings(self) -> Any:
+        return self.stack.settings
+
+    @property
+    def sessions(self) -> Any:
+        return self.stack.resources.sessions
+
+    async def tenant_with_accounts(self, count: int) -> BenchTenant:
+        """A fresh workspace with `count` fresh Mastodon accounts on the emulator."""
+        tenant = await self.stack.new_tenant(("mastodon",))
+        accounts = [tenant.accounts["mastodon"]]
+        usernames = [tenant.usernames["mastodon"]]
+        for _ in range(count - 1):
+            account_id, username, _token = await self.stack.add_account(tenant, "mastodon")
+            accounts.append(account_id)
+            usernames.append(username)
+        return BenchTenant(tenant, accounts, usernames)
+
+    async def emulator_account(self) -> tuple[str, str]:
+        """A fresh Mastodon account on the emulator alone (for baselines): (username, token)."""
+        username = f"b{uuid.uuid4().hex[:10]}"
+        created = await self.emulator.post(
+            "/_emulator/accounts", json={"platform": "mastodon", "username": username}
+        )
+        created.raise_for_status()
+        return username, str(created.json()["token"])
+
+    async def emulator_posts(self, username: str) -> list[dict[str, Any]]:
+        return await self.stack.emulator_posts("mastodon", username)
+
+
+def bench_settings(**overrides: Any) -> Settings:
+    """Herald's defaults (platform concurrency, attempts, timeouts) plus what an in-process
+    stack needs: a fresh credential key, and the emulator on 127.0.0.1 allowed."""
+    values: dict[str, Any] = {
+        "secret_key": Fernet.generate_key().decode(),
+        "platform_allow_hosts": ["127.0.0.1"],
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextlib.contextmanager
+def _database(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "postgres":
+        with throwaway_postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite+aiosqlite:///{folder / 'herald.db'}"
+
+
+@contextlib.asynccontextmanager
+async def build_stack(database: str) -> AsyncIterator[BenchStack]:
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
+        folder = Path(tmp)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN / "temporal"),
+            search_attributes=names.SEARCH_ATTRIBUTES,
+            data_converter=pydantic_data_converter,
+            dev_server_log_level="error",
+        )
+        try:
+            emulator_app = create_emulator(rate_limit=EMULATOR_RATE_LIMIT)
+            with (
+                serve_in_thread(emulator_app, free_port()) as emulator_url,
+                _database(database, folder) as url,
+            ):
+                # Alembic runs its own event loop: off this one.
+                await asyncio.to_thread(migrate, url)
+                settings = bench_settings(
+                    database_url=url,
+                    data_dir=folder / "data",
+                    temporal_address=env.client.service_client.config.target_host,
+                    temporal_task_queue=f"herald-bench-{uuid.uuid4().hex[:8]}",
+                    emulator_port=int(emulator_url.rsplit(":", 1)[1]),
+                )
+                resources = Resources.build(settings)
+                resources.temporal = TemporalGateway(settings, env.client)
+                app = create_app(settings, resources)
+                try:
+                    async with (
+                        running_workers(settings, env.client),
+                        httpx.AsyncClient(
+                            transport=httpx.ASGITransport(app=app),
+                            base_url="http://herald",
+                            timeout=60,
+                        ) as api,
+                        httpx.AsyncClient(base_url=emulator_url, timeout=30) as emulator,
+                    ):
+                        stack = Stack(
+                            name=database,
+                            settings=settings,
+                            resources=resources,
+                            api=api,
+                            emulator=emulator,
+                            cipher=CredentialCipher(
+                                settings.secret_key.get_secret_value().encode()  # type: ignore[union-attr]
+                            ),
+                        )
+                        yield BenchStack(database, stack, env.client, emulator_url)
+                finally:
+                    await resources.close()
+        finally:
+            await env.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def open_stack(args: argparse.Namespace) -> AsyncIterator[BenchStack]:
+    shared: BenchStack | None = getattr(args, "stack", None)
+    if shared is not None:
+        yield shared
+        return
+    async with build_stack(getattr(args, "database", "sqlite")) as stack:
+        yield stack
+
+
+@contextlib.asynccontextmanager
+async def measuring_engine(stack: BenchStack, *, read_only: bool = False) -> AsyncIterator[Any]:
+    """An engine of the benchmark's own, so polling the database never takes a connection
+    from the API's or the worker's pool. `read_only`: on SQLite its transactions start as plain
+    BEGIN, so polling never takes the write lock Herald's writers queue for."""
+    engine = create_engine(stack.settings.resolved_database_url)
+    try:
+        yield engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    finally:
+        await engine.dispose()
+
+
+class CpuMeter:
+    """CPU seconds spent by this process (API, workers, emulator thread, benchmark driver) and by
+    the Temporal dev server it started, between `start()` and `stop()`. Postgres, when used, runs
+    outside and is not counted."""
+
+    def __init__(self) -> None:
+        me = psutil.Process()
+        self._servers = [p for p in me.children(recursive=True) if "temporal" in p.name()]
+        self._started = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        server = 0.0
+        for process in self._servers:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                server += times.user + times.system
+        return time.process_time(), server
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def stop(self) -> dict[str, float]:
+        own, server = self._now()
+        return {"process_s": own - self._started[0], "temporal_server_s": server - self._started[1]}

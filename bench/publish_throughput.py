@@ -1,0 +1,271 @@
+"""Publish throughput: N posts x 3 Mastodon accounts created through the API with
+`publish_now: true`; targets published per second until every post is `published`.
+
+Baseline, on the same Temporal server and emulator: N bare workflows started concurrently, each
+running 3 activities that make one POST /api/v1/statuses with httpx — the same platform work
+without Herald's API and database. Both sides use fresh emulator accounts and the same worker
+limits (settings.platform_concurrency concurrent platform activities) and submit with the same
+client concurrency. The goal (the issue): Herald ≥ 0.5 x baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.baseline_worker import running_baseline
+from bench.baseline_workflows import Destination, FanOutInput, FanOutWorkflow
+from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
+from bench.report import at_least, row
+from bench.stats import ratio, summary_ms
+from herald.db.models import Post, PostTarget
+from herald.status import TargetStatus
+
+NAME = "publish_throughput"
+ACCOUNTS = 3
+DEFAULT_POSTS = 200
+QUICK_POSTS = 30
+WARMUP_POSTS = 5
+# Requests (or workflow starts) in flight at once from the benchmark's client, for both sides.
+DEFAULT_SUBMIT_CONCURRENCY = 20
+POLL_S = 0.05
+TIMEOUT_S = 600.0
+GOAL = 0.5
+
+
+async def _herald(stack: BenchStack, posts: int, concurrency: int) -> dict[str, Any]:
+    tenant = await stack.tenant_with_accounts(ACCOUNTS)
+    run = uuid.uuid4().hex[:8]
+    targets = [{"account_id": str(a)} for a in tenant.account_ids]
+    expected = posts * ACCOUNTS
+    gate = asyncio.Semaphore(concurrency)
+    submitted_at: list[float] = []
+    create_latency: list[float] = []
+
+    async def create(index: int) -> str:
+        async with gate:
+            sent = time.perf_counter()
+            response = await stack.api.post(
+                "/v1/posts",
+                json={
+                    "content": f"bench throughput {run} #{index}",
+                    "targets": targets,
+                    "publish_now": True,
+                },
+                headers=tenant.headers,
+            )
+            submitted_at.append(time.perf_counter())
+            create_latency.append(submitted_at[-1] - sent)
+        if response.status_code != 201:
+            raise RuntimeError(f"POST /v1/posts answered {response.status_code}: {response.text}")
+        return str(response.json()["id"])
+
+    async with measuring_engine(stack, read_only=True) as engine:
+        counts_query = (
+            select(PostTarget.status, func.count())
+            .join(Post, Post.id == PostTarget.post_id)
+            .where(Post.workspace_id == tenant.workspace_id)
+            .group_by(PostTarget.status)
+        )
+        cpu = CpuMeter()
+        cpu.start()
+        started = time.perf_counter()
+        creating = asyncio.gather(*(create(i) for i in range(posts)))
+        try:
+            elapsed, spent, polls = await _until_published(
+                engine, counts_query, expected, creating, started, cpu
+            )
+        except BaseException:
+            creating.cancel()
+            raise
+        await creating
+        # Per target: from the post's creation to the platform's created_at.
+        latency_rows = await _rows(
+            engine,
+            select(Post.created_at, PostTarget.published_at)
+            .join(Post, Post.id == PostTarget.post_id)
+            .where(Post.workspace_id == tenant.workspace_id),
+        )
+    latencies = [
+        max(0.0, (published - created).total_seconds()) for created, published in latency_rows
+    ]
+    # At most once per target: every emulator account holds exactly one status per post.
+    for username in tenant.usernames:
+        texts = [p["text"] for p in await stack.emulator_posts(username)]
+        if len(texts) != posts or len(set(texts)) != posts:
+            raise RuntimeError(f"@{username} got {len(texts)} statuses for {posts} posts")
+    return {
+        "targets": expected,
+        "seconds": round(elapsed, 3),
+        "targets_per_s": round(expected / elapsed, 2),
+        "submit_seconds": round(max(submitted_at) - started, 3),
+        "create_request": summary_ms(create_latency),
+        "db_polls": polls,
+        "create_to_published": summary_ms(latencies),
+        "cpu_ms_per_target": _per_target(spent, expected),
+    }
+
+
+async def _until_published(
+    engine: Any,
+    counts_query: Any,
+    expected: int,
+    creating: asyncio.Future[Any],
+    started: float,
+    cpu: CpuMeter,
+) -> tuple[float, dict[str, float], int]:
+    """Polls the targets' states in bulk until `expected` are published: (seconds, CPU, polls)."""
+    polls = 0
+    while True:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(counts_query)).all()
+        counts = Counter({str(state): int(count) for state, count in rows})
+        polls += 1
+        now = time.perf_counter()
+        if counts[TargetStatus.FAILED] or counts[TargetStatus.CANCELLED]:
+            raise RuntimeError(f"targets did not publish: {dict(counts)}")
+        if counts[TargetStatus.PUBLISHED] >= expected:
+            return now - started, cpu.stop(), polls
+        if creating.done() and creating.exception() is not None:
+            raise RuntimeError("creating posts failed") from creating.exception()
+        if now - started > TIMEOUT_S:
+            raise RuntimeError(f"not all published after {TIMEOUT_S:.0f} s: {dict(counts)}")
+        await asyncio.sleep(POLL_S)
+
+
+def _per_target(spent: dict[str, float], targets: int) -> dict[str, float]:
+    return {
+        "process": round(spent["process_s"] * 1000 / targets, 2),
+        "temporal_server": round(spent["temporal_server_s"] * 1000 / targets, 2),
+    }
+
+
+async def _rows(engine: Any, query: Any) -> list[Any]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(query)).all())
+
+
+async def _baseline(stack: BenchStack, posts: int, concurrency: int) -> dict[str, Any]:
+    accounts = [await stack.emulator_account() for _ in range(ACCOUNTS)]
+    instance_url = f"{stack.emulator_url}/mastodon"
+    destinations = [Destination(instance_url=instance_url, token=token) for _, token in accounts]
+    run = uuid.uuid4().hex[:8]
+    gate = asyncio.Semaphore(concurrency)
+    async with running_baseline(stack.settings, stack.client) as queues:
+
+        async def one(index: int) -> list[str]:
+            async with gate:
+                handle = await stack.client.start_workflow(
+                    FanOutWorkflow.run,
+                    FanOutInput(
+                        key=f"bench/{run}/{index}",
+                        text=f"bench baseline {run} #{index}",
+                        destinations=destinations,
+                        activity_queue=queues.activities,
+                    ),
+                    id=f"bench-fanout/{run}/{index}",
+                    task_queue=queues.workflows,
+                )
+            return await handle.result()
+
+        cpu = CpuMeter()
+        cpu.start()
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one(i) for i in range(posts)))
+        elapsed = time.perf_counter() - started
+        spent = cpu.stop()
+    made = sum(len(r) for r in results)
+    for username, _ in accounts:
+        if len(await stack.emulator_posts(username)) != posts:
+            raise RuntimeError(f"baseline: @{username} did not get {posts} statuses")
+    return {
+        "targets": made,
+        "seconds": round(elapsed, 3),
+        "targets_per_s": round(made / elapsed, 2),
+        "cpu_ms_per_target": _per_target(spent, made),
+    }
+
+
+def _cpu(result: dict[str, Any]) -> str:
+    cpu = result["cpu_ms_per_target"]
+    return f"{cpu['process']} ms in this process, {cpu['temporal_server']} ms in Temporal"
+
+
+def _parameters(args: argparse.Namespace) -> tuple[int, int]:
+    posts = getattr(args, "posts", None) or (QUICK_POSTS if args.quick else DEFAULT_POSTS)
+    concurrency = getattr(args, "concurrency", None) or DEFAULT_SUBMIT_CONCURRENCY
+    return posts, concurrency
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    posts, concurrency = _parameters(args)
+    async with open_stack(args) as stack:
+        print(
+            f"[{NAME}] {posts} posts x {ACCOUNTS} accounts on {stack.database}; "
+            f"{stack.settings.platform_concurrency} concurrent platform activities, "
+            f"{concurrency} submissions in flight",
+            flush=True,
+        )
+        print(f"[{NAME}] warming up both paths ({WARMUP_POSTS} posts each)", flush=True)
+        await _baseline(stack, WARMUP_POSTS, concurrency)
+        await _herald(stack, WARMUP_POSTS, concurrency)
+        print(f"[{NAME}] baseline: bare workflows, one HTTP POST per activity …", flush=True)
+        baseline = await _baseline(stack, posts, concurrency)
+        print(
+            f"[{NAME}] baseline: {baseline['targets']} targets in {baseline['seconds']} s "
+            f"= {baseline['targets_per_s']} targets/s; CPU per target: "
+            f"{_cpu(baseline)}",
+            flush=True,
+        )
+        print(f"[{NAME}] Herald: POST /v1/posts publish_now, until all published …", flush=True)
+        herald = await _herald(stack, posts, concurrency)
+        print(
+            f"[{NAME}] Herald: {herald['targets']} targets in {herald['seconds']} s "
+            f"= {herald['targets_per_s']} targets/s (all {posts} creates answered after "
+            f"{herald['submit_seconds']} s, POST /v1/posts p50 "
+            f"{herald['create_request']['p50_ms']} ms, p99 {herald['create_request']['p99_ms']} ms; "
+            f"create→published p50 "
+            f"{herald['create_to_published']['p50_ms']} ms, "
+            f"p99 {herald['create_to_published']['p99_ms']} ms); CPU per target: "
+            f"{_cpu(herald)}",
+            flush=True,
+        )
+        value = ratio(herald["targets_per_s"], baseline["targets_per_s"])
+        met = at_least(GOAL)(value)
+        print(
+            f"[{NAME}] ratio Herald/baseline = {value:.2f} (goal ≥ {GOAL}: "
+            f"{'met' if met else 'NOT met'})",
+            flush=True,
+        )
+        return {
+            "name": NAME,
+            "database": stack.database,
+            "params": {
+                "posts": posts,
+                "accounts": ACCOUNTS,
+                "submit_concurrency": concurrency,
+                "platform_concurrency": stack.settings.platform_concurrency,
+            },
+            "herald": herald,
+            "baseline": baseline,
+            "ratio": round(value, 3),
+            "goal": f">= {GOAL}",
+            "met": met,
+            "rows": [
+                row(
+                    "targets published / s",
+                    herald["targets_per_s"],
+                    baseline["targets_per_s"],
+                    value,
+                    f"≥ {GOAL}",
+                    met,
+                    baseline_label="bare workflows",
+                )
+            ],
+        }
