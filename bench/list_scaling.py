@@ -1,9 +1,10 @@
 """List scaling: p99 latency of `GET /v1/posts?limit=50` — the first page, a page deep in the
-list (keyset cursor at the middle of the workspace) and the first page filtered by status — for
-a workspace of 100k posts against one of 1k (--quick: 10k vs 1k) in the same database.
+list (keyset cursor at the middle of the workspace), and the first page filtered by a common and
+by a rare status — for a workspace of 100k posts against one of 1k (--quick: 10k vs 1k) in the
+same database.
 
-Rows are inserted directly with bulk SQL (SQLAlchemy Core), not through workflows: published
-posts with three targets each, created_at spread over the past. Each measurement warms up,
+Rows are inserted directly with bulk SQL (SQLAlchemy Core), not through workflows: posts with
+three targets each, published but for the oldest one in a hundred that failed, created_at spread over the past. Each measurement warms up,
 then times 200 sequential requests, alternating small and large so drift hits both alike, with
 the objects the harness holds frozen out of the garbage collector (gc.freeze).
 Goal: p99(large) / p99(small) ≤ 1.5 for every kind of page.
@@ -37,6 +38,10 @@ PAGE = 50
 ACCOUNTS = 3
 CHUNK = 2_000
 GOAL = 1.5
+# The oldest 1 post in FAILED_EVERY failed (an outage long ago, none since): the rare status
+# people filter for, whose matches sit behind every newer post.
+FAILED_EVERY = 100
+RARE = f"first page, status=failed (oldest {100 // FAILED_EVERY}%)"
 
 
 def _post_rows(tenant: BenchTenant, count: int, newest: datetime) -> Iterator[list[dict[str, Any]]]:
@@ -45,7 +50,8 @@ def _post_rows(tenant: BenchTenant, count: int, newest: datetime) -> Iterator[li
     targets: list[dict[str, Any]] = []
     for index in range(count):
         created = newest - timedelta(seconds=7 * index, microseconds=index % 997)
-        published = created + timedelta(seconds=1)
+        failed = index >= count - count // FAILED_EVERY
+        published = None if failed else created + timedelta(seconds=1)
         post_id = uuid.uuid4()
         posts.append(
             {
@@ -55,7 +61,7 @@ def _post_rows(tenant: BenchTenant, count: int, newest: datetime) -> Iterator[li
                 "content": f"bench list post #{index}: " + "lorem ipsum " * 8,
                 "media_ids": [],
                 "phase": PostPhase.SCHEDULED,
-                "status": PostStatus.PUBLISHED,
+                "status": PostStatus.FAILED if failed else PostStatus.PUBLISHED,
                 "scheduled_at": created,
                 "published_at": published,
                 "origin": Origin.API,
@@ -63,28 +69,37 @@ def _post_rows(tenant: BenchTenant, count: int, newest: datetime) -> Iterator[li
                 "created_by_type": "api_key",
                 "created_by_id": "bench",
                 "created_at": created,
-                "updated_at": published,
+                "updated_at": created + timedelta(seconds=1),
             }
         )
         for position, account_id in enumerate(tenant.account_ids):
             platform_id = f"{index}{position}"
-            targets.append(
-                {
-                    "id": uuid.uuid4(),
-                    "post_id": post_id,
-                    "account_id": account_id,
-                    "position": position,
-                    "platform": "mastodon",
-                    "status": TargetStatus.PUBLISHED,
-                    "options": {},
-                    "platform_post_id": platform_id,
-                    "platform_post_url": f"https://mastodon.example/@bench/{platform_id}",
-                    "attempts": 1,
-                    "first_attempt_at": created,
-                    "published_at": published,
-                    "updated_at": published,
-                }
-            )
+            target: dict[str, Any] = {
+                "id": uuid.uuid4(),
+                "post_id": post_id,
+                "account_id": account_id,
+                "position": position,
+                "platform": "mastodon",
+                "status": TargetStatus.PUBLISHED,
+                "options": {},
+                "platform_post_id": platform_id,
+                "platform_post_url": f"https://mastodon.example/@bench/{platform_id}",
+                "attempts": 1,
+                "first_attempt_at": created,
+                "published_at": published,
+                "updated_at": created + timedelta(seconds=1),
+            }
+            if failed:
+                target.update(
+                    status=TargetStatus.FAILED,
+                    platform_post_id=None,
+                    platform_post_url=None,
+                    attempts=5,
+                    error_code="platform_unavailable",
+                    error_message="Service Unavailable",
+                    error_retryable=True,
+                )
+            targets.append(target)
         if len(posts) >= CHUNK:
             yield [posts, targets]
             posts, targets = [], []
@@ -147,8 +162,14 @@ async def _check(stack: BenchStack, tenant: BenchTenant, params: dict[str, Any])
     if response.status_code != 200:
         raise RuntimeError(f"GET /v1/posts {params} answered {response.status_code}")
     body: dict[str, Any] = response.json()
-    if len(body["data"]) != PAGE or not body.get("next_cursor"):
-        raise RuntimeError(f"GET /v1/posts {params}: {len(body['data'])} rows, no next cursor")
+    if "status" in params and any(p["status"] != params["status"] for p in body["data"]):
+        raise RuntimeError(f"GET /v1/posts {params} answered posts of another status")
+    if not body["data"]:
+        raise RuntimeError(f"GET /v1/posts {params} answered no posts")
+    if len(body["data"]) != params["limit"]:
+        raise RuntimeError(f"GET /v1/posts {params}: {len(body['data'])} rows")
+    if "status" not in params and not body.get("next_cursor"):
+        raise RuntimeError(f"GET /v1/posts {params}: no next cursor")
     return body
 
 
@@ -186,7 +207,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "first page": {},
             "middle page (cursor)": {},
             "first page, status=published": {},
+            RARE: {},
         }
+        # As many rows as the small workspace has failed posts, so both answer the same count.
+        rare_limit = max(1, min(PAGE, small // FAILED_EVERY))
         for size, count in (("small", small), ("large", large)):
             cursor, following = await _middle_cursor(stack, engine, tenants[size], count)
             deep = await _check(stack, tenants[size], {"limit": PAGE, "cursor": cursor})
@@ -195,6 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             pages["first page"][size] = {"limit": PAGE}
             pages["middle page (cursor)"][size] = {"limit": PAGE, "cursor": cursor}
             pages["first page, status=published"][size] = {"limit": PAGE, "status": "published"}
+            pages[RARE][size] = {"limit": rare_limit, "status": "failed"}
             for kind in pages.values():
                 await _check(stack, tenants[size], kind[size])
 

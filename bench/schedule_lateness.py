@@ -27,18 +27,24 @@ DEFAULT_POSTS = 60
 QUICK_POSTS = 15
 DEFAULT_SPREAD_S = 60.0
 QUICK_SPREAD_S = 15.0
-# The first time is this far ahead, so every post is created before any is due.
+# The first time is this far ahead (at least; more for more posts), so every post and timer
+# is created before any is due: creating 60 posts and 60 workflows takes ~6 s on 2 cores.
 LEAD_S = 5.0
+LEAD_PER_POST_S = 0.15
 SUBMIT_CONCURRENCY = 10
 GOAL_P99_MS = 1000.0
 SETTLE_TIMEOUT_S = 120.0
 
 
+def _lead(count: int) -> float:
+    return max(LEAD_S, LEAD_PER_POST_S * count)
+
+
 def _times(count: int, spread_s: float) -> tuple[list[datetime], list[datetime]]:
-    """Two interleaved sets of `count` times from now + LEAD_S, evenly over `spread_s` (Herald's,
-    and the baseline's half a step later), rounded to milliseconds (the precision the API
-    answers with and the emulator stamps)."""
-    start = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+    """Two interleaved sets of `count` times from now + the lead, evenly over `spread_s`
+    (Herald's, and the baseline's half a step later), rounded to milliseconds (the precision
+    the API answers with and the emulator stamps)."""
+    start = datetime.now(UTC) + timedelta(seconds=_lead(count))
     step = spread_s / max(count, 1)
 
     def at(offset: float) -> datetime:
@@ -126,8 +132,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     spread = getattr(args, "spread", None) or (QUICK_SPREAD_S if args.quick else DEFAULT_SPREAD_S)
     async with open_stack(args) as stack:
         print(
-            f"[{NAME}] {count} times over {spread:.0f} s (first {LEAD_S:.0f} s ahead) on "
-            f"{stack.database}; Herald and the baseline interleaved (≈ {spread + LEAD_S:.0f} s)",
+            f"[{NAME}] {count} times over {spread:.0f} s (first {_lead(count):.0f} s ahead) on "
+            f"{stack.database}; Herald and the baseline interleaved "
+            f"(≈ {spread + _lead(count):.0f} s)",
             flush=True,
         )
         tenant = await stack.tenant_with_accounts(1)
@@ -160,7 +167,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "name": NAME,
             "database": stack.database,
-            "params": {"posts": count, "spread_s": spread, "lead_s": LEAD_S},
+            "params": {"posts": count, "spread_s": spread, "lead_s": _lead(count)},
             "herald": herald,
             "baseline": baseline,
             "ratio_p50": round(p50_ratio, 3),
