@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.baseline_worker import running_baseline
+from bench.baseline_worker import BaselineQueues, running_baseline
 from bench.baseline_workflows import TimerInput, TimerWorkflow
 from bench.harness import BenchStack, BenchTenant, open_stack
 from bench.report import at_most, row
@@ -32,6 +32,7 @@ QUICK_SPREAD_S = 15.0
 LEAD_S = 5.0
 LEAD_PER_POST_S = 0.15
 SUBMIT_CONCURRENCY = 10
+WARMUP_POSTS = 3
 GOAL_P99_MS = 1000.0
 SETTLE_TIMEOUT_S = 120.0
 
@@ -40,11 +41,14 @@ def _lead(count: int) -> float:
     return max(LEAD_S, LEAD_PER_POST_S * count)
 
 
-def _times(count: int, spread_s: float) -> tuple[list[datetime], list[datetime]]:
+def _times(
+    count: int, spread_s: float, lead_s: float | None = None
+) -> tuple[list[datetime], list[datetime]]:
     """Two interleaved sets of `count` times from now + the lead, evenly over `spread_s`
     (Herald's, and the baseline's half a step later), rounded to milliseconds (the precision
     the API answers with and the emulator stamps)."""
-    start = datetime.now(UTC) + timedelta(seconds=_lead(count))
+    lead = _lead(count) if lead_s is None else lead_s
+    start = datetime.now(UTC) + timedelta(seconds=lead)
     step = spread_s / max(count, 1)
 
     def at(offset: float) -> datetime:
@@ -106,22 +110,23 @@ async def _herald(stack: BenchStack, tenant: BenchTenant, due: list[datetime]) -
     return {"creating_s": round(creating_s, 2), "lateness": summary_ms(lateness)}
 
 
-async def _baseline(stack: BenchStack, due: list[datetime]) -> dict[str, Any]:
+async def _baseline(
+    stack: BenchStack, queues: BaselineQueues, due: list[datetime]
+) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     gate = asyncio.Semaphore(SUBMIT_CONCURRENCY)
-    async with running_baseline(stack.settings, stack.client) as queues:
 
-        async def start(index: int, at: datetime) -> Any:
-            async with gate:
-                return await stack.client.start_workflow(
-                    TimerWorkflow.run,
-                    TimerInput(due=at, activity_queue=queues.activities),
-                    id=f"bench-timer/{run}/{index}",
-                    task_queue=queues.workflows,
-                )
+    async def start(index: int, at: datetime) -> Any:
+        async with gate:
+            return await stack.client.start_workflow(
+                TimerWorkflow.run,
+                TimerInput(due=at, activity_queue=queues.activities),
+                id=f"bench-timer/{run}/{index}",
+                task_queue=queues.workflows,
+            )
 
-        handles = await asyncio.gather(*(start(i, at) for i, at in enumerate(due)))
-        results = await asyncio.gather(*(h.result() for h in handles))
+    handles = await asyncio.gather(*(start(i, at) for i, at in enumerate(due)))
+    results = await asyncio.gather(*(h.result() for h in handles))
     recorded = [r.recorded_at - at.timestamp() for r, at in zip(results, due, strict=True)]
     woke = [(r.woke_at - at).total_seconds() for r, at in zip(results, due, strict=True)]
     return {"lateness": summary_ms(recorded), "timer_fired": summary_ms(woke)}
@@ -130,7 +135,10 @@ async def _baseline(stack: BenchStack, due: list[datetime]) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     count = getattr(args, "scheduled", None) or (QUICK_POSTS if args.quick else DEFAULT_POSTS)
     spread = getattr(args, "spread", None) or (QUICK_SPREAD_S if args.quick else DEFAULT_SPREAD_S)
-    async with open_stack(args) as stack:
+    async with (
+        open_stack(args) as stack,
+        running_baseline(stack.settings, stack.client) as queues,
+    ):
         print(
             f"[{NAME}] {count} times over {spread:.0f} s (first {_lead(count):.0f} s ahead) on "
             f"{stack.database}; Herald and the baseline interleaved "
@@ -138,10 +146,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         tenant = await stack.tenant_with_accounts(1)
+        # A short round first, so neither side's first workflows pay for cold workers.
+        herald_due, baseline_due = _times(WARMUP_POSTS, 1.0, lead_s=2.0)
+        await asyncio.gather(
+            _herald(stack, tenant, herald_due), _baseline(stack, queues, baseline_due)
+        )
         herald_due, baseline_due = _times(count, spread)
         # Side by side, half a step apart: both meet the same server, timer queue and load.
         herald, baseline = await asyncio.gather(
-            _herald(stack, tenant, herald_due), _baseline(stack, baseline_due)
+            _herald(stack, tenant, herald_due), _baseline(stack, queues, baseline_due)
         )
         b = baseline["lateness"]
         print(
