@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.app import create_app
 from emulator.atproto import blob_cid, format_bytes
 from emulator.graphemes import grapheme_length
+from tests.emulator.clients import make_client
 
 XRPC = "/bluesky/xrpc"
 PNG_1x1 = bytes.fromhex(
@@ -36,12 +36,6 @@ class Session:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access}"}
-
-
-def make_client(**settings: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(**settings)), base_url="http://emulator"
-    )
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.app import create_app
 from emulator.forms import Params, _parse_multipart
 from emulator.mastodon_text import grapheme_length, render, status_length
+from tests.emulator.clients import make_client
 
 STATUSES = "/mastodon/api/v1/statuses"
 PNG_1x1 = bytes.fromhex(
@@ -35,12 +35,6 @@ class User:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-def make_client(**settings: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(**settings)), base_url="http://emulator"
-    )
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.app import create_app
 from emulator.twitter_text import weighted_length
+from tests.emulator.clients import make_client
 
 TWEETS = "/x/2/tweets"
 UPLOAD = "/x/2/media/upload"
@@ -42,12 +42,6 @@ class User:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-def make_client(**settings: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(**settings)), base_url="http://emulator"
-    )
 
 
 @pytest.fixture
