@@ -41,7 +41,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     engine = create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
-    adapters = build_registry(http)
+    adapters = build_registry(http, settings)
     storage = build_storage(settings)
     cipher = CredentialCipher(load_or_create_secret_key(settings))
     posts = PostActivities(

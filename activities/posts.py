@@ -57,6 +57,7 @@ from platforms.base import (
     PublishRequest,
     RateLimited,
     Rejected,
+    request_from,
 )
 from platforms.registry import AdapterRegistry
 
@@ -294,11 +295,11 @@ class PostActivities:
             refresh_status(session, post)
             context = self._cipher.context_of(account)
             media_ids = target.media_ids if target.media_ids is not None else post.media_ids
-            request = PublishRequest(
-                text=target.content if target.content is not None else post.content,
-                idempotency_key=idempotency_key(input.post_id, input.target_id),
-                media=await self._media(session, post.workspace_id, media_ids),
-                options=target.options,
+            request = request_from(
+                target.content if target.content is not None else post.content,
+                idempotency_key(input.post_id, input.target_id),
+                await self._media(session, post.workspace_id, media_ids),
+                target.options,
             )
             return target.platform, context, request, resume_since
 

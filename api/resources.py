@@ -22,17 +22,22 @@ class Resources:
     engine: AsyncEngine
     sessions: SessionFactory
     temporal: TemporalGateway
-    # For the adapters' pure validation rules; the API never calls a platform.
-    adapters: AdapterRegistry = field(default_factory=lambda: build_registry(httpx.AsyncClient()))
+    # Validation rules, account verification and OAuth code exchange; publishing is the worker's.
+    adapters: AdapterRegistry = field(init=False)
     # Sessions for requests that only read (GET, HEAD).
     read_sessions: SessionFactory = field(init=False)
     storage: MediaStorage = field(init=False)
     cipher: CredentialCipher = field(init=False)
+    http: httpx.AsyncClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
         self.storage = build_storage(self.settings)
         self.cipher = CredentialCipher(load_or_create_secret_key(self.settings))
+        self.http = httpx.AsyncClient(
+            timeout=self.settings.platform_timeout_s, follow_redirects=False
+        )
+        self.adapters = build_registry(self.http, self.settings)
 
     @classmethod
     def build(cls, settings: Settings) -> Resources:
@@ -40,4 +45,5 @@ class Resources:
         return cls(settings, engine, create_session_factory(engine), TemporalGateway(settings))
 
     async def close(self) -> None:
+        await self.http.aclose()
         await self.engine.dispose()

@@ -29,6 +29,9 @@ class EmulatorSettings:
     # -- Bluesky (PDS defaults; docs.bsky.app advanced-guides/rate-limits) --------------------
     # Access JWTs live 120 minutes, refresh JWTs 90 days; a rotated refresh token still works
     # for a 2-hour grace period (AccountManager.rotateRefreshToken).
+    # OAuth platforms (emulator/oauth.py): access tokens last an hour of emulator clock.
+    oauth_access_ttl_s: int = 3600
+    oauth_refresh_ttl_s: int = 180 * 86400
     bluesky_access_ttl_s: int = 7200
     bluesky_refresh_ttl_s: int = 90 * 86400
     bluesky_refresh_grace_s: int = 7200

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request
 
 from emulator.faults import FaultRegistry
+from emulator.oauth import OAuthGrants, account_of_access_token
 from emulator.ratelimit import FixedWindowCounter
 from emulator.requestlog import RequestLog
 from emulator.sandbox import sandbox_accounts
@@ -151,6 +152,7 @@ class EmulatorState:
         # Platform-private bookkeeping (sessions, upload sessions, jobs, id sequences); cleared
         # on reset like everything else.
         self.platform_data: dict[str, dict[str, Any]] = {}
+        self.oauth = OAuthGrants()
         self._install_sandbox()
 
     def now(self) -> datetime:
@@ -197,10 +199,11 @@ class EmulatorState:
         return account
 
     def account_by_token(self, platform: str, token: str) -> Account | None:
+        """The account's fixed token, or an unexpired access token issued through OAuth."""
         for account in self.accounts.values():
             if account.platform == platform and secrets.compare_digest(account.token, token):
                 return account
-        return None
+        return account_of_access_token(self, platform, token)
 
     def account_by_username(self, platform: str, username: str) -> Account | None:
         wanted = username.lower()
@@ -254,6 +257,7 @@ class EmulatorState:
         self.rate_counter.clear()
         self.requests.clear()
         self.platform_data.clear()
+        self.oauth.clear()
         self.accounts = {k: a for k, a in self.accounts.items() if a.sandbox}
         self.clock.offset = timedelta(0)
         self._install_sandbox()

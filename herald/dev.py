@@ -156,10 +156,12 @@ async def run_dev(settings: Settings) -> int:
         await emulator.start()
         await _wait_for("the emulator", lambda: _http_ok(settings.emulator_url + "/"), 30, emulator)
         demo = await _seed(settings)
-        await worker.start()
-        # The sandbox lives on loopback: let accounts connected through the API point at it.
+        # Every platform without an explicit app talks to the sandbox, whose OAuth client the
+        # emulator knows; accounts connected through the API may point at loopback there.
+        sandbox = {"HERALD_PLATFORMS_USE_EMULATOR": "true"}
+        await worker.start(env=sandbox)
         allow = settings.platform_allow_hosts or [settings.emulator_host]
-        await api.start(env={"HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(allow)})
+        await api.start(env={**sandbox, "HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(allow)})
         await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60, api)
         facts = dev_facts(settings, demo)
         (settings.data_dir / "dev.json").write_text(json.dumps(facts, indent=2) + "\n")

@@ -6,10 +6,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLATFORMS = ("mastodon", "bluesky", "x", "linkedin", "facebook", "instagram", "threads", "tiktok")
+
+
+class PlatformAppSettings(BaseModel):
+    """Overrides of one platform's API location and Herald's OAuth app there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str | None = None
+    authorize_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -59,6 +71,18 @@ class Settings(BaseSettings):
         "(e.g. a self-hosted Mastodon on the LAN, or the emulator); others are refused.",
     )
     platform_timeout_s: float = Field(default=30.0, description="HTTP timeout of platform calls.")
+    platform_apps: dict[str, PlatformAppSettings] = Field(
+        default_factory=dict,
+        description="Per platform (x, linkedin, facebook, instagram, threads, tiktok): API base URL "
+        "and Herald's OAuth app, as JSON, e.g. "
+        '{"x": {"client_id": "...", "client_secret": "..."}}. Unset fields take the '
+        "platform's production URLs; a platform without client_id cannot be connected by OAuth.",
+    )
+    platforms_use_emulator: bool = Field(
+        default=False,
+        description="Point every platform without an explicit platform_apps entry at the "
+        "emulator (herald dev turns this on).",
+    )
 
     media_backend: Literal["local", "s3"] = Field(
         default="local", description="Where media bytes live: local disk (data_dir/media) or S3."

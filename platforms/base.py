@@ -64,17 +64,93 @@ class MediaItem:
 
 @dataclass(frozen=True)
 class PublishRequest:
+    """One target's content. `thread` holds the parts after the first (each a reply to the one
+    before, from `options.thread`); `first_comment` is a comment under the post
+    (`options.first_comment`) on platforms that have comments rather than threads."""
+
     text: str
     idempotency_key: str
     media: list[MediaItem] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    thread: list[str] = field(default_factory=list)
+    first_comment: str | None = None
+
+
+def thread_from_options(options: dict[str, Any]) -> list[str]:
+    """`options.thread`: the parts after the first, as strings or `{"text": ...}` objects."""
+    parts = options.get("thread") or []
+    if not isinstance(parts, list):
+        return []
+    texts = [p.get("text") if isinstance(p, dict) else p for p in parts]
+    return [str(t) for t in texts if isinstance(t, str) and t.strip()]
+
+
+def first_comment_from_options(options: dict[str, Any]) -> str | None:
+    comment = options.get("first_comment")
+    return comment if isinstance(comment, str) and comment.strip() else None
+
+
+def request_from(
+    text: str, idempotency_key: str, media: list[MediaItem], options: dict[str, Any]
+) -> PublishRequest:
+    return PublishRequest(
+        text=text,
+        idempotency_key=idempotency_key,
+        media=media,
+        options=options,
+        thread=thread_from_options(options),
+        first_comment=first_comment_from_options(options),
+    )
 
 
 @dataclass(frozen=True)
 class PublishedPost:
+    """`platform_post_id` is the head of a thread; `extra_post_ids` the replies or comment made
+    with it (deleted with it on unpublish)."""
+
     platform_post_id: str
     url: str | None
     published_at: datetime | None = None
+    extra_post_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlatformApp:
+    """Where a platform's API lives and Herald's OAuth app there (from settings; the emulator in
+    `herald dev` and tests). Credential platforms (Mastodon, Bluesky) take their base URL per
+    account instead and ignore `api_url`."""
+
+    api_url: str
+    authorize_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+# The OAuth client the emulator knows (emulator/oauth.py); `herald dev` and tests use it.
+EMULATOR_CLIENT_ID = "herald-emulator-client"
+EMULATOR_CLIENT_SECRET = "herald-emulator-client-secret"
+
+
+@dataclass(frozen=True)
+class OAuthStart:
+    """What `authorization_url` needs: the callback, the single-use state and the PKCE
+    challenge (S256 of the verifier Herald keeps until the callback)."""
+
+    redirect_uri: str
+    state: str
+    code_challenge: str
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """Tokens from a code exchange or a refresh, as the credentials stored for the account.
+    `credentials` is what `AccountContext.credentials` will hold (access token, refresh token,
+    page token ...); `expires_at` is when the access token stops working, if it does."""
+
+    credentials: dict[str, Any]
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +185,8 @@ class ValidationProblem:
 
 class PlatformAdapter(ABC):
     platform: str
+    # OAuth platforms connect through /v1/accounts/connect; the others take credentials.
+    uses_oauth: bool = False
 
     @abstractmethod
     def validate(self, request: PublishRequest) -> list[ValidationProblem]:
@@ -136,3 +214,19 @@ class PlatformAdapter(ABC):
     @abstractmethod
     async def verify(self, account: AccountContext) -> AccountIdentity:
         """Checks the credentials with the platform (`POST /v1/accounts`, `/test`)."""
+
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
+        """Counters the platform reports for one post (likes, reposts, replies, views ...)."""
+        raise Rejected(f"{self.platform} does not report metrics through Herald yet")
+
+    def authorization_url(self, start: OAuthStart) -> str:
+        """The platform page the user is sent to, to grant Herald access."""
+        raise Rejected(f"{self.platform} accounts connect with credentials, not OAuth")
+
+    async def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant:
+        """Trades the callback's code (and the PKCE verifier) for tokens."""
+        raise Rejected(f"{self.platform} accounts connect with credentials, not OAuth")
+
+    async def refresh(self, account: AccountContext) -> OAuthGrant:
+        """New tokens before the old ones expire; AuthExpired when the grant is gone."""
+        raise Rejected(f"{self.platform} tokens are not refreshed by Herald")

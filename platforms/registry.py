@@ -1,12 +1,38 @@
-"""Which adapter serves which platform; built once per worker with one shared HTTP client."""
+"""Which adapter serves which platform; built once per process with one shared HTTP client.
+
+Each adapter module names its production URLs (`PRODUCTION_APP`) and where the emulator serves
+the same API (`emulated_app`); settings override either, field by field."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
 from herald.errors import HeraldError
-from platforms.base import PlatformAdapter
+from herald.settings import Settings
+from platforms.base import PlatformAdapter, PlatformApp
 from platforms.mastodon import MastodonAdapter
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """How to build one platform's adapter."""
+
+    build: Callable[[httpx.AsyncClient, PlatformApp], PlatformAdapter]
+    production_app: PlatformApp
+    emulated_app: Callable[[str], PlatformApp]
+
+
+def _no_app(_emulator_url: str) -> PlatformApp:
+    return PlatformApp(api_url="")
+
+
+# Adding a platform is adding its line here.
+ADAPTERS: dict[str, AdapterSpec] = {
+    "mastodon": AdapterSpec(lambda http, _app: MastodonAdapter(http), PlatformApp(""), _no_app),
+}
 
 
 class AdapterRegistry:
@@ -26,5 +52,30 @@ class AdapterRegistry:
             ) from None
 
 
-def build_registry(http: httpx.AsyncClient) -> AdapterRegistry:
-    return AdapterRegistry([MastodonAdapter(http)])
+def resolve_app(settings: Settings, platform: str, spec: AdapterSpec) -> PlatformApp:
+    """Explicit settings win field by field over the emulator (when on) or production."""
+    base = (
+        spec.emulated_app(settings.emulator_url)
+        if settings.platforms_use_emulator
+        else spec.production_app
+    )
+    override = settings.platform_apps.get(platform)
+    if override is None:
+        return base
+    secret = override.client_secret.get_secret_value() if override.client_secret else None
+    return PlatformApp(
+        api_url=(override.api_url or base.api_url).rstrip("/"),
+        authorize_url=override.authorize_url or base.authorize_url,
+        token_url=override.token_url or base.token_url,
+        client_id=override.client_id or base.client_id,
+        client_secret=secret or base.client_secret,
+    )
+
+
+def build_registry(http: httpx.AsyncClient, settings: Settings) -> AdapterRegistry:
+    return AdapterRegistry(
+        [
+            spec.build(http, resolve_app(settings, platform, spec))
+            for platform, spec in ADAPTERS.items()
+        ]
+    )

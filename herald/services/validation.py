@@ -16,7 +16,7 @@ from herald.repositories.accounts import get_accounts
 from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate
 from herald.services.posts import expand_groups
-from platforms.base import MediaItem, PublishRequest
+from platforms.base import MediaItem, request_from
 from platforms.registry import AdapterRegistry
 
 
@@ -75,11 +75,11 @@ def validate_targets(adapters: AdapterRegistry, drafts: list[TargetDraft]) -> Va
                 )
             ]
         else:
-            request = PublishRequest(
-                text=draft.text,
-                idempotency_key="",
-                media=[MediaItem(m.media_id, m.mime_type, "", b"") for m in draft.media],
-                options=dict(draft.options),
+            request = request_from(
+                draft.text,
+                "",
+                [MediaItem(m.media_id, m.mime_type, "", b"") for m in draft.media],
+                dict(draft.options),
             )
             problems = [
                 Problem(code=p.code, message=p.message, path=_path(draft, p.path))
