@@ -177,6 +177,8 @@ def make_settings(**overrides: Any) -> Settings:
         # The emulator: accounts connected through the API point at it.
         "platform_allow_hosts": ["127.0.0.1"],
         "mirror_poll_interval_s": 0.5,
+        # OAuth platforms talk to the suite's emulator (emulator_port is set by the fixture).
+        "platforms_use_emulator": True,
     }
     values.update(overrides)
     return Settings(**values)
