@@ -63,6 +63,9 @@ from platforms.registry import AdapterRegistry
 
 log = logging.getLogger(__name__)
 
+# Long enough for a platform that fetches media by URL to finish processing it.
+MEDIA_URL_LIFETIME = timedelta(hours=6)
+
 # Error codes users see on a target, by error class.
 RATE_LIMITED = "rate_limited"
 PLATFORM_UNAVAILABLE = "platform_unavailable"
@@ -321,6 +324,9 @@ class PostActivities:
                     mime_type=media.mime_type,
                     filename=media.filename,
                     data=await self._storage.read(media.storage_key),
+                    url=await self._storage.download_url(
+                        media.storage_key, utcnow() + MEDIA_URL_LIFETIME
+                    ),
                 )
             )
         return items

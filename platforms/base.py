@@ -55,11 +55,16 @@ class AccountContext:
 
 @dataclass(frozen=True)
 class MediaItem:
+    """One attachment: its bytes for platforms that take uploads, and `url`, a signed link
+    valid for a few hours, for platforms that fetch media themselves (Instagram, Threads,
+    TikTok's PULL_FROM_URL)."""
+
     media_id: str
     mime_type: str
     filename: str
     data: bytes
     description: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -74,21 +74,28 @@ async def stack(
         temporal_address=temporal_env.client.service_client.config.target_host,
         temporal_task_queue=f"herald-test-{uuid.uuid4().hex[:8]}",
         emulator_port=int(emulator_url.rsplit(":", 1)[1]),
+        api_port=free_port(),
     )
     resources = Resources.build(settings)
     resources.temporal = TemporalGateway(settings, temporal_env.client)
     app = create_app(settings, resources)
-    async with (
-        running_workers(settings, temporal_env.client),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://herald") as api,
-        httpx.AsyncClient(base_url=emulator_url, timeout=10) as emulator,
-    ):
-        yield Stack(
-            name=database_url.split(":", 1)[0],
-            settings=settings,
-            resources=resources,
-            api=api,
-            emulator=emulator,
-            cipher=CredentialCipher(settings.secret_key.get_secret_value().encode()),  # type: ignore[union-attr]
-        )
-    await resources.close()
+    # The tests talk to `app` in process; the same API also listens on settings.api_url (its own
+    # resources, in the server's thread) because platforms that pull media by URL (Instagram,
+    # Threads, TikTok) fetch Herald's signed media URLs from the emulator over HTTP.
+    with serve_in_thread(create_app(settings), settings.api_port):
+        async with (
+            running_workers(settings, temporal_env.client),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://herald"
+            ) as api,
+            httpx.AsyncClient(base_url=emulator_url, timeout=10) as emulator,
+        ):
+            yield Stack(
+                name=database_url.split(":", 1)[0],
+                settings=settings,
+                resources=resources,
+                api=api,
+                emulator=emulator,
+                cipher=CredentialCipher(settings.secret_key.get_secret_value().encode()),  # type: ignore[union-attr]
+            )
+        await resources.close()
