@@ -112,7 +112,10 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_workspace_created", "workspace_id", "created_at", "id"),
-        Index("ix_posts_workspace_status", "workspace_id", "status"),
+        # Status filters page newest first like the unfiltered list; a rare status must not
+        # scan every post of the workspace.
+        Index("ix_posts_workspace_status_created", "workspace_id", "status", "created_at", "id"),
+        Index("ix_posts_workspace_scheduled", "workspace_id", "scheduled_at"),
         Index("ix_posts_workspace_external_id", "workspace_id", "external_id"),
     )
 
