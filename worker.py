@@ -12,6 +12,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.accounts import AccountTokenActivities
 from activities.media import MediaActivities
 from activities.mirrors import MirrorActivities
 from activities.posts import PostActivities
@@ -25,6 +26,7 @@ from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from platforms.registry import build_registry
+from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
 from workflows.post import PostWorkflow
@@ -53,6 +55,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     )
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, http)
+    tokens = AccountTokenActivities(sessions, adapters, cipher)
     main_queue = settings.temporal_task_queue
     workers = [
         Worker(
@@ -65,6 +68,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 RecurrenceOccurrenceWorkflow,
                 MirrorWorkflow,
                 ReconcilerWorkflow,
+                AccountTokensWorkflow,
             ],
             activities=[
                 posts.load_post_plan,
@@ -78,6 +82,8 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 RecurrenceActivities(sessions, client).create_occurrence,
                 MirrorActivities(sessions, adapters, cipher).poll_mirror,
                 ReconcilerActivities(sessions, client, settings).reconcile_posts,
+                tokens.load_token_plan,
+                tokens.refresh_account_tokens,
             ],
         )
     ]

@@ -36,6 +36,7 @@ from herald.payloads import (
 from herald.repositories.media import get_media_many
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
 from herald.schemas.posts import PostOut
+from herald.services.account_tokens import refresh_account_tokens
 from herald.services.events import record_event
 from herald.services.post_actions import release_queue_slots
 from herald.services.post_state import refresh_status
@@ -52,6 +53,7 @@ from platforms.base import (
     AccountContext,
     AuthExpired,
     MediaItem,
+    PlatformAdapter,
     PlatformError,
     PublishedPost,
     PublishRequest,
@@ -248,18 +250,28 @@ class PostActivities:
         adapter = self._adapters.get(target_platform)
         try:
             async with heartbeating():
-                existing: PublishedPost | None = None
-                if resume_since is not None:
-                    existing = await adapter.find_existing(account, request, resume_since)
-                    if existing:
-                        log.info(
-                            "target %s: found the post an earlier attempt made", input.target_id
+                try:
+                    published = await self._attempt(
+                        adapter, account, request, resume_since, input.target_id
+                    )
+                except AuthExpired:
+                    if not adapter.uses_oauth:
+                        raise
+                    # Refresh once, then try again with the new tokens.
+                    renewed = await self._renewed_context(account)
+                    if isinstance(renewed, str):
+                        message = (
+                            f"the account's tokens could not be renewed ({renewed}); reconnect it"
                         )
-                published = existing or await adapter.publish(account, request)
+                        return await self._finish_failed(
+                            input.target_id, AUTH_EXPIRED, message, False
+                        )
+                    published = await self._attempt(
+                        adapter, renewed, request, resume_since, input.target_id
+                    )
         except Rejected as err:
             return await self._finish_failed(input.target_id, REJECTED, err.message, False)
         except AuthExpired as err:
-            # Token refresh arrives with the accounts issue; until then the user must reconnect.
             message = f"the account's access was refused ({err.message}); reconnect it"
             return await self._finish_failed(input.target_id, AUTH_EXPIRED, message, False)
         except PlatformError as err:
@@ -271,6 +283,34 @@ class PostActivities:
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from err
         return await self._finish_published(input.target_id, published)
+
+    @staticmethod
+    async def _attempt(
+        adapter: PlatformAdapter,
+        account: AccountContext,
+        request: PublishRequest,
+        resume_since: datetime | None,
+        target_id: str,
+    ) -> PublishedPost:
+        """Publishes, unless an earlier attempt whose answer we never saw already did."""
+        if resume_since is not None:
+            existing = await adapter.find_existing(account, request, resume_since)
+            if existing:
+                log.info("target %s: found the post an earlier attempt made", target_id)
+                return existing
+        return await adapter.publish(account, request)
+
+    async def _renewed_context(self, account: AccountContext) -> AccountContext | str:
+        """The account with freshly refreshed tokens, or why they could not be renewed."""
+        outcome = await refresh_account_tokens(
+            self._sessions, self._adapters, self._cipher, uuid.UUID(account.account_id)
+        )
+        if not outcome.refreshed:
+            return outcome.message or "the platform refused"
+        async with self._sessions() as session:
+            row = await session.get(SocialAccount, uuid.UUID(account.account_id))
+            assert row is not None
+            return self._cipher.context_of(row)
 
     async def _claim(
         self, input: PublishTargetInput

@@ -14,6 +14,7 @@ from api.resources import Resources
 from api.routes import (
     account_groups,
     accounts,
+    accounts_oauth,
     approvals,
     health,
     media,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(posts.router)
+    app.include_router(accounts_oauth.router)
     app.include_router(accounts.router)
     app.include_router(account_groups.router)
     app.include_router(recurrence.router)

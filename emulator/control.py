@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
 
 from emulator.faults import FaultSpec
+from emulator.oauth import revoke_all
 from emulator.platform import KNOWN_PLATFORMS, PlatformEmulator
 from emulator.state import AccountConflict, EmulatorState, MediaItem, Post, state_of
 from emulator.timefmt import rfc3339
@@ -154,6 +155,18 @@ async def list_accounts(request: Request, platform: str | None = None) -> dict[s
             if platform is None or a.platform == platform
         ]
     }
+
+
+@router.post("/accounts/{platform}/{username}/revoke")
+async def revoke_grants(request: Request, platform: str, username: str) -> dict[str, Any]:
+    """Invalidates every OAuth token issued to the account, as a user revoking the app would;
+    its fixed sandbox token keeps working."""
+    state = state_of(request)
+    account = state.account_by_username(platform, username)
+    if account is None:
+        raise HTTPException(status_code=404, detail=f"no {platform} account {username!r}")
+    revoke_all(state, platform, account.id)
+    return {"ok": True}
 
 
 @router.post("/faults")

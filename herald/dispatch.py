@@ -20,7 +20,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald import temporal as names
 from herald.db.models import Post
 from herald.errors import HeraldError
-from herald.payloads import MediaImportInput, MirrorInput, PostWorkflowInput, UnpublishInput
+from herald.payloads import (
+    AccountTokensInput,
+    MediaImportInput,
+    MirrorInput,
+    PostWorkflowInput,
+    UnpublishInput,
+)
 from herald.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,6 +197,32 @@ class TemporalGateway:
         client = await self.client()
         try:
             await client.get_workflow_handle(f"mirror/{mirror_id}").terminate("mirror deleted")
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise HeraldError.unavailable("the workflow engine is unreachable") from err
+
+    async def watch_account_tokens(self, account_id: uuid.UUID) -> None:
+        """Starts the account's token workflow, or tells the running one its tokens changed."""
+        client = await self.client()
+        workflow_id = names.account_tokens_workflow_id(account_id)
+        try:
+            handle = await client.start_workflow(
+                "AccountTokensWorkflow",
+                AccountTokensInput(account_id=str(account_id)),
+                id=workflow_id,
+                task_queue=self._settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            await handle.signal("tokens_changed")
+        except RPCError as err:
+            raise HeraldError.unavailable("the workflow engine is unreachable") from err
+
+    async def account_tokens_changed(self, account_id: uuid.UUID) -> None:
+        """Wakes the account's token workflow (after a disconnect); none running is fine."""
+        client = await self.client()
+        handle = client.get_workflow_handle(names.account_tokens_workflow_id(account_id))
+        try:
+            await handle.signal("tokens_changed")
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise HeraldError.unavailable("the workflow engine is unreachable") from err

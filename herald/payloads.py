@@ -171,3 +171,23 @@ class ReconcileReport(BaseModel):
     checked: int = 0
     started: list[str] = Field(default_factory=list)
     disagreements: list[Disagreement] = Field(default_factory=list)
+
+
+class AccountTokensInput(BaseModel):
+    account_id: str
+    # Refresh this long before the access token expires.
+    refresh_margin_s: float = 600.0
+
+
+class TokenPlan(BaseModel):
+    """When the account's access token expires; `watch` False ends the workflow."""
+
+    watch: bool
+    expires_at: datetime | None = None
+
+
+class TokenRefreshResult(BaseModel):
+    refreshed: bool
+    expired: bool
+    expires_at: datetime | None = None
+    message: str | None = None

@@ -65,6 +65,10 @@ def unpublish_workflow_id(post_id: uuid.UUID | str) -> str:
     return f"unpublish/{post_id}"
 
 
+def account_tokens_workflow_id(account_id: uuid.UUID | str) -> str:
+    return f"account-tokens/{account_id}"
+
+
 def post_workflow_id(post_id: uuid.UUID | str) -> str:
     return f"post/{post_id}"
 

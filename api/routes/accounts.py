@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -187,4 +188,9 @@ async def disconnect(
     account = await _existing(session, principal, account_id)
     if account.status != AccountStatus.REVOKED:
         disconnect_account(session, resources.cipher, account)
+        await session.commit()
+        # Its token workflow, if any, sees the account revoked and ends; if Temporal is away
+        # it finds out at its next wake-up instead, so the disconnect still succeeds.
+        with contextlib.suppress(HeraldError):
+            await resources.temporal.account_tokens_changed(account_id)
     return Response(status_code=204)

@@ -357,3 +357,26 @@ class MirrorPost(Base):
     )
     platform_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthState(Base):
+    """One OAuth connect in flight: single-use, expiring, holding the PKCE verifier until the
+    callback. The state value itself is stored only as a digest."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    state_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
+    platform: Mapped[str] = mapped_column(String(32))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    # Fernet token of {"code_verifier": ...}.
+    verifier_encrypted: Mapped[str] = mapped_column(Text)
+    # Set by /reconnect: the callback renews this account instead of adding one.
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("social_accounts.id"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,86 @@
+"""Renewing an OAuth account's tokens, shared by the token workflow, POST /refresh and the
+publish activity's one refresh after AuthExpired.
+
+Platforms that rotate refresh tokens (X, TikTok) invalidate the old one on use, so two
+refreshes racing for one account would make the loser look revoked: a failed refresh first
+checks whether the stored credentials changed meanwhile and, if so, counts as done."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from herald.crypto import CredentialCipher
+from herald.db.engine import SessionFactory
+from herald.db.models import SocialAccount
+from herald.schemas.accounts import AccountOut
+from herald.services.events import record_event
+from herald.services.oauth_connect import apply_grant
+from herald.status import AccountStatus
+from platforms.base import AuthExpired, Rejected
+from platforms.registry import AdapterRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    refreshed: bool
+    expires_at: datetime | None
+    # The account stopped working: marked expired, and the user must reconnect it.
+    expired: bool = False
+    message: str | None = None
+
+
+async def refresh_account_tokens(
+    sessions: SessionFactory,
+    adapters: AdapterRegistry,
+    cipher: CredentialCipher,
+    account_id: uuid.UUID,
+) -> RefreshOutcome:
+    """Transient platform errors propagate (the caller retries); a refused refresh marks the
+    account expired and emits `account.expired`."""
+    async with sessions() as session:
+        account = await session.get(SocialAccount, account_id)
+        if account is None or account.status == AccountStatus.REVOKED:
+            return RefreshOutcome(False, None, expired=True, message="the account is gone")
+        read_credentials = account.credentials_encrypted
+        context = cipher.context_of(account)
+        adapter = adapters.get(account.platform)
+    try:
+        grant = await adapter.refresh(context)  # outside any transaction: a slow platform
+    except (AuthExpired, Rejected) as err:
+        return await _refused(sessions, account_id, read_credentials, err.message)
+    async with sessions() as session, session.begin():
+        account = await session.get(SocialAccount, account_id)
+        if account is None or account.status == AccountStatus.REVOKED:
+            return RefreshOutcome(False, None, expired=True, message="the account is gone")
+        apply_grant(cipher, account, grant)
+        log.info("refreshed the tokens of %s account %s", account.platform, account_id)
+        return RefreshOutcome(True, account.token_expires_at)
+
+
+async def _refused(
+    sessions: SessionFactory, account_id: uuid.UUID, read_credentials: str, message: str
+) -> RefreshOutcome:
+    async with sessions() as session, session.begin():
+        account = await session.get(SocialAccount, account_id)
+        if account is None:
+            return RefreshOutcome(False, None, expired=True, message=message)
+        if account.credentials_encrypted != read_credentials:
+            # Another refresh (or a reconnect) won the race; its tokens are the current ones.
+            return RefreshOutcome(True, account.token_expires_at)
+        if account.status != AccountStatus.EXPIRED:
+            account.status = AccountStatus.EXPIRED
+            record_event(
+                session,
+                account.workspace_id,
+                "account.expired",
+                "account",
+                account.id,
+                {**AccountOut.of(account).model_dump(mode="json"), "reason": message},
+            )
+        log.warning("%s account %s expired: %s", account.platform, account_id, message)
+        return RefreshOutcome(False, account.token_expires_at, expired=True, message=message)
