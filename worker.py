@@ -22,6 +22,7 @@ from activities.unpublish import UnpublishActivities
 from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
+from herald.gc_tuning import freeze_startup_objects
 from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
 from herald.storage.factory import build_storage
@@ -52,6 +53,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         cipher,
         settings.publish_attempts,
         storage,
+        read_sessions=create_session_factory(engine, read_only=True),
     )
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, http)
@@ -112,4 +114,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     await names.register_search_attributes(client, settings.temporal_namespace)
     await ensure_reconciler_schedule(client, settings)
     async with running_workers(settings, client):
+        freeze_startup_objects()
         await stop.wait()

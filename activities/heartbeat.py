@@ -15,9 +15,11 @@ INTERVAL_S = 2.0
 @contextlib.asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
     async def beat() -> None:
+        # The first beat only after an interval: most calls finish sooner, and each beat is a
+        # request to the Temporal server.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(INTERVAL_S)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

@@ -34,7 +34,11 @@ from herald.payloads import (
     TargetRef,
 )
 from herald.repositories.media import get_media_many
-from herald.repositories.posts import get_post_for_execution, lock_target_and_post
+from herald.repositories.posts import (
+    get_post_for_execution,
+    get_target_for_publishing,
+    lock_target_and_post,
+)
 from herald.schemas.posts import PostOut
 from herald.services.account_tokens import refresh_account_tokens
 from herald.services.events import record_event
@@ -76,6 +80,11 @@ REJECTED = "rejected"
 ACCOUNT_INACTIVE = "account_inactive"
 
 
+# What publishing a target needs: its platform, the account, the content, and since when an
+# earlier attempt may already have posted it (None: nothing can have reached the platform).
+Claimed = tuple[str, AccountContext, PublishRequest, datetime | None]
+
+
 def _time_of(post: Post, target: PostTarget) -> datetime | None:
     return target.scheduled_at or post.scheduled_at
 
@@ -98,8 +107,9 @@ def idempotency_key(post_id: str, target_id: str) -> str:
     return f"post/{post_id}/target/{target_id}"
 
 
-def _outcome(target: PostTarget) -> TargetOutcome:
+def _outcome(target: PostTarget, post: Post | None = None) -> TargetOutcome:
     return TargetOutcome(
+        post_status=post.status if post is not None else None,
         target_id=str(target.id),
         status=target.status,
         platform_post_id=target.platform_post_id,
@@ -117,32 +127,58 @@ class PostActivities:
         cipher: CredentialCipher,
         max_attempts: int,
         storage: MediaStorage,
+        read_sessions: SessionFactory | None = None,
     ) -> None:
         self._storage = storage
         self._sessions = sessions
+        # Sessions that never write: on SQLite they take no write lock.
+        self._read_sessions = read_sessions or sessions
         self._adapters = adapters
         self._cipher = cipher
         self._max_attempts = max_attempts
 
     @activity.defn(name="load_post_plan")
     async def load_post_plan(self, input: PostWorkflowInput) -> PostPlan | None:
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             post = await get_post_for_execution(session, uuid.UUID(input.post_id))
             if post is None:
                 return None
-            targets = _waiting_targets(post, input.target_ids)
-            return PostPlan(
-                post_id=str(post.id),
-                workspace_id=str(post.workspace_id),
-                phase=post.phase,
-                status=post.status,
-                scheduled_at=post.scheduled_at,
-                targets=[TargetRef(id=str(t.id), platform=t.platform) for t in targets],
-                max_attempts=self._max_attempts,
-                next_due=_earliest(post, targets),
-                author_id=post.created_by_id,
-                approval_timeout_s=await self._approval_timeout(session, post.workspace_id),
+            plan = await self._plan(session, post, input)
+        if input.start_if_due and self._due_now(plan, input):
+            started = await self._start(
+                StartPublishing(
+                    post_id=plan.post_id,
+                    now=utcnow(),
+                    publish_all=plan.phase is PostPhase.QUEUED or input.target_ids is not None,
+                    target_ids=input.target_ids,
+                )
             )
+            plan = plan.model_copy(update={"batch": started})
+        return plan
+
+    async def _plan(self, session: AsyncSession, post: Post, input: PostWorkflowInput) -> PostPlan:
+        targets = _waiting_targets(post, input.target_ids)
+        return PostPlan(
+            post_id=str(post.id),
+            workspace_id=str(post.workspace_id),
+            phase=post.phase,
+            status=post.status,
+            scheduled_at=post.scheduled_at,
+            targets=[TargetRef(id=str(t.id), platform=t.platform) for t in targets],
+            max_attempts=self._max_attempts,
+            next_due=_earliest(post, targets),
+            author_id=post.created_by_id,
+            approval_timeout_s=await self._approval_timeout(session, post.workspace_id),
+        )
+
+    @staticmethod
+    def _due_now(plan: PostPlan, input: PostWorkflowInput) -> bool:
+        """Publishing may start at once: asked for now, or a time that has already passed."""
+        if not plan.targets or plan.phase not in (PostPhase.QUEUED, PostPhase.SCHEDULED):
+            return False
+        if plan.phase is PostPhase.QUEUED or input.target_ids is not None:
+            return True
+        return plan.next_due is not None and plan.next_due <= utcnow()
 
     @staticmethod
     async def _approval_timeout(session: AsyncSession, workspace_id: uuid.UUID) -> float | None:
@@ -186,8 +222,11 @@ class PostActivities:
 
     @activity.defn(name="start_publishing")
     async def start_publishing(self, input: StartPublishing) -> PublishBatch:
-        """Marks the due targets publishing (from here on the post can no longer be edited)
-        and says when the next waiting one is due."""
+        return await self._start(input)
+
+    async def _start(self, input: StartPublishing) -> PublishBatch:
+        """Marks the due targets publishing (from here on the post can no longer be edited),
+        counts their first attempt, and says when the next waiting one is due."""
         async with self._sessions() as session, session.begin():
             post = await get_post_for_execution(session, uuid.UUID(input.post_id))
             if post is None:
@@ -206,12 +245,19 @@ class PostActivities:
                 for t in post.targets
                 if t.status == TargetStatus.PUBLISHING and (wanted is None or str(t.id) in wanted)
             ]
+            fresh = {t.id for t in due if t.status != TargetStatus.PUBLISHING}
+            now = utcnow()
             for target in due:
+                if target.id in fresh:
+                    target.attempts += 1
+                    target.first_attempt_at = target.first_attempt_at or now
                 target.status = TargetStatus.PUBLISHING
             refresh_status(session, post)
             later = [t for t in waiting if t not in due]
             return PublishBatch(
-                targets=[TargetRef(id=str(t.id), platform=t.platform) for t in due],
+                targets=[
+                    TargetRef(id=str(t.id), platform=t.platform, fresh=t.id in fresh) for t in due
+                ],
                 next_due=_earliest(post, later) if later else None,
                 platforms=sorted({t.platform for t in post.targets}),
             )
@@ -243,7 +289,11 @@ class PostActivities:
 
     @activity.defn(name="publish_target")
     async def publish_target(self, input: PublishTargetInput) -> TargetOutcome:
-        claimed = await self._claim(input)
+        claimed: TargetOutcome | Claimed | None = None
+        if input.fresh and activity.info().attempt == 1:
+            claimed = await self._read_fresh(input)
+        if claimed is None:
+            claimed = await self._claim(input)
         if isinstance(claimed, TargetOutcome):
             return claimed
         target_platform, account, request, resume_since = claimed
@@ -312,9 +362,40 @@ class PostActivities:
             assert row is not None
             return self._cipher.context_of(row)
 
-    async def _claim(
-        self, input: PublishTargetInput
-    ) -> TargetOutcome | tuple[str, AccountContext, PublishRequest, datetime | None]:
+    async def _read_fresh(self, input: PublishTargetInput) -> Claimed | None:
+        """The first attempt of a target its batch just marked: nothing to write (the batch
+        counted the attempt) and nothing to look for on the platform. None: take the claim
+        path after all (the target or its account changed meanwhile)."""
+        async with self._read_sessions() as session:
+            found = await get_target_for_publishing(session, uuid.UUID(input.target_id))
+            if found is None:
+                return None
+            target, post, account = found
+            if (
+                target.status != TargetStatus.PUBLISHING
+                or target.attempts != 1
+                or account.status != AccountStatus.ACTIVE
+            ):
+                return None
+            return (
+                target.platform,
+                self._cipher.context_of(account),
+                await self._request(session, input, post, target),
+                None,
+            )
+
+    async def _request(
+        self, session: AsyncSession, input: PublishTargetInput, post: Post, target: PostTarget
+    ) -> PublishRequest:
+        media_ids = target.media_ids if target.media_ids is not None else post.media_ids
+        return request_from(
+            target.content if target.content is not None else post.content,
+            idempotency_key(input.post_id, input.target_id),
+            await self._media(session, post.workspace_id, media_ids),
+            target.options,
+        )
+
+    async def _claim(self, input: PublishTargetInput) -> TargetOutcome | Claimed:
         """Marks the target publishing and counts the attempt, or answers if nothing is to do."""
         async with self._sessions() as session, session.begin():
             found = await lock_target_and_post(session, uuid.UUID(input.target_id))
@@ -337,13 +418,7 @@ class PostActivities:
             target.first_attempt_at = target.first_attempt_at or utcnow()
             refresh_status(session, post)
             context = self._cipher.context_of(account)
-            media_ids = target.media_ids if target.media_ids is not None else post.media_ids
-            request = request_from(
-                target.content if target.content is not None else post.content,
-                idempotency_key(input.post_id, input.target_id),
-                await self._media(session, post.workspace_id, media_ids),
-                target.options,
-            )
+            request = await self._request(session, input, post, target)
             return target.platform, context, request, resume_since
 
     async def _media(
@@ -383,7 +458,7 @@ class PostActivities:
             target.error_code = target.error_message = None
             target.error_retryable = None
             refresh_status(session, post)
-            return _outcome(target)
+            return _outcome(target, post)
 
     async def _finish_failed(
         self, target_id: str, code: str, message: str, retryable: bool
@@ -395,7 +470,7 @@ class PostActivities:
             if target.status != TargetStatus.PUBLISHED:
                 self._fail(target, code, message, retryable)
                 refresh_status(session, post)
-            return _outcome(target)
+            return _outcome(target, post)
 
     async def _note_error(self, target_id: str, err: PlatformError) -> None:
         """Keeps the last error visible on a target that is still being retried."""

@@ -23,6 +23,7 @@ from api.routes import (
     posts,
     recurrence,
 )
+from herald.gc_tuning import freeze_startup_objects
 from herald.settings import Settings, get_settings
 
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             return
         built = Resources.build(settings or get_settings())
         app.state.resources = built
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -35,6 +35,7 @@ from herald import temporal as names
 from herald.crypto import CredentialCipher
 from herald.db.engine import READ_ONLY, create_engine
 from herald.dispatch import TemporalGateway
+from herald.gc_tuning import freeze_startup_objects
 from herald.migrate import migrate
 from herald.settings import Settings
 from tests.support.servers import free_port, serve_in_thread, throwaway_postgres_database
@@ -185,6 +186,7 @@ async def build_stack(database: str) -> AsyncIterator[BenchStack]:
                                 settings.secret_key.get_secret_value().encode()  # type: ignore[union-attr]
                             ),
                         )
+                        freeze_startup_objects()  # as the API and the worker do
                         yield BenchStack(database, stack, env.client, emulator_url)
                 finally:
                     await resources.close()

@@ -14,11 +14,26 @@ class PostWorkflowInput(BaseModel):
     post_id: str
     # None: every target still waiting; a list: only these (retry and fix runs).
     target_ids: list[str] | None = None
+    # Set by the workflow for load_post_plan: a post already due starts publishing in the same
+    # transaction (one activity and one write fewer); the answer then carries the batch.
+    start_if_due: bool = False
 
 
 class TargetRef(BaseModel):
     id: str
     platform: str
+    # Marked publishing, with its attempt counted, by this very batch: its first publish
+    # attempt needs no claim (nothing can have reached the platform for it yet).
+    fresh: bool = False
+
+
+class PublishBatch(BaseModel):
+    """Targets now marked publishing, and when the next waiting one is due (None: no more)."""
+
+    targets: list[TargetRef]
+    next_due: datetime | None
+    # Every target's platform: edits before publishing may have changed them since the start.
+    platforms: list[str] = Field(default_factory=list)
 
 
 class PostPlan(BaseModel):
@@ -34,6 +49,8 @@ class PostPlan(BaseModel):
     # Approval: who wrote it (may not approve it) and how long a decision may take.
     author_id: str = ""
     approval_timeout_s: float | None = None
+    # Present when load_post_plan already started publishing (start_if_due).
+    batch: PublishBatch | None = None
 
 
 class StartPublishing(BaseModel):
@@ -44,18 +61,10 @@ class StartPublishing(BaseModel):
     target_ids: list[str] | None = None
 
 
-class PublishBatch(BaseModel):
-    """Targets now marked publishing, and when the next waiting one is due (None: no more)."""
-
-    targets: list[TargetRef]
-    next_due: datetime | None
-    # Every target's platform: edits before publishing may have changed them since the start.
-    platforms: list[str] = Field(default_factory=list)
-
-
 class PublishTargetInput(BaseModel):
     post_id: str
     target_id: str
+    fresh: bool = False
 
 
 class TargetOutcome(BaseModel):
@@ -65,6 +74,9 @@ class TargetOutcome(BaseModel):
     platform_post_url: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # The post's status right after this outcome was stored (under the post's lock): the
+    # outcome stored last sees the final status, so the workflow needs no extra activity.
+    post_status: PostStatus | None = None
 
 
 class TargetFailure(BaseModel):

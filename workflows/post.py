@@ -43,6 +43,10 @@ DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 PUBLISH_TIMEOUT = timedelta(minutes=2)
+LEAN_PUBLISH_PATCH = "lean-publish-1"
+FINAL_STATUSES = frozenset(
+    {PostStatus.PUBLISHED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED}
+)
 PUBLISH_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
@@ -68,12 +72,16 @@ class PostWorkflow:
         self._outcomes: dict[str, TargetOutcome] = {}
         self._author_id = ""
         self._decided: ApprovalStatus | None = None
+        self._lean = False
 
     @workflow.run
     async def run(self, input: PostWorkflowInput) -> PostRunResult:
+        # Histories recorded before this change replay the old path (three more activities and
+        # a search-attribute upsert per step); new runs take the lean one.
+        self._lean = workflow.patched(LEAN_PUBLISH_PATCH)
         plan = await workflow.execute_activity_method(
             PostActivities.load_post_plan,
-            input,
+            input.model_copy(update={"start_if_due": self._lean}),
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
             retry_policy=DB_RETRY,
         )
@@ -90,38 +98,49 @@ class PostWorkflow:
                 self._stage = Stage.DONE
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return PostRunResult(post_id=plan.post_id, status=PostStatus.REJECTED)
-        self._stage = Stage.WAITING
-        self._set_status(plan.status)
+        batch = plan.batch
+        if batch is None:
+            self._stage = Stage.WAITING
+            self._set_status(plan.status)
 
         while True:
-            await self._wait_until_due()
-            if self._cancelled:
-                break
-            # Decided with no await in between, so no Update can slip in after the check.
-            self._stage = Stage.PUBLISHING
-            batch = await workflow.execute_activity_method(
-                PostActivities.start_publishing,
-                StartPublishing(
-                    post_id=plan.post_id,
-                    now=workflow.now(),
-                    publish_all=self._publish_now,
-                    target_ids=input.target_ids,
-                ),
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
+            if batch is None:
+                await self._wait_until_due()
+                if self._cancelled:
+                    break
+                # Decided with no await in between, so no Update can slip in after the check.
+                self._stage = Stage.PUBLISHING
+                batch = await workflow.execute_activity_method(
+                    PostActivities.start_publishing,
+                    StartPublishing(
+                        post_id=plan.post_id,
+                        now=workflow.now(),
+                        publish_all=self._publish_now,
+                        target_ids=input.target_ids,
+                    ),
+                    start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                )
+            else:
+                self._stage = Stage.PUBLISHING  # load_post_plan already started it
             self._set_status(PostStatus.PROCESSING, batch.platforms)
             await asyncio.gather(*(self._publish(plan, target) for target in batch.targets))
             if batch.next_due is None:
                 break
             self._due = batch.next_due
             self._stage = Stage.WAITING
+            batch = None
 
-        status = await workflow.execute_activity_method(
-            PostActivities.finalize_post,
-            plan.post_id,
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+        final = self._final_status()
+        status = (
+            final
+            if final is not None
+            else await workflow.execute_activity_method(
+                PostActivities.finalize_post,
+                plan.post_id,
+                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
         )
         self._set_status(status)
         self._stage = Stage.DONE
@@ -221,7 +240,7 @@ class PostWorkflow:
         try:
             outcome = await workflow.execute_activity_method(
                 PostActivities.publish_target,
-                PublishTargetInput(post_id=plan.post_id, target_id=target.id),
+                PublishTargetInput(post_id=plan.post_id, target_id=target.id, fresh=target.fresh),
                 task_queue=names.platform_task_queue(workflow.info().task_queue, target.platform),
                 start_to_close_timeout=PUBLISH_TIMEOUT,
                 # A worker killed mid-call is noticed within this, not PUBLISH_TIMEOUT.
@@ -242,12 +261,28 @@ class PostWorkflow:
             )
         self._outcomes[target.id] = outcome
 
+    def _final_status(self) -> PostStatus | None:
+        """The post's status as the last stored outcome saw it, when that is final; None
+        means ask the database (old histories always do)."""
+        if not self._lean or self._cancelled:
+            return None
+        for outcome in self._outcomes.values():
+            if outcome.post_status in FINAL_STATUSES:
+                return outcome.post_status
+        return None
+
     def _set_status(self, status: PostStatus, platforms: list[str] | None = None) -> None:
         attributes: list[SearchAttributeUpdate[Any]] = [names.STATUS.value_set(status.value)]
         if platforms:
             attributes.append(names.PLATFORMS.value_set(platforms))
         if self._due is not None:
             attributes.append(names.SCHEDULED_AT.value_set(self._due))
+        if self._lean:
+            # Each upsert is a command and a history event: skip those that change nothing.
+            current = workflow.info().typed_search_attributes
+            attributes = [a for a in attributes if current.get(a.key) != a.value]
+            if not attributes:
+                return
         workflow.upsert_search_attributes(attributes)
 
     # --- Updates: change the schedule while the post waits -------------------------------

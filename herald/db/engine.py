@@ -47,7 +47,9 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Overflow connections are closed when returned: a pool smaller than the usual concurrency
+    # (API requests plus platform activities) would connect and disconnect all the time.
+    return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
 def create_session_factory(engine: AsyncEngine, *, read_only: bool = False) -> SessionFactory:

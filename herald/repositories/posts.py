@@ -11,8 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
-from herald.db.models import Post, PostTarget
+from herald.db.models import Post, PostTarget, SocialAccount
 from herald.errors import HeraldError
 
 
@@ -37,14 +38,34 @@ async def lock_target_and_post(
 ) -> tuple[PostTarget, Post] | None:
     """Locks the post, then loads the target from it: a single lock order avoids deadlocks
     between concurrent target updates, and the post's status is derived from all targets."""
-    post_id = await session.scalar(select(PostTarget.post_id).where(PostTarget.id == target_id))
-    if post_id is None:
-        return None
-    post = await get_post_for_execution(session, post_id)
+    post = await session.scalar(
+        select(Post)
+        .join(PostTarget, PostTarget.post_id == Post.id)
+        .where(PostTarget.id == target_id)
+        .with_for_update(of=Post)
+        .execution_options(populate_existing=True)
+    )
     if post is None:
         return None
     target = next((t for t in post.targets if t.id == target_id), None)
     return (target, post) if target is not None else None
+
+
+async def get_target_for_publishing(
+    session: AsyncSession, target_id: uuid.UUID
+) -> tuple[PostTarget, Post, SocialAccount] | None:
+    """One read for a target's first attempt: the target, its post (without the other
+    targets) and its account."""
+    row = (
+        await session.execute(
+            select(PostTarget, Post, SocialAccount)
+            .join(Post, Post.id == PostTarget.post_id)
+            .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
+            .where(PostTarget.id == target_id)
+            .options(lazyload(Post.targets))
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 @dataclass(frozen=True)
