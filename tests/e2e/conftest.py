@@ -1,0 +1,82 @@
+"""A Herald whose worker runs as a subprocess the tests may kill: API in process, worker via
+`herald worker`, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.resources import Resources
+from herald.dispatch import TemporalGateway
+from herald.migrate import migrate
+from herald.schedules import reconciler_schedule_id
+from tests.support.servers import throwaway_postgres_database
+from tests.support.stack import Stack, make_settings
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crash_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+        migrate(url)
+        yield url
+    else:
+        with throwaway_postgres_database() as url:
+            migrate(url)
+            yield url
+
+
+@pytest.fixture
+async def crash_stack(
+    crash_db: str, temporal_env: WorkflowEnvironment, emulator_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, dict[str, str]]]:
+    settings = make_settings(
+        database_url=crash_db,
+        data_dir=tmp_path / "data",
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"crash-{uuid.uuid4().hex[:8]}",
+        emulator_port=int(emulator_url.rsplit(":", 1)[1]),
+    )
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": crash_db,
+        "HERALD_TEMPORAL_ADDRESS": settings.temporal_address,
+        "HERALD_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "HERALD_SECRET_KEY": settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
+        "HERALD_DATA_DIR": str(settings.data_dir),
+        "HERALD_LOG_LEVEL": "WARNING",
+        "HERALD_PLATFORMS_USE_EMULATOR": "true",
+        "HERALD_EMULATOR_PORT": str(settings.emulator_port),
+        "HERALD_MIRROR_POLL_INTERVAL_S": str(settings.mirror_poll_interval_s),
+    }
+    resources = Resources.build(settings)
+    resources.temporal = TemporalGateway(settings, temporal_env.client)
+    app = create_app(settings, resources)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://herald") as api,
+        httpx.AsyncClient(base_url=emulator_url, timeout=10) as emulator,
+    ):
+        yield Stack("crash", settings, resources, api, emulator, resources.cipher), env
+    await resources.close()
+    # The worker created it; nothing polls this queue any more.
+    with contextlib.suppress(RPCError):
+        await temporal_env.client.get_schedule_handle(reconciler_schedule_id(settings)).delete()
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN / "herald"), "worker"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
