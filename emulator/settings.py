@@ -60,6 +60,22 @@ class EmulatorSettings:
     # Uploaded media ids stay usable this long (expires_after_secs).
     x_media_expiry_s: int = 86400
 
+    # -- Threads (developers.facebook.com/docs/threads: overview, posts, long-lived tokens) -----
+    # Per profile and 24 hours: 250 published posts, 1000 replies, 100 deletions; API calls
+    # per app-user pair: 4800 * impressions (10 at least), counted here in fixed 24-hour windows.
+    threads_post_quota: int = 250
+    threads_reply_quota: int = 1000
+    threads_delete_quota: int = 100
+    threads_call_limit: int = 48000
+    threads_quota_period_s: int = 86400
+    threads_max_characters: int = 500
+    threads_max_carousel: int = 20
+    # Long-lived tokens last 60 days and can be refreshed once at least 24 hours old.
+    threads_long_lived_ttl_s: int = 60 * 86400
+    threads_refresh_min_age_s: int = 86400
+    # Unpublished containers expire after 24 hours.
+    threads_container_ttl_s: int = 86400
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: Any
