@@ -27,12 +27,20 @@ from emulator.requestlog import RequestLogMiddleware
 from emulator.sandbox import sandbox_accounts
 from emulator.settings import EmulatorSettings
 from emulator.state import EmulatorState
+from emulator.threads import ThreadsEmulator
+from emulator.tiktok import TikTokEmulator
 from emulator.x import XEmulator
 
 
 def build_platforms() -> dict[str, PlatformEmulator]:
     """Implemented platforms; adding one is adding its module here."""
-    implemented: list[PlatformEmulator] = [MastodonEmulator(), BlueskyEmulator(), XEmulator()]
+    implemented: list[PlatformEmulator] = [
+        MastodonEmulator(),
+        BlueskyEmulator(),
+        XEmulator(),
+        ThreadsEmulator(),
+        TikTokEmulator(),
+    ]
     return {p.name: p for p in implemented}
 
 

@@ -60,6 +60,20 @@ class EmulatorSettings:
     # Uploaded media ids stay usable this long (expires_after_secs).
     x_media_expiry_s: int = 86400
 
+    # -- TikTok (Content Posting / Display API references; per user access token) -----------
+    tiktok_rate_period_s: int = 60
+    tiktok_init_rate_limit: int = 6
+    tiktok_creator_info_rate_limit: int = 20
+    tiktok_status_rate_limit: int = 30
+    tiktok_display_rate_limit: int = 600
+    # Direct posts per creator per 24 hours ("around 15"), pending inbox shares likewise.
+    tiktok_daily_post_cap: int = 15
+    tiktok_pending_share_cap: int = 5
+    # What creator_info reports; real creators have 60 to 600 seconds.
+    tiktok_max_video_post_duration_sec: int = 300
+    # Login Kit access tokens are valid for 24 hours.
+    tiktok_access_ttl_s: int = 86400
+
     # -- Threads (developers.facebook.com/docs/threads: overview, posts, long-lived tokens) -----
     # Per profile and 24 hours: 250 published posts, 1000 replies, 100 deletions; API calls
     # per app-user pair: 4800 * impressions (10 at least), counted here in fixed 24-hour windows.

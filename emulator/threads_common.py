@@ -77,9 +77,7 @@ def graph_error(
 
 
 def invalid_parameter(user_msg: str, subcode: int | None = None) -> PlatformError:
-    return graph_error(
-        "Invalid parameter", INVALID_PARAMETER, subcode=subcode, user_msg=user_msg
-    )
+    return graph_error("Invalid parameter", INVALID_PARAMETER, subcode=subcode, user_msg=user_msg)
 
 
 def missing_object(object_id: str, method: str = "get") -> PlatformError:
@@ -92,9 +90,9 @@ def missing_object(object_id: str, method: str = "get") -> PlatformError:
     )
 
 
-def invalid_token(message: str = "Invalid OAuth access token - Cannot parse access token") -> (
-    PlatformError
-):
+def invalid_token(
+    message: str = "Invalid OAuth access token - Cannot parse access token",
+) -> PlatformError:
     return graph_error(
         message,
         ACCESS_TOKEN,

@@ -36,6 +36,10 @@ def sandbox_credentials(platform: str, emulator_url: str) -> dict[str, Any] | No
             "instance_url": f"{emulator_url}/mastodon",
             "access_token": sandbox_token(platform),
         }
+    if platform == "threads":
+        return {"access_token": sandbox_token(platform)}
+    if platform == "tiktok":
+        return {"access_token": sandbox_token(platform)}
     return None
 
 

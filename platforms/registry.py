@@ -14,6 +14,12 @@ from herald.errors import HeraldError
 from herald.settings import Settings
 from platforms.base import PlatformAdapter, PlatformApp
 from platforms.mastodon import MastodonAdapter
+from platforms.threads import PRODUCTION_APP as THREADS_APP
+from platforms.threads import ThreadsAdapter
+from platforms.threads import emulated_app as threads_emulated_app
+from platforms.tiktok import PRODUCTION_APP as TIKTOK_APP
+from platforms.tiktok import TikTokAdapter
+from platforms.tiktok import emulated_app as tiktok_emulated_app
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,8 @@ def _no_app(_emulator_url: str) -> PlatformApp:
 # Adding a platform is adding its line here.
 ADAPTERS: dict[str, AdapterSpec] = {
     "mastodon": AdapterSpec(lambda http, _app: MastodonAdapter(http), PlatformApp(""), _no_app),
+    "threads": AdapterSpec(ThreadsAdapter, THREADS_APP, threads_emulated_app),
+    "tiktok": AdapterSpec(TikTokAdapter, TIKTOK_APP, tiktok_emulated_app),
 }
 
 

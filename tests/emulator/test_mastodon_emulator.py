@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.app import build_platforms
 from emulator.forms import Params, _parse_multipart
 from emulator.mastodon_text import grapheme_length, render, status_length
+from emulator.platform import KNOWN_PLATFORMS
 from tests.emulator.clients import make_client
 
 STATUSES = "/mastodon/api/v1/statuses"
@@ -93,11 +95,10 @@ async def add_fault(client: httpx.AsyncClient, **spec: Any) -> str:
 
 async def test_root_describes_the_emulator(client: httpx.AsyncClient) -> None:
     body = (await client.get("/")).json()
-    assert body["platforms"] == {
-        "mastodon": "http://emulator/mastodon",
-        "bluesky": "http://emulator/bluesky",
-        "x": "http://emulator/x",
-    }
+    implemented = set(build_platforms())
+    assert {"mastodon", "bluesky", "x"} <= implemented
+    assert body["platforms"] == {name: f"http://emulator/{name}" for name in implemented}
+    assert set(body["planned_platforms"]) == set(KNOWN_PLATFORMS) - implemented
     assert body["control"] == "http://emulator/_emulator"
 
 

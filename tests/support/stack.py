@@ -165,6 +165,10 @@ class Stack:
 def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) -> dict[str, Any]:
     if platform == "mastodon":
         return {"instance_url": f"{emulator_url}/mastodon", "access_token": emulated["token"]}
+    if platform == "threads":
+        return {"access_token": emulated["token"], "user_id": str(emulated["id"])}
+    if platform == "tiktok":
+        return {"access_token": emulated["token"], "open_id": str(emulated["id"])}
     raise ValueError(f"no test credentials for {platform}")
 
 
