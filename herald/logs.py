@@ -11,7 +11,14 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    # httpx logs every request at INFO; platform calls are logged by the activities instead.
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    # httpx logs every request URL at INFO, and some platform APIs (Graph token exchanges)
+    # carry tokens in the query string: never let those lines out. Platform calls are logged
+    # by the activities instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("temporalio.activity").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

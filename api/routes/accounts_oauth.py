@@ -137,18 +137,17 @@ async def refresh(
     oauth_adapter(resources.adapters, account.platform)
     if account.status == AccountStatus.REVOKED:
         raise HeraldError.conflict("the account was disconnected; connect it again")
+    platform = account.platform
     await session.rollback()  # the refresh writes in its own transactions
     try:
         outcome = await refresh_account_tokens(
             resources.sessions, resources.adapters, resources.cipher, account_id
         )
     except PlatformError as err:  # transient: say so, and mark nothing
-        raise HeraldError.unavailable(
-            f"{account.platform} could not be reached: {err.message}"
-        ) from err
+        raise HeraldError.unavailable(f"{platform} could not be reached: {err.message}") from err
     if outcome.expired:
         raise HeraldError.conflict(
-            f"{account.platform} refused to renew the tokens ({outcome.message}); reconnect"
+            f"{platform} refused to renew the tokens ({outcome.message}); reconnect"
         )
     await resources.temporal.watch_account_tokens(account_id)
     await session.refresh(account)
