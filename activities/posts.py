@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -44,6 +45,7 @@ from herald.services.account_tokens import refresh_account_tokens
 from herald.services.events import record_event
 from herald.services.post_actions import release_queue_slots
 from herald.services.post_state import refresh_status
+from herald.services.target_outcomes import store_outcome
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
@@ -139,22 +141,35 @@ class PostActivities:
 
     @activity.defn(name="load_post_plan")
     async def load_post_plan(self, input: PostWorkflowInput) -> PostPlan | None:
+        if input.start_if_due and (input.expect_due or input.target_ids is not None):
+            # Most likely due at once: one write transaction reads the post and starts it.
+            async with self._sessions() as session, session.begin():
+                post = await get_post_for_execution(session, uuid.UUID(input.post_id))
+                if post is None:
+                    return None
+                plan = await self._plan(session, post, input)
+                if self._due_now(plan, input):
+                    batch = self._start_on(session, post, self._start_request(plan, input))
+                    plan = plan.model_copy(update={"batch": batch})
+                return plan
         async with self._read_sessions() as session:
             post = await get_post_for_execution(session, uuid.UUID(input.post_id))
             if post is None:
                 return None
             plan = await self._plan(session, post, input)
         if input.start_if_due and self._due_now(plan, input):
-            started = await self._start(
-                StartPublishing(
-                    post_id=plan.post_id,
-                    now=utcnow(),
-                    publish_all=plan.phase is PostPhase.QUEUED or input.target_ids is not None,
-                    target_ids=input.target_ids,
-                )
-            )
+            started = await self._start(self._start_request(plan, input))
             plan = plan.model_copy(update={"batch": started})
         return plan
+
+    @staticmethod
+    def _start_request(plan: PostPlan, input: PostWorkflowInput) -> StartPublishing:
+        return StartPublishing(
+            post_id=plan.post_id,
+            now=utcnow(),
+            publish_all=plan.phase is PostPhase.QUEUED or input.target_ids is not None,
+            target_ids=input.target_ids,
+        )
 
     async def _plan(self, session: AsyncSession, post: Post, input: PostWorkflowInput) -> PostPlan:
         targets = _waiting_targets(post, input.target_ids)
@@ -168,7 +183,11 @@ class PostActivities:
             max_attempts=self._max_attempts,
             next_due=_earliest(post, targets),
             author_id=post.created_by_id,
-            approval_timeout_s=await self._approval_timeout(session, post.workspace_id),
+            approval_timeout_s=(
+                await self._approval_timeout(session, post.workspace_id)
+                if post.phase is PostPhase.PENDING_APPROVAL
+                else None
+            ),
         )
 
     @staticmethod
@@ -225,42 +244,44 @@ class PostActivities:
         return await self._start(input)
 
     async def _start(self, input: StartPublishing) -> PublishBatch:
-        """Marks the due targets publishing (from here on the post can no longer be edited),
-        counts their first attempt, and says when the next waiting one is due."""
         async with self._sessions() as session, session.begin():
             post = await get_post_for_execution(session, uuid.UUID(input.post_id))
             if post is None:
                 return PublishBatch(targets=[], next_due=None)
-            waiting = _waiting_targets(post, input.target_ids)
-            due = [
-                t
-                for t in waiting
-                if input.publish_all or (_time_of(post, t) or input.now) <= input.now
-            ]
-            # Already marked by an earlier attempt of this activity whose answer was lost
-            # (the worker died after committing): they are due too, or nothing would publish them.
-            wanted = set(input.target_ids) if input.target_ids is not None else None
-            due += [
-                t
-                for t in post.targets
-                if t.status == TargetStatus.PUBLISHING and (wanted is None or str(t.id) in wanted)
-            ]
-            fresh = {t.id for t in due if t.status != TargetStatus.PUBLISHING}
-            now = utcnow()
-            for target in due:
-                if target.id in fresh:
-                    target.attempts += 1
-                    target.first_attempt_at = target.first_attempt_at or now
-                target.status = TargetStatus.PUBLISHING
-            refresh_status(session, post)
-            later = [t for t in waiting if t not in due]
-            return PublishBatch(
-                targets=[
-                    TargetRef(id=str(t.id), platform=t.platform, fresh=t.id in fresh) for t in due
-                ],
-                next_due=_earliest(post, later) if later else None,
-                platforms=sorted({t.platform for t in post.targets}),
-            )
+            return self._start_on(session, post, input)
+
+    @staticmethod
+    def _start_on(session: AsyncSession, post: Post, input: StartPublishing) -> PublishBatch:
+        """Marks the due targets publishing (from here on the post can no longer be edited),
+        counts their first attempt, and says when the next waiting one is due."""
+        waiting = _waiting_targets(post, input.target_ids)
+        due = [
+            t for t in waiting if input.publish_all or (_time_of(post, t) or input.now) <= input.now
+        ]
+        # Already marked by an earlier attempt of this activity whose answer was lost
+        # (the worker died after committing): they are due too, or nothing would publish them.
+        wanted = set(input.target_ids) if input.target_ids is not None else None
+        due += [
+            t
+            for t in post.targets
+            if t.status == TargetStatus.PUBLISHING and (wanted is None or str(t.id) in wanted)
+        ]
+        fresh = {t.id for t in due if t.status != TargetStatus.PUBLISHING}
+        now = utcnow()
+        for target in due:
+            if target.id in fresh:
+                target.attempts += 1
+                target.first_attempt_at = target.first_attempt_at or now
+            target.status = TargetStatus.PUBLISHING
+        refresh_status(session, post)
+        later = [t for t in waiting if t not in due]
+        return PublishBatch(
+            targets=[
+                TargetRef(id=str(t.id), platform=t.platform, fresh=t.id in fresh) for t in due
+            ],
+            next_due=_earliest(post, later) if later else None,
+            platforms=sorted({t.platform for t in post.targets}),
+        )
 
     @activity.defn(name="apply_schedule_change")
     async def apply_schedule_change(self, change: ScheduleChange) -> PostStatus:
@@ -447,30 +468,47 @@ class PostActivities:
         return items
 
     async def _finish_published(self, target_id: str, published: PublishedPost) -> TargetOutcome:
-        async with self._sessions() as session, session.begin():
-            found = await lock_target_and_post(session, uuid.UUID(target_id))
-            assert found is not None
-            target, post = found
-            target.status = TargetStatus.PUBLISHED
-            target.platform_post_id = published.platform_post_id
-            target.platform_post_url = published.url
-            target.published_at = published.published_at or utcnow()
-            target.error_code = target.error_message = None
-            target.error_retryable = None
-            refresh_status(session, post)
-            return _outcome(target, post)
+        values: dict[str, Any] = {
+            "status": TargetStatus.PUBLISHED,
+            "platform_post_id": published.platform_post_id,
+            "platform_post_url": published.url,
+            "published_at": published.published_at or utcnow(),
+            "error_code": None,
+            "error_message": None,
+            "error_retryable": None,
+        }
+        return await self._store(target_id, values, unless_published=False)
 
     async def _finish_failed(
         self, target_id: str, code: str, message: str, retryable: bool
     ) -> TargetOutcome:
+        values: dict[str, Any] = {
+            "status": TargetStatus.FAILED,
+            "error_code": code,
+            "error_message": message,
+            "error_retryable": retryable,
+        }
+        # A target an earlier attempt published stays published.
+        return await self._store(target_id, values, unless_published=True)
+
+    async def _store(
+        self, target_id: str, values: dict[str, Any], *, unless_published: bool
+    ) -> TargetOutcome:
         async with self._sessions() as session, session.begin():
-            found = await lock_target_and_post(session, uuid.UUID(target_id))
-            assert found is not None
-            target, post = found
-            if target.status != TargetStatus.PUBLISHED:
-                self._fail(target, code, message, retryable)
-                refresh_status(session, post)
-            return _outcome(target, post)
+            stored = await store_outcome(
+                session, uuid.UUID(target_id), values, unless_published=unless_published
+            )
+        if stored is None:
+            raise ApplicationError("target no longer exists", type="Gone", non_retryable=True)
+        return TargetOutcome(
+            target_id=target_id,
+            status=stored.status,
+            platform_post_id=stored.platform_post_id,
+            platform_post_url=stored.platform_post_url,
+            error_code=stored.error_code,
+            error_message=stored.error_message,
+            post_status=stored.post_status,
+        )
 
     async def _note_error(self, target_id: str, err: PlatformError) -> None:
         """Keeps the last error visible on a target that is still being retried."""

@@ -10,6 +10,12 @@ from temporalio import activity
 
 
 @dataclass
+class Destination:
+    instance_url: str
+    token: str
+
+
+@dataclass
 class PostStatusInput:
     instance_url: str  # e.g. http://127.0.0.1:8300/mastodon
     token: str
@@ -34,6 +40,11 @@ class BaselineActivities:
         )
         response.raise_for_status()
         return str(response.json()["id"])
+
+    @activity.defn(name="bench_prepare")
+    async def prepare(self, destinations: list[Destination]) -> list[Destination]:
+        """The batch step of the fan-out, without a database: hands the destinations back."""
+        return destinations
 
     @activity.defn(name="bench_record_time")
     async def record_time(self) -> float:

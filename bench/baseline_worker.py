@@ -32,7 +32,13 @@ async def running_baseline(settings: Settings, client: Client) -> AsyncIterator[
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
     activities = BaselineActivities(http)
     workers = [
-        Worker(client, task_queue=queues.workflows, workflows=[FanOutWorkflow, TimerWorkflow]),
+        # As Herald's main queue: workflows, and the activities that prepare a batch.
+        Worker(
+            client,
+            task_queue=queues.workflows,
+            workflows=[FanOutWorkflow, TimerWorkflow],
+            activities=[activities.prepare],
+        ),
         Worker(
             client,
             task_queue=queues.activities,

@@ -11,19 +11,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from bench.baseline_activities import BaselineActivities, PostStatusInput
+    from bench.baseline_activities import BaselineActivities, Destination, PostStatusInput
 
 # The same limits as Herald's publish activity (workflows/post.py).
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=4
 )
-
-
-@dataclass
-class Destination:
-    instance_url: str
-    token: str
 
 
 @dataclass
@@ -36,10 +30,18 @@ class FanOutInput:
 
 @workflow.defn(name="BenchFanOutWorkflow")
 class FanOutWorkflow:
-    """One post to several accounts: one activity per destination, concurrently."""
+    """One post to several accounts with the activities Herald's post workflow runs: one that
+    prepares the batch (Herald: load_post_plan, which also marks the targets publishing), then
+    one per destination, concurrently. The first does no I/O here."""
 
     @workflow.run
     async def run(self, input: FanOutInput) -> list[str]:
+        destinations = await workflow.execute_activity_method(
+            BaselineActivities.prepare,
+            input.destinations,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
         calls = [
             workflow.execute_activity_method(
                 BaselineActivities.post_status,
@@ -53,7 +55,7 @@ class FanOutWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RETRY,
             )
-            for index, d in enumerate(input.destinations)
+            for index, d in enumerate(destinations)
         ]
         return list(await asyncio.gather(*calls))
 

@@ -19,8 +19,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.baseline_activities import Destination
 from bench.baseline_worker import running_baseline
-from bench.baseline_workflows import Destination, FanOutInput, FanOutWorkflow
+from bench.baseline_workflows import FanOutInput, FanOutWorkflow
 from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
 from bench.report import at_least, row
 from bench.stats import ratio, summary_ms

@@ -28,6 +28,7 @@ from herald.payloads import (
     UnpublishInput,
 )
 from herald.settings import Settings
+from herald.status import PostPhase
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class TemporalGateway:
             client = await self.client()
             await client.start_workflow(
                 "PostWorkflow",
-                PostWorkflowInput(post_id=str(post.id)),
+                PostWorkflowInput(post_id=str(post.id), expect_due=post.phase is PostPhase.QUEUED),
                 id=names.post_workflow_id(post.id),
                 task_queue=self._settings.temporal_task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

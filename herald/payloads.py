@@ -17,6 +17,8 @@ class PostWorkflowInput(BaseModel):
     # Set by the workflow for load_post_plan: a post already due starts publishing in the same
     # transaction (one activity and one write fewer); the answer then carries the batch.
     start_if_due: bool = False
+    # The API's hint that the post was created to publish now: load it for writing at once.
+    expect_due: bool = False
 
 
 class TargetRef(BaseModel):
