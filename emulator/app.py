@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from emulator import control
 from emulator.bluesky import BlueskyEmulator
 from emulator.faults import FaultMiddleware
+from emulator.linkedin import LinkedInEmulator
 from emulator.mastodon import MastodonEmulator
 from emulator.platform import (
     KNOWN_PLATFORMS,
@@ -40,6 +41,7 @@ def build_platforms() -> dict[str, PlatformEmulator]:
         XEmulator(),
         ThreadsEmulator(),
         TikTokEmulator(),
+        LinkedInEmulator(),
     ]
     return {p.name: p for p in implemented}
 

@@ -90,6 +90,18 @@ class EmulatorSettings:
     # Unpublished containers expire after 24 hours.
     threads_container_ttl_s: int = 86400
 
+    # -- LinkedIn (learn.microsoft.com: rate limits, programmatic refresh tokens) ------------
+    # Daily limits per member and application, reset at midnight UTC; the real numbers are
+    # per endpoint and shown only in the developer portal (150 member shares a day is usual).
+    linkedin_post_daily_limit: int = 150
+    linkedin_member_daily_limit: int = 100000
+    # Access tokens last 60 days, refresh tokens a year (never extended by refreshing).
+    linkedin_access_ttl_s: int = 60 * 86400
+    linkedin_refresh_ttl_s: int = 365 * 86400
+    linkedin_max_commentary: int = 3000
+    # How far back an identical commentary by the same author is refused as DUPLICATE_POST.
+    linkedin_duplicate_window_s: int = 86400
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: Any

@@ -36,9 +36,18 @@ def sandbox_credentials(platform: str, emulator_url: str) -> dict[str, Any] | No
             "instance_url": f"{emulator_url}/mastodon",
             "access_token": sandbox_token(platform),
         }
+    if platform == "bluesky":
+        return {
+            "service_url": f"{emulator_url}/bluesky",
+            "identifier": f"{SANDBOX_USERNAME}.bsky.emulator",
+            "app_password": sandbox_token(platform),
+        }
     if platform == "threads":
         return {"access_token": sandbox_token(platform)}
     if platform == "tiktok":
+        return {"access_token": sandbox_token(platform)}
+    if platform == "linkedin":
+        # The author URN is read from /v2/userinfo when the adapter first needs it.
         return {"access_token": sandbox_token(platform)}
     return None
 

@@ -13,6 +13,10 @@ import httpx
 from herald.errors import HeraldError
 from herald.settings import Settings
 from platforms.base import PlatformAdapter, PlatformApp
+from platforms.bluesky import BlueskyAdapter
+from platforms.linkedin import PRODUCTION_APP as LINKEDIN_APP
+from platforms.linkedin import LinkedInAdapter
+from platforms.linkedin import emulated_app as linkedin_emulated_app
 from platforms.mastodon import MastodonAdapter
 from platforms.threads import PRODUCTION_APP as THREADS_APP
 from platforms.threads import ThreadsAdapter
@@ -38,8 +42,10 @@ def _no_app(_emulator_url: str) -> PlatformApp:
 # Adding a platform is adding its line here.
 ADAPTERS: dict[str, AdapterSpec] = {
     "mastodon": AdapterSpec(lambda http, _app: MastodonAdapter(http), PlatformApp(""), _no_app),
+    "bluesky": AdapterSpec(lambda http, _app: BlueskyAdapter(http), PlatformApp(""), _no_app),
     "threads": AdapterSpec(ThreadsAdapter, THREADS_APP, threads_emulated_app),
     "tiktok": AdapterSpec(TikTokAdapter, TIKTOK_APP, tiktok_emulated_app),
+    "linkedin": AdapterSpec(LinkedInAdapter, LINKEDIN_APP, linkedin_emulated_app),
 }
 
 

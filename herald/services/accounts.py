@@ -1,6 +1,6 @@
-"""Connecting credential-based accounts (Mastodon token; Bluesky app password comes with its
-adapter), testing them and disconnecting them. Secrets are encrypted before they are stored and
-never leave this module in any answer."""
+"""Connecting credential-based accounts (Mastodon token, Bluesky app password), testing them
+and disconnecting them. Secrets are encrypted before they are stored and never leave this
+module in any answer."""
 
 from __future__ import annotations
 
@@ -31,7 +31,26 @@ class MastodonCredentials(BaseModel):
     access_token: str = Field(min_length=1, max_length=2000)
 
 
-CREDENTIALS: dict[str, type[BaseModel]] = {"mastodon": MastodonCredentials}
+class BlueskyCredentials(BaseModel):
+    """An app password for a handle or DID on a PDS (bsky.social unless told otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identifier: str = Field(min_length=1, max_length=2048)
+    app_password: str = Field(min_length=1, max_length=2000)
+    service_url: HttpUrl = HttpUrl("https://bsky.social")
+
+
+CREDENTIALS: dict[str, type[BaseModel]] = {
+    "mastodon": MastodonCredentials,
+    "bluesky": BlueskyCredentials,
+}
+# The field naming the server a credential platform's account lives on (checked against SSRF).
+BASE_URL_FIELDS = ("instance_url", "service_url")
+
+
+def _base_url_field(credentials: dict[str, Any]) -> str | None:
+    return next((name for name in BASE_URL_FIELDS if name in credentials), None)
 
 
 class ConnectBody(BaseModel):
@@ -58,7 +77,9 @@ def _credentials(platform: str, raw: dict[str, Any]) -> dict[str, Any]:
         ]
         raise HeraldError(ErrorCode.VALIDATION_ERROR, details[0].message, details) from err
     values = parsed.model_dump(mode="json")
-    values["instance_url"] = str(values["instance_url"]).rstrip("/")
+    field = _base_url_field(values)
+    if field is not None:
+        values[field] = str(values[field]).rstrip("/")
     return values
 
 
@@ -66,10 +87,12 @@ async def verify_with_platform(
     adapters: AdapterRegistry, platform: str, credentials: dict[str, Any], allow_hosts: list[str]
 ) -> AccountIdentity:
     """Asks the platform who these credentials are; a refusal is the caller's 400."""
-    try:
-        await check_url(str(credentials.get("instance_url", "")), allow_hosts)
-    except FetchError as err:
-        raise HeraldError.invalid("credentials.instance_url", str(err)) from err
+    field = _base_url_field(credentials)
+    if field is not None:
+        try:
+            await check_url(str(credentials[field]), allow_hosts)
+        except FetchError as err:
+            raise HeraldError.invalid(f"credentials.{field}", str(err)) from err
     context = AccountContext("", "", None, credentials)
     try:
         return await adapters.get(platform).verify(context)

@@ -165,10 +165,21 @@ class Stack:
 def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) -> dict[str, Any]:
     if platform == "mastodon":
         return {"instance_url": f"{emulator_url}/mastodon", "access_token": emulated["token"]}
+    if platform == "bluesky":
+        return {
+            "service_url": f"{emulator_url}/bluesky",
+            "identifier": f"{emulated['username']}.bsky.emulator",
+            "app_password": emulated["token"],
+        }
     if platform == "threads":
         return {"access_token": emulated["token"], "user_id": str(emulated["id"])}
     if platform == "tiktok":
         return {"access_token": emulated["token"], "open_id": str(emulated["id"])}
+    if platform == "linkedin":
+        return {
+            "access_token": emulated["token"],
+            "author_urn": f"urn:li:person:{emulated['id']}",
+        }
     raise ValueError(f"no test credentials for {platform}")
 
 

@@ -1,0 +1,564 @@
+"""Bluesky through the whole stack (API → workflow → BlueskyAdapter → the emulator's PDS over
+XRPC), connecting an account with an app password, and the adapter's reading, deleting and
+session handling against the emulator directly."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from platforms.base import (
+    AccountContext,
+    AuthExpired,
+    MediaItem,
+    PublishRequest,
+    RateLimited,
+    Rejected,
+    request_from,
+)
+from platforms.bluesky import BlueskyAdapter
+from platforms.bluesky_text import find_tags, grapheme_count, tid_for, tid_time
+from tests.integration.test_media import MediaClient
+from tests.support.media_files import jpeg, mp4, png
+from tests.support.stack import Stack, Tenant
+
+POST = "app.bsky.feed.post"
+
+
+def _body(tenant: Tenant, text: str, **extra: Any) -> dict[str, Any]:
+    options = extra.pop("options", None)
+    target: dict[str, Any] = {"account_id": str(tenant.accounts["bluesky"])}
+    if options is not None:
+        target["options"] = options
+    return {"content": text, "targets": [target], "publish_now": True, **extra}
+
+
+async def _publish(stack: Stack, tenant: Tenant, text: str, **extra: Any) -> dict[str, Any]:
+    created = await stack.api.post(
+        "/v1/posts", json=_body(tenant, text, **extra), headers=tenant.headers
+    )
+    assert created.status_code == 201, created.text
+    return await stack.wait_for_post(tenant, created.json()["id"])
+
+
+async def _fault(stack: Stack, **spec: Any) -> None:
+    response = await stack.emulator.post("/_emulator/faults", json={"platform": "bluesky", **spec})
+    assert response.status_code == 200, response.text
+
+
+async def _record(emulator: httpx.AsyncClient, uri: str) -> dict[str, Any]:
+    """The stored record, read back with com.atproto.repo.getRecord (no auth needed)."""
+    did, collection, rkey = uri.removeprefix("at://").split("/")
+    found = await emulator.get(
+        "/bluesky/xrpc/com.atproto.repo.getRecord",
+        params={"repo": did, "collection": collection, "rkey": rkey},
+    )
+    assert found.status_code == 200, found.text
+    value: dict[str, Any] = found.json()["value"]
+    return value
+
+
+async def _did_of(emulator: httpx.AsyncClient, username: str) -> str:
+    listed = await emulator.get("/_emulator/accounts", params={"platform": "bluesky"})
+    return str(next(a["id"] for a in listed.json()["data"] if a["username"] == username))
+
+
+async def _calls(stack: Stack, nsid: str) -> int:
+    logged = await stack.emulator.get(
+        "/_emulator/requests", params={"platform": "bluesky", "path": nsid}
+    )
+    return len(logged.json()["data"])
+
+
+def _slice(text: str, facet: dict[str, Any]) -> str:
+    index = facet["index"]
+    return text.encode()[index["byteStart"] : index["byteEnd"]].decode()
+
+
+async def test_text_post_with_facets_langs_and_permalink(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    friend = f"f{uuid.uuid4().hex[:10]}"
+    await stack.emulator.post(
+        "/_emulator/accounts", json={"platform": "bluesky", "username": friend}
+    )
+    text = (
+        f"🦋 Grüße @{friend}.bsky.emulator, read https://example.com/a?b=1. #Herald "
+        "@nobody.example.org"
+    )
+    post = await _publish(stack, tenant, text, options={"language": "de"})
+    assert post["status"] == "published", post["targets"][0]["error"]
+    [target] = post["targets"]
+    assert target["attempts"] == 1
+    username = tenant.usernames["bluesky"]
+    [stored] = await stack.emulator_posts("bluesky", username)
+    assert stored["text"] == text
+    assert target["platform_post_id"] == stored["id"]
+    rkey = stored["id"].rsplit("/", 1)[1]
+    assert target["platform_post_url"] == (
+        f"https://bsky.app/profile/{username}.bsky.emulator/post/{rkey}"
+    )
+    record = await _record(stack.emulator, stored["id"])
+    assert record["langs"] == ["de"]
+    features = {
+        _slice(text, f): (f["features"][0]["$type"].split("#")[1], f["features"][0])
+        for f in record["facets"]
+    }
+    assert set(features) == {f"@{friend}.bsky.emulator", "https://example.com/a?b=1", "#Herald"}
+    assert features["https://example.com/a?b=1"][1]["uri"] == "https://example.com/a?b=1"
+    assert features["#Herald"][1]["tag"] == "Herald"
+    mention = features[f"@{friend}.bsky.emulator"][1]
+    assert mention["did"] == await _did_of(stack.emulator, friend)
+    # The unknown handle stays plain text: resolveHandle found nobody.
+
+
+async def test_images_and_a_video_are_uploaded_as_blobs(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    client = MediaClient(stack.api, tenant, None)
+    picture, photo, clip = png(90, 60), jpeg(40, 40), mp4(seconds=0.5)
+    images = [
+        await client.upload("pic.png", "image/png", picture),
+        await client.upload("photo.jpg", "image/jpeg", photo),
+    ]
+    video = await client.upload("clip.mp4", "video/mp4", clip)
+    album = await _publish(stack, tenant, "two pictures", media_ids=[m["id"] for m in images])
+    assert album["status"] == "published", album["targets"][0]["error"]
+    film = await _publish(stack, tenant, "a clip", media_ids=[video["id"]])
+    assert film["status"] == "published", film["targets"][0]["error"]
+    posts = {
+        p["text"]: p for p in await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])
+    }
+    assert [m["sha256"] for m in posts["two pictures"]["media"]] == [
+        hashlib.sha256(picture).hexdigest(),
+        hashlib.sha256(photo).hexdigest(),
+    ]
+    album_record = await _record(stack.emulator, posts["two pictures"]["id"])
+    assert album_record["embed"]["$type"] == "app.bsky.embed.images"
+    assert album_record["embed"]["images"][0]["aspectRatio"] == {"width": 90, "height": 60}
+    film_record = await _record(stack.emulator, posts["a clip"]["id"])
+    assert film_record["embed"]["$type"] == "app.bsky.embed.video"
+    assert film_record["embed"]["video"]["mimeType"] == "video/mp4"
+
+
+async def test_thread_parts_are_replies_with_root_and_parent(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    post = await _publish(
+        stack, tenant, "1/3 a thread", options={"thread": ["2/3 goes on", {"text": "3/3 ends"}]}
+    )
+    assert post["status"] == "published", post["targets"][0]["error"]
+    posts = await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])
+    assert [p["text"] for p in posts] == ["1/3 a thread", "2/3 goes on", "3/3 ends"]
+    head, second, third = posts
+    assert post["targets"][0]["platform_post_id"] == head["id"]
+    assert second["in_reply_to_id"] == head["id"]
+    assert third["in_reply_to_id"] == second["id"]
+    record = await _record(stack.emulator, third["id"])
+    assert record["reply"]["root"]["uri"] == head["id"]
+    assert record["reply"]["parent"]["uri"] == second["id"]
+    assert record["reply"]["root"]["cid"].startswith("bafy")
+
+
+async def test_a_rate_limit_is_waited_out(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    await _fault(stack, status=429, retry_after=1, count=1, path="com.atproto.repo.createRecord")
+    try:
+        post = await _publish(stack, tenant, "patience")
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published", post["targets"][0]["error"]
+    assert post["targets"][0]["attempts"] == 2
+    assert len(await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])) == 1
+
+
+async def test_server_errors_are_retried_without_duplicates(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    await _fault(stack, status=503, count=2, path="com.atproto.repo.createRecord")
+    try:
+        post = await _publish(stack, tenant, "retry me")
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published", post["targets"][0]["error"]
+    assert post["targets"][0]["attempts"] == 3
+    assert len(await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])) == 1
+
+
+async def test_a_lost_answer_does_not_post_twice_and_the_thread_is_completed(
+    stack: Stack,
+) -> None:
+    """The PDS stored the head but its answer was lost, and so was the check of its record
+    key: the next attempt finds the head at that key and only adds the reply."""
+    tenant = await stack.new_tenant(("bluesky",))
+    await _fault(stack, status=502, count=1, path="createRecord", phase="after")
+    await _fault(stack, status=503, count=1, path="getRecord")
+    try:
+        post = await _publish(stack, tenant, "only once", options={"thread": ["and a reply"]})
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published", post["targets"][0]["error"]
+    assert post["targets"][0]["attempts"] == 2
+    posts = await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])
+    assert [p["text"] for p in posts] == ["only once", "and a reply"]
+    assert posts[1]["in_reply_to_id"] == posts[0]["id"]
+    assert post["targets"][0]["platform_post_id"] == posts[0]["id"]
+
+
+async def test_an_expired_session_is_renewed_and_a_refused_one_fails_the_target(
+    stack: Stack,
+) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    first = await _publish(stack, tenant, "before the access token expires")
+    assert first["status"] == "published", first["targets"][0]["error"]
+    # Past the access JWT's two hours: the cached session answers ExpiredToken.
+    await stack.emulator.post("/_emulator/clock", json={"seconds": 7300})
+    sessions_before = await _calls(stack, "createSession"), await _calls(stack, "refreshSession")
+    second = await _publish(stack, tenant, "after a refresh")
+    assert second["status"] == "published", second["targets"][0]["error"]
+    assert second["targets"][0]["attempts"] == 1
+    sessions_after = await _calls(stack, "createSession"), await _calls(stack, "refreshSession")
+    # Renewed with the refresh JWT; the app password was not needed again.
+    assert (sessions_after[0] - sessions_before[0], sessions_after[1] - sessions_before[1]) == (
+        0,
+        1,
+    )
+
+    await _fault(stack, status=401, path="/xrpc/")  # every call, createSession too
+    try:
+        refused = await _publish(stack, tenant, "never")
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert refused["status"] == "failed"
+    error = refused["targets"][0]["error"]
+    assert error["code"] == "auth_expired"
+    assert "Authentication Required" in error["message"]
+    texts = [p["text"] for p in await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])]
+    assert texts == ["before the access token expires", "after a refresh"]
+
+
+async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    message = "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"
+    await _fault(stack, status=400, count=1, path="createRecord", message=message)
+    try:
+        post = await _publish(stack, tenant, "refused")
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "failed"
+    [target] = post["targets"]
+    assert target["attempts"] == 1
+    assert target["error"]["code"] == "rejected"
+    assert target["error"]["retryable"] is False
+    assert message in target["error"]["message"]
+    assert await stack.emulator_posts("bluesky", tenant.usernames["bluesky"]) == []
+
+
+async def test_validate_reports_bluesky_limits_with_paths(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    client = MediaClient(stack.api, tenant, None)
+    image = await client.upload("pic.png", "image/png", png())
+    clip = await client.upload("clip.mp4", "video/mp4", mp4(seconds=0.5))
+    body = {
+        "content": "👋🏽" * 301,  # 301 graphemes, 602 code points, 2408 bytes
+        "media_ids": [image["id"], clip["id"]],
+        "draft": True,
+        "targets": [
+            {
+                "account_id": str(tenant.accounts["bluesky"]),
+                "options": {"thread": ["fine", "y" * 301]},
+            }
+        ],
+    }
+    response = await stack.api.post("/v1/posts/validate", json=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    [target] = response.json()["targets"]
+    problems = {(p["code"], p["path"]) for p in target["problems"]}
+    assert problems == {
+        ("text_too_long", "content"),
+        ("text_too_long", "targets.0.options.thread.1"),  # the adapter's path, under its target
+        ("video_with_other_media", "media_ids"),  # the post's own media list
+    }
+    fine = {
+        "content": "e\u0301" * 300,  # 300 graphemes of 2 code points
+        "media_ids": [image["id"]] * 4,
+        "draft": True,
+        "targets": [{"account_id": str(tenant.accounts["bluesky"])}],
+    }
+    ok = await stack.api.post("/v1/posts/validate", json=fine, headers=tenant.headers)
+    assert ok.json()["valid"] is True, ok.json()
+
+
+async def test_connect_with_an_app_password(stack: Stack) -> None:
+    tenant = await stack.new_tenant(())
+    username = f"c{uuid.uuid4().hex[:10]}"
+    created = await stack.emulator.post(
+        "/_emulator/accounts", json={"platform": "bluesky", "username": username}
+    )
+    emulated = created.json()
+    credentials = {
+        "service_url": f"{stack.emulator.base_url}/bluesky/",
+        "identifier": f"{username}.bsky.emulator",
+        "app_password": emulated["token"],
+    }
+    body = {"brand_id": str(tenant.brand_id), "platform": "bluesky", "credentials": credentials}
+    wrong = {**body, "credentials": {**credentials, "app_password": "abcd-efgh-ijkl-mnop"}}
+    refused = await stack.api.post("/v1/accounts", json=wrong, headers=tenant.headers)
+    assert refused.status_code == 400, refused.text
+    assert "Invalid identifier or password" in refused.text
+    assert "abcd-efgh-ijkl-mnop" not in refused.text
+
+    internal = {**body, "credentials": {**credentials, "service_url": "http://10.1.2.3/pds"}}
+    blocked = await stack.api.post("/v1/accounts", json=internal, headers=tenant.headers)
+    assert blocked.status_code == 400, blocked.text
+    assert "credentials.service_url" in blocked.text  # checked before any request is made
+
+    connected = await stack.api.post("/v1/accounts", json=body, headers=tenant.headers)
+    assert connected.status_code == 201, connected.text
+    account = connected.json()
+    assert account["username"] == f"{username}.bsky.emulator"
+    assert account["status"] == "active"
+    assert emulated["token"] not in connected.text
+    post = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "connected",
+            "publish_now": True,
+            "targets": [{"account_id": account["id"]}],
+        },
+        headers=tenant.headers,
+    )
+    assert (await stack.wait_for_post(tenant, post.json()["id"]))["status"] == "published"
+    tested = await stack.api.post(f"/v1/accounts/{account['id']}/test", headers=tenant.headers)
+    assert tested.status_code == 200, tested.text
+    assert emulated["token"] not in tested.text
+
+
+# -- the adapter on its own, against the suite's emulator ---------------------------------------
+
+
+@pytest.fixture
+async def adapter() -> AsyncIterator[BlueskyAdapter]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield BlueskyAdapter(http)
+
+
+async def _account(emulator_url: str, password: str | None = None) -> AccountContext:
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        created = await emulator.post(
+            "/_emulator/accounts",
+            json={"platform": "bluesky", "username": f"a{uuid.uuid4().hex[:10]}"},
+        )
+    body = created.json()
+    return AccountContext(
+        account_id=str(uuid.uuid4()),
+        username=body["username"],
+        platform_account_id=str(body["id"]),
+        credentials={
+            "service_url": f"{emulator_url}/bluesky",
+            "identifier": str(body["id"]),  # the DID works as well as the handle
+            "app_password": password or body["token"],
+        },
+    )
+
+
+def _request(text: str, media: list[MediaItem] | None = None, **options: Any) -> PublishRequest:
+    return request_from(text, uuid.uuid4().hex, media or [], options)
+
+
+async def _quote(emulator_url: str, account: AccountContext, text: str, uri: str) -> str:
+    """A quote post made the way the Bluesky app makes one (Herald never quotes)."""
+    base = f"{emulator_url}/bluesky/xrpc"
+    async with httpx.AsyncClient() as http:
+        session = (
+            await http.post(
+                f"{base}/com.atproto.server.createSession",
+                json={
+                    "identifier": account.credentials["identifier"],
+                    "password": account.credentials["app_password"],
+                },
+            )
+        ).json()
+        target = (await http.get(f"{base}/app.bsky.feed.getPosts", params={"uris": uri})).json()
+        record = {
+            "$type": POST,
+            "text": text,
+            "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "embed": {
+                "$type": "app.bsky.embed.record",
+                "record": {"uri": uri, "cid": target["posts"][0]["cid"]},
+            },
+        }
+        created = await http.post(
+            f"{base}/com.atproto.repo.createRecord",
+            json={"repo": session["did"], "collection": POST, "record": record},
+            headers={"Authorization": f"Bearer {session['accessJwt']}"},
+        )
+    assert created.status_code == 200, created.text
+    return str(created.json()["uri"])
+
+
+async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator_url: str) -> None:
+    account = await _account(emulator_url)
+    started = datetime.now(UTC)
+    assert await adapter.list_recent(account, None, 10) == []
+    assert await adapter.find_existing(account, _request("first"), started) is None
+    first = await adapter.publish(account, _request("first", thread=["first, continued"]))
+    assert len(first.extra_post_ids) == 1
+    picture = MediaItem("m1", "image/png", "pic.png", png(30, 20), description="a pink square")
+    second = await adapter.publish(account, _request("second #News #news", [picture]))
+    clip = MediaItem("m2", "video/mp4", "clip.mp4", mp4(seconds=0.5))
+    third = await adapter.publish(account, _request("third", [clip]))
+    quote = await _quote(emulator_url, account, "fourth quotes", first.platform_post_id)
+
+    newest = await adapter.list_recent(account, None, 3)
+    assert [p.id for p in newest] == [second.platform_post_id, third.platform_post_id, quote]
+    assert [p.kind for p in newest] == ["image", "video", "quote"]
+    assert newest[0].hashtags == ("news",)
+    assert newest[0].url == second.url
+    async with httpx.AsyncClient() as http:
+        [image_url] = newest[0].media_urls
+        assert (await http.get(image_url)).content == picture.data
+        [video_url] = newest[1].media_urls
+        assert (await http.get(video_url)).content == clip.data
+    all_posts = await adapter.list_recent(account, None, 10)
+    assert [p.text for p in all_posts] == ["first", "second #News #news", "third", "fourth quotes"]
+    after_first = await adapter.list_recent(account, first.platform_post_id, 2)
+    assert [p.text for p in after_first] == ["second #News #news", "third"]
+    assert await adapter.list_recent(account, quote, 10) == []
+
+    # The record key is derived from the idempotency key: found without reading the feed.
+    again = request_from("first", "k", [], {})
+    made = await adapter.publish(account, again)
+    found = await adapter.find_existing(account, again, started + timedelta(hours=1))
+    assert found is not None and found.platform_post_id == made.platform_post_id
+    # Without the key, by text since `since`, with the media kind.
+    # Without a record at the key: by text since `since`, among posts not made by another
+    # Herald publish (those sit at keys derived from their own idempotency keys).
+    by_text = await adapter.find_existing(account, _request("fourth  quotes"), started)
+    assert by_text is not None and by_text.platform_post_id == quote
+    assert (
+        await adapter.find_existing(account, _request("fourth quotes", [picture]), started) is None
+    )
+    assert (
+        await adapter.find_existing(account, _request("second #News #news", [picture]), started)
+        is None
+    )
+
+    metrics = await adapter.fetch_metrics(account, first.platform_post_id)
+    assert metrics == {"likes": 0, "reposts": 0, "replies": 1, "quotes": 0}
+
+    # The cursor post is deleted: the listing still starts after it.
+    await adapter.delete(account, second.platform_post_id)
+    await adapter.delete(account, second.platform_post_id)  # already gone: fine
+    assert [p.text for p in await adapter.list_recent(account, first.platform_post_id, 10)] == [
+        "third",
+        "fourth quotes",
+        "first",
+    ]
+    await adapter.delete(account, first.platform_post_id)  # its thread part goes with it
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        listed = await emulator.get(
+            "/_emulator/posts", params={"platform": "bluesky", "account": account.username}
+        )
+    alive = [p["text"] for p in listed.json()["data"] if not p["deleted"]]
+    assert alive == ["third", "fourth quotes", "first"]  # the "k" post reuses the text
+
+
+async def test_adapter_verify_and_refused_passwords(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    account = await _account(emulator_url)
+    identity = await adapter.verify(account)
+    assert identity.platform_account_id == account.platform_account_id
+    assert identity.username == f"{account.username}.bsky.emulator"
+    wrong = await _account(emulator_url, password="nope-nope-nope-nope")
+    with pytest.raises(AuthExpired) as refused:
+        await adapter.verify(wrong)
+    assert refused.value.code == "AuthenticationRequired"
+    with pytest.raises(Rejected):
+        await adapter.delete(account, "https://bsky.app/not-an-at-uri")
+
+
+async def test_adapter_rejects_with_the_xrpc_error_name(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    account = await _account(emulator_url)
+    with pytest.raises(Rejected) as refused:
+        await adapter.publish(account, _request("z" * 301))
+    assert refused.value.code == "InvalidRequest"
+    assert "300 graphemes" in refused.value.message
+    gif = MediaItem("g", "image/gif", "a.gif", b"GIF89a")
+    many = [gif] * 5
+    problems = adapter.validate(_request("", many, thread=["ok", "🙂" * 301]))
+    assert {(p.code, p.path) for p in problems} == {
+        ("too_many_media", "media_ids"),
+        ("text_too_long", "options.thread.1"),
+    }
+    webm = MediaItem("w", "video/webm", "a.webm", b"\x1a\x45\xdf\xa3")
+    clip = MediaItem("v", "video/mp4", "a.mp4", b"")
+    assert {(p.code, p.path) for p in adapter.validate(_request("x", [webm, clip]))} == {
+        ("unsupported_media", "media_ids.0"),
+        ("too_many_media", "media_ids"),
+    }
+    assert adapter.validate(_request("")) != []
+
+
+def test_graphemes_tags_and_record_keys() -> None:
+    assert grapheme_count("héllo") == 5
+    assert grapheme_count("e\u0301") == 1
+    assert grapheme_count("👋🏽👨‍👩‍👧🇫🇷🇩🇪") == 4
+    assert grapheme_count("\u1100\u1161\u11a8") == 1  # 각 from jamo
+    assert grapheme_count("a\r\nb") == 3
+    assert [s.value for s in find_tags("#one, #2024 #two! x#no #\ufe0f\u20e3 \uff03full")] == [
+        "one",
+        "two",
+        "full",
+    ]
+    key = tid_for("post/1/target/2#0")
+    assert key == tid_for("post/1/target/2#0") != tid_for("post/1/target/2#1")
+    assert len(key) == 13 and key[0] in "234567abcdefghij"
+    made = tid_time(key)
+    assert made is not None and datetime(2023, 1, 1, tzinfo=UTC) <= made < datetime.now(UTC)
+
+
+async def test_adapter_a_timed_out_create_finds_its_record(emulator_url: str) -> None:
+    """The PDS made the record but the answer came too late: the record at the derived key
+    is read back in the same call, so nothing is posted twice and nothing fails."""
+    account = await _account(emulator_url)
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        fault = {
+            "platform": "bluesky",
+            "delay_s": 1.0,
+            "count": 1,
+            "path": "createRecord",
+            "phase": "after",
+        }
+        assert (await emulator.post("/_emulator/faults", json=fault)).status_code == 200
+        try:
+            async with httpx.AsyncClient(timeout=0.5) as http:
+                published = await BlueskyAdapter(http).publish(account, _request("slow answer"))
+        finally:
+            await emulator.delete("/_emulator/faults")
+        listed = await emulator.get(
+            "/_emulator/posts", params={"platform": "bluesky", "account": account.username}
+        )
+    assert [p["id"] for p in listed.json()["data"]] == [published.platform_post_id]
+
+
+async def test_adapter_rate_limits_wait_for_ratelimit_reset(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    """createSession allows 30 sessions per 5 minutes; the 429 names only RateLimit-Reset."""
+    account = await _account(emulator_url)
+    with pytest.raises(RateLimited) as limited:
+        for _ in range(31):
+            await adapter.verify(account)  # always a fresh createSession
+    assert limited.value.code == "RateLimitExceeded"
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        emulator_now = (await emulator.post("/_emulator/clock", json={"seconds": 0})).json()["now"]
+    skew = (datetime.fromisoformat(emulator_now) - datetime.now(UTC)).total_seconds()
+    assert limited.value.retry_after_s is not None
+    assert 0 < limited.value.retry_after_s <= 300 + skew + 2
