@@ -5,7 +5,9 @@ limits, Error responses) and twitter-text for length counting.
 
 Credentials: OAuth 2.0 user context only. The bearer token is the emulator account's token
 (``Authorization: Bearer emulator-x-sandbox-token`` for the sandbox account); the user id is
-the account id. There is no OAuth 1.0a signing and no app-only token.
+the account id. Access tokens issued through OAuth 2.0 with PKCE (emulator/x_oauth.py:
+``/i/oauth2/authorize``, ``/2/oauth2/token``) work the same. There is no OAuth 1.0a signing
+and no app-only token.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from emulator.x_common import (
 )
 from emulator.x_media import media_usable
 from emulator.x_media import router as media_router
+from emulator.x_oauth import router as oauth_router
 
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 TOO_LONG = (
@@ -199,6 +202,7 @@ def _endpoint_limit(limits: dict[str, int], method: str, path: str) -> tuple[str
 
 router = APIRouter()
 router.include_router(media_router)
+router.include_router(oauth_router)
 
 
 # -- entities -----------------------------------------------------------------------------------

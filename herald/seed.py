@@ -49,6 +49,9 @@ def sandbox_credentials(platform: str, emulator_url: str) -> dict[str, Any] | No
     if platform == "linkedin":
         # The author URN is read from /v2/userinfo when the adapter first needs it.
         return {"access_token": sandbox_token(platform)}
+    if platform == "x":
+        # The user id is read from /2/users/me when the adapter first needs it.
+        return {"access_token": sandbox_token(platform)}
     return None
 
 

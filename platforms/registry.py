@@ -24,6 +24,9 @@ from platforms.threads import emulated_app as threads_emulated_app
 from platforms.tiktok import PRODUCTION_APP as TIKTOK_APP
 from platforms.tiktok import TikTokAdapter
 from platforms.tiktok import emulated_app as tiktok_emulated_app
+from platforms.x import PRODUCTION_APP as X_APP
+from platforms.x import XAdapter
+from platforms.x import emulated_app as x_emulated_app
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ ADAPTERS: dict[str, AdapterSpec] = {
     "threads": AdapterSpec(ThreadsAdapter, THREADS_APP, threads_emulated_app),
     "tiktok": AdapterSpec(TikTokAdapter, TIKTOK_APP, tiktok_emulated_app),
     "linkedin": AdapterSpec(LinkedInAdapter, LINKEDIN_APP, linkedin_emulated_app),
+    "x": AdapterSpec(XAdapter, X_APP, x_emulated_app),
 }
 
 

@@ -713,3 +713,219 @@ async def test_control_posts_shape(client: httpx.AsyncClient, alice: User) -> No
     }
     assert post["platform"] == "x"
     assert post["deleted"] is False
+
+
+# -- OAuth 2.0 Authorization Code with PKCE -------------------------------------------------------
+
+AUTHORIZE = "/x/i/oauth2/authorize"
+TOKEN = "/x/2/oauth2/token"
+REDIRECT = "https://herald.example/callback"
+VERIFIER = "v" * 43 + "-verifier"
+CLIENT_AUTH = httpx.BasicAuth("herald-emulator-client", "herald-emulator-client-secret")
+
+
+def challenge_of(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def authorize_code(
+    client: httpx.AsyncClient, username: str, verifier: str = VERIFIER, **extra: str
+) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": "herald-emulator-client",
+        "redirect_uri": REDIRECT,
+        "scope": "tweet.read tweet.write users.read media.write offline.access",
+        "state": "st4te",
+        "code_challenge": challenge_of(verifier),
+        "code_challenge_method": "S256",
+        "emulator_username": username,
+        **extra,
+    }
+    response = await client.get(AUTHORIZE, params=params)
+    assert response.status_code == 302, response.text
+    location = httpx.URL(response.headers["location"])
+    assert str(location).startswith(REDIRECT)
+    assert location.params["state"] == "st4te"
+    code: str = location.params["code"]
+    return code
+
+
+async def token_request(
+    client: httpx.AsyncClient, auth: httpx.BasicAuth | None = CLIENT_AUTH, **form: str
+) -> httpx.Response:
+    if auth is None:
+        return await client.post(TOKEN, data=form)
+    return await client.post(TOKEN, data=form, auth=auth)
+
+
+async def test_oauth_code_token_call_refresh_rotation(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    code = await authorize_code(client, alice.username)
+    issued = await token_request(
+        client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=VERIFIER,
+    )
+    assert issued.status_code == 200, issued.text
+    tokens = issued.json()
+    assert set(tokens) == {"token_type", "expires_in", "access_token", "scope", "refresh_token"}
+    assert tokens["token_type"] == "bearer"
+    assert tokens["expires_in"] > 0
+    assert tokens["scope"].split() == [
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "media.write",
+        "offline.access",
+    ]
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    me = await client.get("/x/2/users/me", headers=bearer)
+    assert me.status_code == 200, me.text
+    assert me.json()["data"]["id"] == alice.id
+    posted = await client.post(TWEETS, json={"text": "with an OAuth token"}, headers=bearer)
+    assert posted.status_code == 201, posted.text
+
+    refreshed = await token_request(
+        client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    renewed = refreshed.json()
+    assert renewed["access_token"] != tokens["access_token"]
+    assert renewed["refresh_token"] != tokens["refresh_token"]
+    again = await client.get(
+        "/x/2/users/me", headers={"Authorization": f"Bearer {renewed['access_token']}"}
+    )
+    assert again.json()["data"]["username"] == "alice"
+
+    # Rotation: the old refresh token is spent.
+    stale = await token_request(
+        client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert stale.status_code == 400
+    assert stale.json() == {
+        "error": "invalid_request",
+        "error_description": "Value passed for the token was invalid.",
+    }
+
+
+async def test_oauth_public_client_names_its_id_in_the_form(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    code = await authorize_code(client, alice.username)
+    issued = await token_request(
+        client,
+        auth=None,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=VERIFIER,
+        client_id="herald-emulator-client",
+    )
+    assert issued.status_code == 200, issued.text
+
+
+async def test_oauth_pkce_mismatch_and_replayed_code_are_refused(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    code = await authorize_code(client, alice.username)
+    wrong = await token_request(
+        client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier="not-the-verifier-" + "x" * 30,
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == "invalid_request"
+    assert wrong.json()["error_description"] == "Value passed for the code verifier was invalid."
+
+    code = await authorize_code(client, alice.username)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER,
+    }
+    first = await token_request(client, auth=CLIENT_AUTH, **form)
+    assert first.status_code == 200, first.text
+    replayed = await token_request(client, auth=CLIENT_AUTH, **form)
+    assert replayed.status_code == 400
+    assert replayed.json() == {
+        "error": "invalid_request",
+        "error_description": "Value passed for the authorization code was invalid.",
+    }
+
+
+async def test_oauth_client_authentication_and_request_checks(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    code = await authorize_code(client, alice.username)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER,
+    }
+    anonymous = await token_request(client, auth=None, **form)
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {
+        "error": "unauthorized_client",
+        "error_description": "Missing valid authorization header",
+    }
+    bad_secret = await token_request(
+        client, auth=httpx.BasicAuth("herald-emulator-client", "wrong"), **form
+    )
+    assert bad_secret.status_code == 401
+    assert bad_secret.json()["error"] == "unauthorized_client"
+    grant_type = await token_request(client, grant_type="password")
+    assert grant_type.status_code == 400
+    assert grant_type.json()["error_description"] == "Value passed for the grant type was invalid."
+
+    # PKCE is required; an unknown scope is sent back to the redirect URI.
+    no_pkce = await client.get(
+        AUTHORIZE,
+        params={
+            "response_type": "code",
+            "client_id": "herald-emulator-client",
+            "redirect_uri": REDIRECT,
+            "scope": "tweet.read",
+            "state": "s",
+        },
+    )
+    assert no_pkce.status_code == 400
+    bad_scope = await client.get(
+        AUTHORIZE,
+        params={
+            "response_type": "code",
+            "client_id": "herald-emulator-client",
+            "redirect_uri": REDIRECT,
+            "scope": "tweet.read everything",
+            "state": "s",
+            "code_challenge": challenge_of(VERIFIER),
+            "code_challenge_method": "S256",
+        },
+    )
+    assert bad_scope.status_code == 302
+    back = httpx.URL(bad_scope.headers["location"])
+    assert back.params["error"] == "invalid_scope"
+    assert back.params["state"] == "s"
+
+
+async def test_oauth_without_offline_access_issues_no_refresh_token(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    code = await authorize_code(client, alice.username, scope="tweet.read users.read")
+    issued = await token_request(
+        client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=VERIFIER,
+    )
+    assert issued.status_code == 200, issued.text
+    assert "refresh_token" not in issued.json()

@@ -180,6 +180,8 @@ def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) 
             "access_token": emulated["token"],
             "author_urn": f"urn:li:person:{emulated['id']}",
         }
+    if platform == "x":
+        return {"access_token": emulated["token"]}
     raise ValueError(f"no test credentials for {platform}")
 
 
