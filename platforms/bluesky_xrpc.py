@@ -30,7 +30,7 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import retry_after_seconds, transport_error
+from platforms.http import retry_after_seconds, send, transport_error
 
 DEFAULT_SERVICE_URL = "https://bsky.social"
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
@@ -193,7 +193,7 @@ class Xrpc:
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            return await self._http.request(method, url, **kwargs)
+            return await send(self._http, method, url, repeatable=method == "GET", **kwargs)
         except httpx.InvalidURL as exc:
             raise Rejected(f"the account's service URL is not usable: {exc}") from exc
         except httpx.HTTPError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -55,3 +57,28 @@ def classify_response(
 def transport_error(exc: httpx.HTTPError) -> Transient:
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     return Transient(f"request to the platform {kind}: {type(exc).__name__}")
+
+
+# A read (or a write that lands the same however often it is sent, like a chunk PUT with its
+# byte range) that meets a 5xx or a dropped connection is tried again at once, inside the same
+# attempt: a multi-step publish (upload, poll, publish) then does not start over for one flaky
+# status poll. Writes that create something are never repeated here; the activity's retry,
+# which first asks find_existing, handles those.
+REPEAT_PAUSES_S = (0.2, 0.6)
+
+
+async def send(
+    http: httpx.AsyncClient, method: str, url: str, *, repeatable: bool, **kwargs: Any
+) -> httpx.Response:
+    """`http.request`, repeated on 5xx and transport errors when `repeatable`."""
+    pauses = REPEAT_PAUSES_S if repeatable else ()
+    for pause in pauses:
+        try:
+            response = await http.request(method, url, **kwargs)
+        except httpx.TransportError:
+            await asyncio.sleep(pause)
+            continue
+        if response.status_code < 500:
+            return response
+        await asyncio.sleep(pause)
+    return await http.request(method, url, **kwargs)

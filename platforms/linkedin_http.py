@@ -26,7 +26,7 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import retry_after_seconds, transport_error
+from platforms.http import retry_after_seconds, send, transport_error
 
 # A version LinkedIn keeps active for a year from its release (May 2026).
 API_VERSION = "202605"
@@ -95,7 +95,9 @@ class LinkedInApi:
 
     async def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self.http.request(method, url, **kwargs)
+            response = await send(
+                self.http, method, url, repeatable=method in ("GET", "PUT"), **kwargs
+            )
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         if not response.is_success:

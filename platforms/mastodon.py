@@ -22,7 +22,7 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import classify_response, transport_error
+from platforms.http import classify_response, send, transport_error
 
 DEFAULT_MAX_CHARACTERS = 500
 CHARACTERS_PER_URL = 23
@@ -230,7 +230,14 @@ class MastodonAdapter(PlatformAdapter):
         headers = {"Authorization": f"Bearer {account.credentials['access_token']}"}
         headers.update(kwargs.pop("headers", {}))
         try:
-            response = await self._http.request(method, base + path, headers=headers, **kwargs)
+            response = await send(
+                self._http,
+                method,
+                base + path,
+                repeatable=method == "GET",
+                headers=headers,
+                **kwargs,
+            )
         except httpx.InvalidURL as exc:
             raise Rejected(f"the account's instance URL is not usable: {exc}") from exc
         except httpx.HTTPError as exc:

@@ -38,7 +38,7 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import retry_after_seconds, transport_error
+from platforms.http import retry_after_seconds, send, transport_error
 
 PRODUCTION_APP = PlatformApp(
     api_url="https://graph.threads.net/v1.0",
@@ -615,8 +615,13 @@ class ThreadsAdapter(PlatformAdapter):
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {account.credentials['access_token']}"}
         try:
-            response = await self._http.request(
-                method, self._app.api_url.rstrip("/") + path, headers=headers, **kwargs
+            response = await send(
+                self._http,
+                method,
+                self._app.api_url.rstrip("/") + path,
+                repeatable=method == "GET",
+                headers=headers,
+                **kwargs,
             )
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc

@@ -44,7 +44,7 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import retry_after_seconds, transport_error
+from platforms.http import retry_after_seconds, send, transport_error
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import BOOLEAN_OPTIONS, is_video, publish_mode, validate
 
@@ -74,6 +74,16 @@ VIDEO_FIELDS = "id,create_time,share_url,video_description,title,cover_image_url
 METRIC_FIELDS = "id,view_count,like_count,comment_count,share_count"
 _SPACE = re.compile(r"\s+")
 _HASHTAG = re.compile(r"#(\w+)")
+
+# POST endpoints that only read: safe to send again after a 5xx or a dropped connection.
+READ_PATHS = frozenset(
+    {
+        "/v2/post/publish/creator_info/query/",
+        "/v2/post/publish/status/fetch/",
+        "/v2/video/list/",
+        "/v2/video/query/",
+    }
+)
 
 
 def emulated_app(emulator_url: str) -> PlatformApp:
@@ -284,6 +294,8 @@ class TikTokAdapter(PlatformAdapter):
     async def _put_chunk(self, url: str, data: bytes, first: int, last: int, mime: str) -> None:
         headers = {"Content-Type": mime, "Content-Range": f"bytes {first}-{last}/{len(data)}"}
         try:
+            # Not repeated here: once TikTok has every chunk it refuses the same chunk again, so
+            # a lost answer is settled by the next attempt, which knows the publish_id.
             response = await self._http.put(url, content=data[first : last + 1], headers=headers)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
@@ -570,9 +582,11 @@ class TikTokAdapter(PlatformAdapter):
         if method == "POST":
             headers["Content-Type"] = "application/json; charset=UTF-8"
         try:
-            response = await self._http.request(
+            response = await send(
+                self._http,
                 method,
                 self._app.api_url.rstrip("/") + path,
+                repeatable=method == "GET" or path in READ_PATHS,
                 headers=headers,
                 json=json if json is not None else ({} if method == "POST" else None),
                 params=params,

@@ -24,7 +24,7 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import retry_after_seconds, transport_error
+from platforms.http import retry_after_seconds, send, transport_error
 
 DUPLICATE_MARKER = "duplicate content"
 
@@ -88,7 +88,9 @@ class XApi:
         headers.update(kwargs.pop("headers", {}))
         url = self.app.api_url.rstrip("/") + path
         try:
-            response = await self.http.request(method, url, headers=headers, **kwargs)
+            response = await send(
+                self.http, method, url, repeatable=method == "GET", headers=headers, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         if not response.is_success:

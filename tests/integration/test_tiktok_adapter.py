@@ -160,7 +160,8 @@ async def test_a_lost_status_answer_follows_the_same_publish(stack: Stack) -> No
     video list, so only the publish_id can find it)."""
     tenant = await stack.new_tenant(("tiktok",))
     media_id, _ = await _video(stack, tenant)
-    await _fault(stack, status=502, count=1, path="/status/fetch/", phase="after")
+    # Three in a row: the adapter repeats a failed status read twice within one attempt.
+    await _fault(stack, status=502, count=3, path="/status/fetch/", phase="after")
     try:
         post = await _publish(
             stack,
@@ -437,7 +438,7 @@ async def test_a_timed_out_status_is_transient_and_the_retry_finds_the_post(
         fault = {
             "platform": "tiktok",
             "delay_s": 1.0,
-            "count": 1,
+            "count": 3,  # the adapter repeats a timed-out status read twice
             "path": "/status/fetch/",
             "phase": "after",
         }
