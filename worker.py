@@ -95,7 +95,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 client,
                 task_queue=names.platform_task_queue(main_queue, platform),
                 activities=[posts.publish_target, unpublish.delete_target],
-                max_concurrent_activities=settings.platform_concurrency,
+                max_concurrent_activities=settings.concurrency_of(platform),
             )
         )
     tasks = [asyncio.create_task(worker.run()) for worker in workers]

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     platform_concurrency: int = Field(
         default=20, description="Concurrent publish activities per platform task queue per worker."
     )
+    platform_concurrency_overrides: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-platform caps that replace platform_concurrency, as JSON: {"tiktok": 4}.',
+    )
     publish_attempts: int = Field(
         default=5, description="Attempts per target before it is marked failed."
     )
@@ -128,6 +132,9 @@ class Settings(BaseSettings):
     @property
     def resolved_media_dir(self) -> Path:
         return (self.media_dir or self.data_dir / "media").resolve()
+
+    def concurrency_of(self, platform: str) -> int:
+        return self.platform_concurrency_overrides.get(platform, self.platform_concurrency)
 
     @property
     def api_url(self) -> str:
