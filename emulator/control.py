@@ -230,3 +230,11 @@ async def advance_clock(request: Request, body: ClockBody) -> dict[str, Any]:
     state = state_of(request)
     state.clock.advance(body.seconds)
     return {"now": rfc3339(state.now())}
+
+
+@router.delete("/clock")
+async def restore_clock(request: Request) -> dict[str, Any]:
+    """Back to the real time, so a test that jumped ahead leaves a shared emulator as it was."""
+    state = state_of(request)
+    state.clock.restore()
+    return {"now": rfc3339(state.now())}

@@ -41,6 +41,9 @@ class Clock:
             raise ValueError("the emulator clock only moves forward")
         self.offset += timedelta(seconds=seconds)
 
+    def restore(self) -> None:
+        self.offset = timedelta(0)
+
 
 class SnowflakeIds:
     """Mastodon-style ids: milliseconds since the epoch shifted left 16 bits, plus a sequence.

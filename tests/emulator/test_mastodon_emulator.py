@@ -7,7 +7,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -831,3 +831,14 @@ async def test_control_posts_shape_and_filters(client: httpx.AsyncClient, alice:
     assert post["created_at"].endswith("Z")
     assert len(await emulator_posts(client)) == 2
     assert await emulator_posts(client, platform="bluesky") == []
+
+
+async def test_the_clock_moves_forward_and_back_to_real_time(client: httpx.AsyncClient) -> None:
+    ahead = (await client.post("/_emulator/clock", json={"seconds": 3600})).json()["now"]
+    assert datetime.fromisoformat(ahead.replace("Z", "+00:00")) - datetime.now(UTC) > timedelta(
+        minutes=59
+    )
+    assert (await client.post("/_emulator/clock", json={"seconds": -1})).status_code == 422
+    restored = (await client.delete("/_emulator/clock")).json()["now"]
+    drift = datetime.fromisoformat(restored.replace("Z", "+00:00")) - datetime.now(UTC)
+    assert abs(drift) < timedelta(seconds=5)

@@ -217,7 +217,10 @@ async def test_an_expired_session_is_renewed_and_a_refused_one_fails_the_target(
     # Past the access JWT's two hours: the cached session answers ExpiredToken.
     await stack.emulator.post("/_emulator/clock", json={"seconds": 7300})
     sessions_before = await _calls(stack, "createSession"), await _calls(stack, "refreshSession")
-    second = await _publish(stack, tenant, "after a refresh")
+    try:
+        second = await _publish(stack, tenant, "after a refresh")
+    finally:
+        await stack.emulator.delete("/_emulator/clock")  # the emulator is shared
     assert second["status"] == "published", second["targets"][0]["error"]
     assert second["targets"][0]["attempts"] == 1
     sessions_after = await _calls(stack, "createSession"), await _calls(stack, "refreshSession")
