@@ -15,13 +15,19 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from herald import temporal as names
 from herald.db.engine import SessionFactory
-from herald.db.models import Post
+from herald.db.models import Post, SocialAccount
 from herald.db.types import utcnow
 from herald.dispatch import TemporalGateway
 from herald.payloads import Disagreement, ReconcileReport
 from herald.repositories.posts import lock_target_and_post
 from herald.settings import Settings
-from herald.status import WAITING_TARGET_STATES, PostPhase, PostStatus, TargetStatus
+from herald.status import (
+    WAITING_TARGET_STATES,
+    AccountStatus,
+    PostPhase,
+    PostStatus,
+    TargetStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +65,26 @@ class ReconcilerActivities:
                 await self._check(post, report)
                 activity.heartbeat(report.checked)
             if len(page) < PAGE:
-                return report
+                break
             after = (page[-1].created_at, page[-1].id)
+        await self._watch_expiring_tokens(report)
+        return report
+
+    async def _watch_expiring_tokens(self, report: ReconcileReport) -> None:
+        """Every active account whose token expires has its token workflow (a start that was
+        lost when the account connected is made here; a running one is left alone)."""
+        async with self._sessions() as session:
+            account_ids = (
+                await session.scalars(
+                    select(SocialAccount.id).where(
+                        SocialAccount.status == AccountStatus.ACTIVE,
+                        SocialAccount.token_expires_at.is_not(None),
+                    )
+                )
+            ).all()
+        for account_id in account_ids:
+            await self._gateway.ensure_account_tokens(account_id)
+        report.token_accounts_checked = len(account_ids)
 
     async def _check(self, post: Post, report: ReconcileReport) -> None:
         handle = self._client.get_workflow_handle(names.post_workflow_id(post.id))

@@ -218,6 +218,20 @@ class TemporalGateway:
         except RPCError as err:
             raise HeraldError.unavailable("the workflow engine is unreachable") from err
 
+    async def ensure_account_tokens(self, account_id: uuid.UUID) -> None:
+        """Starts the account's token workflow unless one runs (then this changes nothing)."""
+        client = await self.client()
+        try:
+            await client.start_workflow(
+                "AccountTokensWorkflow",
+                AccountTokensInput(account_id=str(account_id)),
+                id=names.account_tokens_workflow_id(account_id),
+                task_queue=self._settings.temporal_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except RPCError as err:
+            raise HeraldError.unavailable("the workflow engine is unreachable") from err
+
     async def account_tokens_changed(self, account_id: uuid.UUID) -> None:
         """Wakes the account's token workflow (after a disconnect); none running is fine."""
         client = await self.client()

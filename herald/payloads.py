@@ -185,6 +185,8 @@ class ReconcileReport(BaseModel):
     checked: int = 0
     started: list[str] = Field(default_factory=list)
     disagreements: list[Disagreement] = Field(default_factory=list)
+    # OAuth accounts whose token workflow was made sure to run.
+    token_accounts_checked: int = 0
 
 
 class AccountTokensInput(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.deps import ResourcesDep, SessionDep, require
+from api.resources import Resources
 from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account
@@ -24,6 +26,8 @@ from herald.services.oauth_connect import (
 from herald.settings import PLATFORMS
 from herald.status import AccountStatus
 from platforms.base import PlatformError
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -87,8 +91,17 @@ async def oauth_callback(
             session, resources.adapters, resources.cipher, platform, code, pending
         )
         answer = AccountOut.of(account)
-    await resources.temporal.watch_account_tokens(answer.id)
+    await _watch_tokens(resources, answer.id)
     return answer
+
+
+async def _watch_tokens(resources: Resources, account_id: uuid.UUID) -> None:
+    """The account is stored either way; without Temporal its tokens are still renewed when a
+    publish meets an expired one, and POST /refresh starts the workflow later."""
+    try:
+        await resources.temporal.watch_account_tokens(account_id)
+    except HeraldError as err:
+        log.warning("token workflow of account %s not started: %s", account_id, err.message)
 
 
 @router.post(
@@ -149,6 +162,6 @@ async def refresh(
         raise HeraldError.conflict(
             f"{platform} refused to renew the tokens ({outcome.message}); reconnect"
         )
-    await resources.temporal.watch_account_tokens(account_id)
+    await _watch_tokens(resources, account_id)
     await session.refresh(account)
     return AccountOut.of(account)

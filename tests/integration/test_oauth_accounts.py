@@ -17,15 +17,8 @@ from sqlalchemy import select, update
 from herald.db.models import Event, OAuthState, SocialAccount
 from herald.logs import quiet_libraries
 from platforms.base import EMULATOR_CLIENT_SECRET
-from platforms.registry import ADAPTERS
-from tests.support.oauth import callback, consent, new_platform_user
+from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
 from tests.support.stack import Stack
-
-OAUTH_PLATFORMS = sorted(
-    name
-    for name, spec in ADAPTERS.items()
-    if spec.build(httpx.AsyncClient(), spec.production_app).uses_oauth
-)
 
 
 def _secrets_of(stack: Stack, row: SocialAccount) -> list[str]:

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import update
+from temporalio.client import WorkflowExecutionStatus
 
 from herald.db.models import Post
 from herald.db.types import utcnow
@@ -14,6 +15,8 @@ from herald.principal import ALL_PERMISSIONS, ActorType, Principal
 from herald.schedules import ensure_reconciler_schedule, reconciler_schedule_id
 from herald.schemas.posts import PostCreate
 from herald.services.posts import create_post
+from herald.temporal import account_tokens_workflow_id
+from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
 from tests.support.stack import Stack
 
 
@@ -94,3 +97,21 @@ async def test_the_schedule_is_created_and_kept(stack: Stack) -> None:
         seconds=stack.settings.reconcile_interval_s
     )
     await client.get_schedule_handle(reconciler_schedule_id(stack.settings)).delete()
+
+
+async def test_an_oauth_account_without_its_token_workflow_gets_one(stack: Stack) -> None:
+    platform = next(p for p in OAUTH_PLATFORMS if p != "mastodon")
+    tenant = await stack.new_tenant(())
+    username = await new_platform_user(stack, platform)
+    connected = await callback(stack, platform, await consent(stack, tenant, platform, username))
+    assert connected.status_code == 200, connected.text
+    client = await stack.resources.temporal.client()
+    handle = client.get_workflow_handle(account_tokens_workflow_id(connected.json()["id"]))
+    # Gone, as if the start after the callback had been lost.
+    await handle.terminate("test: lost")
+
+    report = await _reconcile(stack)
+
+    assert int(str(report["token_accounts_checked"])) >= 1
+    running = await client.get_workflow_handle(handle.id).describe()
+    assert running.status == WorkflowExecutionStatus.RUNNING

@@ -9,7 +9,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from platforms.registry import ADAPTERS
 from tests.support.stack import Stack, Tenant
+
+# Every platform Herald has an OAuth adapter for.
+OAUTH_PLATFORMS = sorted(
+    name
+    for name, spec in ADAPTERS.items()
+    if spec.build(httpx.AsyncClient(), spec.production_app).uses_oauth
+)
 
 
 @dataclass(frozen=True)
