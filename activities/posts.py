@@ -472,6 +472,7 @@ class PostActivities:
             "status": TargetStatus.PUBLISHED,
             "platform_post_id": published.platform_post_id,
             "platform_post_url": published.url,
+            "extra_post_ids": list(published.extra_post_ids) or None,
             "published_at": published.published_at or utcnow(),
             "error_code": None,
             "error_message": None,

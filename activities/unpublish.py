@@ -15,7 +15,7 @@ from herald.payloads import TargetOutcome, TargetRef, UnpublishInput
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
 from herald.services.post_state import refresh_status
 from herald.status import TargetStatus
-from platforms.base import PlatformError, RateLimited, Rejected
+from platforms.base import AccountContext, PlatformAdapter, PlatformError, RateLimited, Rejected
 from platforms.registry import AdapterRegistry
 
 
@@ -51,15 +51,15 @@ class UnpublishActivities:
             account = await session.get(SocialAccount, target.account_id)
             assert account is not None
             platform_post_id = target.platform_post_id
+            extra_post_ids = list(target.extra_post_ids or [])
             context = self._cipher.context_of(account)
         if target.status == TargetStatus.DELETED or platform_post_id is None:
             return TargetOutcome(target_id=ref.id, status=target.status)
+        adapter = self._adapters.get(ref.platform)
         try:
-            await self._adapters.get(ref.platform).delete(context, platform_post_id)
-        except Rejected as err:
-            # Already gone on the platform (404) is what we wanted; anything else is final.
-            if err.status != 404:
-                raise ApplicationError(err.message, type="rejected", non_retryable=True) from err
+            # Replies and comments first, newest first, then the post they hang on.
+            for post_id in [*reversed(extra_post_ids), platform_post_id]:
+                await self._delete_one(adapter, context, post_id)
         except PlatformError as err:
             delay = err.retry_after_s if isinstance(err, RateLimited) else None
             raise ApplicationError(
@@ -74,3 +74,14 @@ class UnpublishActivities:
             target.status = TargetStatus.DELETED
             refresh_status(session, post)
             return TargetOutcome(target_id=ref.id, status=target.status)
+
+    @staticmethod
+    async def _delete_one(
+        adapter: PlatformAdapter, context: AccountContext, platform_post_id: str
+    ) -> None:
+        try:
+            await adapter.delete(context, platform_post_id)
+        except Rejected as err:
+            # Already gone on the platform (404) is what we wanted; anything else is final.
+            if err.status != 404:
+                raise ApplicationError(err.message, type="rejected", non_retryable=True) from err

@@ -172,6 +172,8 @@ class PostTarget(Base):
     scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
     platform_post_id: Mapped[str | None] = mapped_column(String(255), default=None)
     platform_post_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # Replies of a thread and a first comment made with the post (deleted with it).
+    extra_post_ids: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     error_retryable: Mapped[bool | None] = mapped_column(default=None)

@@ -4,6 +4,7 @@ calls against the emulator directly."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -105,6 +106,24 @@ async def test_thread_parts_are_replies_to_the_part_before(stack: Stack) -> None
     assert by_text["2/3 continues"]["in_reply_to_id"] == by_text["1/3 a thread"]["id"]
     assert by_text["3/3 ends"]["in_reply_to_id"] == by_text["2/3 continues"]["id"]
     assert post["targets"][0]["platform_post_id"] == by_text["1/3 a thread"]["id"]
+
+
+async def test_unpublishing_a_thread_deletes_every_part(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("threads",))
+    post = await _publish(stack, tenant, "a thread to take back", options={"thread": ["part 2"]})
+    assert post["status"] == "published", post["targets"][0]["error"]
+    assert len(await stack.emulator_posts("threads", tenant.usernames["threads"])) == 2
+
+    answer = await stack.api.post(f"/v1/posts/{post['id']}/unpublish", headers=tenant.headers)
+    assert answer.status_code == 202, answer.text
+    for _ in range(100):
+        current = (await stack.api.get(f"/v1/posts/{post['id']}", headers=tenant.headers)).json()
+        if current["targets"][0]["status"] == "deleted":
+            break
+        await asyncio.sleep(0.1)
+    assert current["targets"][0]["status"] == "deleted"
+    # The reply went too, not only the post it hangs on.
+    assert await stack.emulator_posts("threads", tenant.usernames["threads"]) == []
 
 
 async def test_a_rate_limit_is_waited_out(stack: Stack) -> None:
