@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 
 from emulator import control
 from emulator.bluesky import BlueskyEmulator
+from emulator.facebook import FacebookEmulator
 from emulator.faults import FaultMiddleware
+from emulator.instagram import InstagramEmulator
 from emulator.linkedin import LinkedInEmulator
 from emulator.mastodon import MastodonEmulator
 from emulator.platform import (
@@ -42,6 +44,8 @@ def build_platforms() -> dict[str, PlatformEmulator]:
         ThreadsEmulator(),
         TikTokEmulator(),
         LinkedInEmulator(),
+        FacebookEmulator(),
+        InstagramEmulator(),
     ]
     return {p.name: p for p in implemented}
 

@@ -52,6 +52,12 @@ def sandbox_credentials(platform: str, emulator_url: str) -> dict[str, Any] | No
     if platform == "x":
         # The user id is read from /2/users/me when the adapter first needs it.
         return {"access_token": sandbox_token(platform)}
+    if platform == "facebook":
+        # Without a page_id the adapter acts as the first Page /me/accounts lists.
+        return {"access_token": sandbox_token(platform)}
+    if platform == "instagram":
+        # The user id is read from /me when the adapter first needs it.
+        return {"access_token": sandbox_token(platform)}
     return None
 
 

@@ -14,6 +14,12 @@ from herald.errors import HeraldError
 from herald.settings import Settings
 from platforms.base import PlatformAdapter, PlatformApp
 from platforms.bluesky import BlueskyAdapter
+from platforms.facebook import PRODUCTION_APP as FACEBOOK_APP
+from platforms.facebook import FacebookAdapter
+from platforms.facebook import emulated_app as facebook_emulated_app
+from platforms.instagram import PRODUCTION_APP as INSTAGRAM_APP
+from platforms.instagram import InstagramAdapter
+from platforms.instagram import emulated_app as instagram_emulated_app
 from platforms.linkedin import PRODUCTION_APP as LINKEDIN_APP
 from platforms.linkedin import LinkedInAdapter
 from platforms.linkedin import emulated_app as linkedin_emulated_app
@@ -50,6 +56,8 @@ ADAPTERS: dict[str, AdapterSpec] = {
     "tiktok": AdapterSpec(TikTokAdapter, TIKTOK_APP, tiktok_emulated_app),
     "linkedin": AdapterSpec(LinkedInAdapter, LINKEDIN_APP, linkedin_emulated_app),
     "x": AdapterSpec(XAdapter, X_APP, x_emulated_app),
+    "facebook": AdapterSpec(FacebookAdapter, FACEBOOK_APP, facebook_emulated_app),
+    "instagram": AdapterSpec(InstagramAdapter, INSTAGRAM_APP, instagram_emulated_app),
 }
 
 

@@ -182,6 +182,15 @@ def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) 
         }
     if platform == "x":
         return {"access_token": emulated["token"]}
+    if platform == "facebook":
+        # The emulator's Page has the user's id; the user token also acts as the Page token.
+        return {
+            "access_token": emulated["token"],
+            "page_id": str(emulated["id"]),
+            "page_access_token": emulated["token"],
+        }
+    if platform == "instagram":
+        return {"access_token": emulated["token"], "user_id": str(emulated["id"])}
     raise ValueError(f"no test credentials for {platform}")
 
 
