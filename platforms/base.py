@@ -224,6 +224,11 @@ class PlatformAdapter(ABC):
         """Counters the platform reports for one post (likes, reposts, replies, views ...)."""
         raise Rejected(f"{self.platform} does not report metrics through Herald yet")
 
+    async def list_pages(self, account: AccountContext) -> list[dict[str, Any]]:
+        """Pages (or similar) the account may publish as, each with ``id``, ``name`` and its
+        ``access_token``; platforms without pages refuse."""
+        raise Rejected(f"{self.platform} accounts have no pages to choose from")
+
     def authorization_url(self, start: OAuthStart) -> str:
         """The platform page the user is sent to, to grant Herald access."""
         raise Rejected(f"{self.platform} accounts connect with credentials, not OAuth")

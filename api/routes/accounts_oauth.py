@@ -15,6 +15,7 @@ from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account
 from herald.schemas.accounts import AccountOut
+from herald.services.account_pages import SelectPageBody, select_page
 from herald.services.account_tokens import refresh_account_tokens
 from herald.services.oauth_connect import (
     ConnectRequest,
@@ -164,4 +165,27 @@ async def refresh(
         )
     await _watch_tokens(resources, account_id)
     await session.refresh(account)
+    return AccountOut.of(account)
+
+
+@router.post(
+    "/{account_id}/select-page",
+    response_model=AccountOut,
+    summary="Choose the page the account publishes as (Facebook Pages)",
+    description="400 when the page is not one the account's user manages (the message lists "
+    "them) or the platform has no pages.",
+)
+async def select_page_(
+    account_id: uuid.UUID,
+    body: SelectPageBody,
+    session: SessionDep,
+    resources: ResourcesDep,
+    principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))],
+) -> AccountOut:
+    account = await get_account(session, principal.workspace_id, account_id)
+    if account is None:
+        raise HeraldError.not_found("account")
+    if account.status == AccountStatus.REVOKED:
+        raise HeraldError.conflict("the account was disconnected; connect it again")
+    await select_page(resources.adapters, resources.cipher, account, body.page_id)
     return AccountOut.of(account)

@@ -337,3 +337,41 @@ async def test_a_timed_out_publish_is_transient_and_the_retry_finds_it(emulator_
         posts = (await emulator.get(f"/_emulator/posts?account={account.username}")).json()
     assert found is not None
     assert [p["id"] for p in posts["data"]] == [found.platform_post_id]
+
+
+async def test_select_page_switches_to_a_page_the_user_manages(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("facebook", "mastodon"))
+    account_id = tenant.accounts["facebook"]
+    async with stack.resources.sessions() as session:
+        row = await session.get(SocialAccount, account_id)
+        assert row is not None
+        page_id = str(stack.cipher.context_of(row).credentials["page_id"])
+
+    chosen = await stack.api.post(
+        f"/v1/accounts/{account_id}/select-page", json={"page_id": page_id}, headers=tenant.headers
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert "token" not in chosen.text.lower().replace("token_expires_at", "")
+    async with stack.resources.sessions() as session:
+        row = await session.get(SocialAccount, account_id)
+        assert row is not None
+        credentials = stack.cipher.context_of(row).credentials
+    assert credentials["page_id"] == page_id and credentials["page_access_token"]
+    assert row.platform_account_id == page_id
+    published = await _publish(stack, tenant, "as the chosen page")
+    assert published["status"] == "published", published["targets"][0]["error"]
+
+    unknown = await stack.api.post(
+        f"/v1/accounts/{account_id}/select-page", json={"page_id": "999"}, headers=tenant.headers
+    )
+    assert unknown.status_code == 400 and page_id in unknown.json()["error"]["message"]
+    no_pages = await stack.api.post(
+        f"/v1/accounts/{tenant.accounts['mastodon']}/select-page",
+        json={"page_id": "1"},
+        headers=tenant.headers,
+    )
+    assert no_pages.status_code == 400
+    missing = await stack.api.post(
+        f"/v1/accounts/{uuid.uuid4()}/select-page", json={"page_id": "1"}, headers=tenant.headers
+    )
+    assert missing.status_code == 404
