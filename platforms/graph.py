@@ -1,4 +1,4 @@
-"""What the Facebook and Instagram adapters share: Graph error classification (errors carry
+"""What the Meta adapters (Facebook, Instagram, Threads) share: Graph error classification (errors carry
 their meaning in ``code``, most arrive as HTTP 400) and the usage headers' back-off hint.
 
 developers.facebook.com "Graph API > Handling Errors" and "Rate Limiting": 190 (and 102) is an
@@ -51,7 +51,11 @@ def usage_retry_after(response: httpx.Response) -> float | None:
     return max(waits) * 60 if waits else None
 
 
-def classify(response: httpx.Response) -> PlatformError:
+def classify(
+    response: httpx.Response, transient_codes: frozenset[int] = TRANSIENT_CODES
+) -> PlatformError:
+    """Graph errors carry their meaning in ``code``, not the HTTP status (most are 400);
+    `transient_codes` adds an API's own retryable codes (Threads: 9007, media not ready)."""
     error = graph_error(response)
     status = response.status_code
     code = error.get("code")
@@ -65,7 +69,7 @@ def classify(response: httpx.Response) -> PlatformError:
         return RateLimited(message, retry, code=label, status=status)
     if code in TOKEN_CODES or status == 401:
         return AuthExpired(message, code=label, status=status)
-    if status >= 500 or status in (408, 425) or code in TRANSIENT_CODES:
+    if status >= 500 or status in (408, 425) or code in transient_codes:
         return Transient(message, code=label, status=status)
     if error.get("is_transient") is True:
         return Transient(message, code=label, status=status)

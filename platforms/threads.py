@@ -10,7 +10,6 @@ traded at once for a 60-day token, which is itself refreshed (``th_refresh_token
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,12 +17,12 @@ from urllib.parse import urlencode
 
 import httpx
 
+from platforms import graph
 from platforms.base import (
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
-    AuthExpired,
     MediaItem,
     OAuthGrant,
     OAuthStart,
@@ -32,13 +31,12 @@ from platforms.base import (
     PlatformError,
     PublishedPost,
     PublishRequest,
-    RateLimited,
     Rejected,
     SourcePost,
     Transient,
     ValidationProblem,
 )
-from platforms.http import retry_after_seconds, send, transport_error
+from platforms.http import send, transport_error
 
 PRODUCTION_APP = PlatformApp(
     api_url="https://graph.threads.net/v1.0",
@@ -68,10 +66,8 @@ POLL_LIMIT_S = 300.0
 FIND_EXISTING_SLACK = timedelta(minutes=2)
 LIST_PAGE = 100
 LIST_PAGES = 5
-# Graph codes: throttling; the token is invalid or expired; temporary failures.
-RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
-TOKEN_CODES = frozenset({190, 102})
-TRANSIENT_CODES = frozenset({1, 2, 9007})
+# Graph codes beyond the shared ones (platforms/graph.py).
+MEDIA_NOT_READY = 9007  # publishing a container before it is FINISHED: try again later
 NOT_FOUND_SUBCODE = 33
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
@@ -131,55 +127,8 @@ def _timestamp(raw: Any) -> datetime | None:
             return None
 
 
-def _graph_error(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _usage_retry_after(response: httpx.Response) -> float | None:
-    """Graph's usage headers name the minutes until access returns, when throttled."""
-    raw = response.headers.get("x-business-use-case-usage")
-    if not raw:
-        return None
-    try:
-        usage = json.loads(raw)
-    except ValueError:
-        return None
-    minutes = [
-        entry.get("estimated_time_to_regain_access")
-        for entries in (usage.values() if isinstance(usage, dict) else [])
-        if isinstance(entries, list)
-        for entry in entries
-        if isinstance(entry, dict)
-    ]
-    waits = [float(m) for m in minutes if isinstance(m, int | float) and m > 0]
-    return max(waits) * 60 if waits else None
-
-
 def classify(response: httpx.Response) -> PlatformError:
-    """Graph errors carry their meaning in ``code``, not the HTTP status (most are 400)."""
-    error = _graph_error(response)
-    status = response.status_code
-    code = error.get("code")
-    subcode = error.get("error_subcode")
-    label = None if code is None else f"{code}/{subcode}" if subcode else str(code)
-    message = str(error.get("message") or f"HTTP {status}")
-    if error.get("error_user_msg"):
-        message = f"{message}: {error['error_user_msg']}"
-    if status == 429 or code in RATE_LIMIT_CODES:
-        retry = retry_after_seconds(response) or _usage_retry_after(response)
-        return RateLimited(message, retry, code=label, status=status)
-    if code in TOKEN_CODES or status == 401:
-        return AuthExpired(message, code=label, status=status)
-    if status >= 500 or status in (408, 425) or code in TRANSIENT_CODES:
-        return Transient(message, code=label, status=status)
-    if error.get("is_transient") is True:
-        return Transient(message, code=label, status=status)
-    return Rejected(message, code=label, status=status)
+    return graph.classify(response, graph.TRANSIENT_CODES | {MEDIA_NOT_READY})
 
 
 class ThreadsAdapter(PlatformAdapter):
