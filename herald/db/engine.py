@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from herald.db import sqlite_writes
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -31,21 +33,30 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 READ_ONLY = "herald_read_only"
 
 
-def _begin_immediate(connection: Any) -> None:
+def _begin_immediate(database: str) -> Any:
     # A deferred transaction that reads and then writes fails at once with "database is locked"
     # when another writer got in between; an immediate one waits for the lock instead. Readers
     # (engines marked READ_ONLY) never write, and in WAL mode they never wait for writers.
-    if connection.get_execution_options().get(READ_ONLY):
-        connection.exec_driver_sql("BEGIN")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        sqlite_writes.acquire(connection, database)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            sqlite_writes.release(connection.info)
+            raise
+
+    return begin
 
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "begin", _begin_immediate(str(make_url(url).database)))
+        sqlite_writes.install(engine.sync_engine)
         return engine
     # Overflow connections are closed when returned: a pool smaller than the usual concurrency
     # (API requests plus platform activities) would connect and disconnect all the time.

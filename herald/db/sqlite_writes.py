@@ -1,0 +1,80 @@
+"""One SQLite writer at a time per process and event loop, queued in order.
+
+SQLite lets one transaction write at a time. Left to itself, a writer that finds the lock taken
+sleeps in SQLite's busy handler (1, 2, 5 … up to 100 ms between tries) and does not notice when
+the lock comes free, so under load the database sits idle while writers sleep: with twenty
+platform activities storing outcomes next to the API's creates, a write took half a second on
+average for a few milliseconds of work. Every engine of a process on the same file shares a
+gate here (the API and the worker run in one process under `herald dev` and the benchmarks), so
+writers wait on an `asyncio.Lock` and get the database the moment the previous one is done.
+Other processes on the same file still meet SQLite's busy timeout, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.util import await_only
+
+# As long as SQLite's own busy timeout (engine.py): a writer that waits this long fails as it
+# would have without the gate, instead of hanging.
+WAIT_S = 30.0
+_HELD = "herald_sqlite_write_gate"
+
+_locks: dict[str, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+
+
+def _lock_for(database: str) -> asyncio.Lock:
+    # asyncio locks belong to one loop; tests and Alembic run several loops in one process.
+    per_loop = _locks.setdefault(database, weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    lock = per_loop.get(loop)
+    if lock is None:
+        lock = per_loop[loop] = asyncio.Lock()
+    return lock
+
+
+def acquire(connection: Any, database: str) -> None:
+    """Called as a write transaction begins, inside SQLAlchemy's greenlet: waits for the gate."""
+    lock = _lock_for(database)
+    try:
+        await_only(asyncio.wait_for(lock.acquire(), WAIT_S))
+    except TimeoutError as err:
+        raise OperationalError(
+            "BEGIN IMMEDIATE", None, Exception("database is locked (gate)")
+        ) from err
+    connection.info[_HELD] = lock
+
+
+def release(info: dict[str, Any]) -> None:
+    """Opens the gate if this connection holds it; safe to call more than once."""
+    lock = info.pop(_HELD, None)
+    if lock is not None and lock.locked():
+        lock.release()
+
+
+def install(engine: Engine) -> None:
+    """Releases the gate whenever a transaction ends, however it ends."""
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        release(connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        release(connection.info)
+
+    # A connection dropped mid-transaction never reaches commit or rollback.
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            release(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        release(record.info)
