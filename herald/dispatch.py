@@ -87,7 +87,11 @@ class TemporalGateway:
             client = await self.client()
             await client.start_workflow(
                 "PostWorkflow",
-                PostWorkflowInput(post_id=str(post.id), expect_due=post.phase is PostPhase.QUEUED),
+                PostWorkflowInput(
+                    post_id=str(post.id),
+                    expect_due=post.phase is PostPhase.QUEUED,
+                    lean_publish=True,
+                ),
                 id=names.post_workflow_id(post.id),
                 task_queue=self._settings.temporal_task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -126,7 +130,9 @@ class TemporalGateway:
                 await client.start_workflow(
                     "PostWorkflow",
                     PostWorkflowInput(
-                        post_id=str(post.id), target_ids=[str(t) for t in target_ids]
+                        post_id=str(post.id),
+                        target_ids=[str(t) for t in target_ids],
+                        lean_publish=True,
                     ),
                     id=names.post_workflow_id(post.id),
                     task_queue=self._settings.temporal_task_queue,

@@ -19,6 +19,10 @@ class PostWorkflowInput(BaseModel):
     start_if_due: bool = False
     # The API's hint that the post was created to publish now: load it for writing at once.
     expect_due: bool = False
+    # Set by every start the API makes: the run takes the lean publishing path without asking
+    # `workflow.patched`, whose marker costs each post a history event and a search-attribute
+    # upsert (TemporalChangeVersion). Histories recorded without it still replay as before.
+    lean_publish: bool = False
 
 
 class TargetRef(BaseModel):

@@ -77,8 +77,10 @@ class PostWorkflow:
     @workflow.run
     async def run(self, input: PostWorkflowInput) -> PostRunResult:
         # Histories recorded before this change replay the old path (three more activities and
-        # a search-attribute upsert per step); new runs take the lean one.
-        self._lean = workflow.patched(LEAN_PUBLISH_PATCH)
+        # a search-attribute upsert per step); new runs take the lean one. The input says so
+        # for runs the API starts; only the others (children of mirrors and recurrences) pay
+        # for the patch marker.
+        self._lean = input.lean_publish or workflow.patched(LEAN_PUBLISH_PATCH)
         plan = await workflow.execute_activity_method(
             PostActivities.load_post_plan,
             input.model_copy(update={"start_if_due": self._lean}),

@@ -70,6 +70,7 @@ class FakeActivities:
     published_at: dict[str, datetime] = field(default_factory=dict)
     changes: list[ScheduleChange] = field(default_factory=list)
     failures: list[TargetFailure] = field(default_factory=list)
+    plan_requests: list[PostWorkflowInput] = field(default_factory=list)
 
     def plan(self, post_id: str) -> PostPlan:
         return PostPlan(
@@ -91,6 +92,7 @@ class FakeActivities:
     def activities(self) -> list[object]:
         @activity.defn(name="load_post_plan")
         async def load_post_plan(input: PostWorkflowInput) -> PostPlan:
+            self.plan_requests.append(input)
             return self.plan(input.post_id)
 
         @activity.defn(name="apply_schedule_change")
@@ -168,19 +170,26 @@ async def workers_for(
 
 
 async def _run(
-    env: WorkflowEnvironment, fake: FakeActivities, steer: object = None
+    env: WorkflowEnvironment,
+    fake: FakeActivities,
+    steer: object = None,
+    *,
+    lean_publish: bool = False,
+    histories: list[WorkflowHistory] | None = None,
 ) -> tuple[PostStatus, FakeActivities]:
     queue = f"wf-{uuid.uuid4().hex[:8]}"
     async with workers_for(env, fake, queue):
         handle = await env.client.start_workflow(
             PostWorkflow.run,
-            PostWorkflowInput(post_id=str(uuid.uuid4())),
+            PostWorkflowInput(post_id=str(uuid.uuid4()), lean_publish=lean_publish),
             id=f"post/{uuid.uuid4()}",
             task_queue=queue,
         )
         if steer is not None:
             await steer(handle)  # type: ignore[operator]
         result = await handle.result()
+        if histories is not None:
+            histories.append(await handle.fetch_history())
         return result.status, fake
 
 
@@ -309,6 +318,41 @@ async def test_the_author_cannot_approve_and_a_rejection_is_final(env: WorkflowE
     assert status == PostStatus.REJECTED
     assert refused and "author" in refused[0]
     assert fake.decisions == ["rejected"] and fake.published_at == {}
+
+
+async def test_a_run_the_api_starts_takes_the_lean_path_without_a_patch_marker(
+    env: WorkflowEnvironment,
+) -> None:
+    """The marker of `workflow.patched` costs every post a history event and an upsert of
+    TemporalChangeVersion; runs started with `lean_publish` skip it, others still record it,
+    and both kinds replay."""
+    at = await env.get_current_time() + timedelta(minutes=1)
+    histories: list[WorkflowHistory] = []
+    for lean_publish in (True, False):
+        status, fake = await _run(
+            env, FakeActivities(env, at), lean_publish=lean_publish, histories=histories
+        )
+        assert status == PostStatus.PUBLISHED
+        assert set(fake.published_at) == {"t-mastodon", "t-x"}
+        # The lean path asks the plan to start a post that is already due.
+        assert [r.start_if_due for r in fake.plan_requests] == [True]
+    flagged, unflagged = histories
+
+    def markers(history: WorkflowHistory) -> int:
+        return sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes"))
+
+    def activities(history: WorkflowHistory) -> list[str]:
+        return [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+
+    assert markers(flagged) == 0 and markers(unflagged) == 1
+    assert activities(flagged) == activities(unflagged)
+    replayer = Replayer(workflows=[PostWorkflow], data_converter=pydantic_data_converter)
+    for history in histories:
+        await replayer.replay_workflow(history)
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
