@@ -26,6 +26,7 @@ from herald.gc_tuning import freeze_startup_objects
 from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
 from herald.storage.factory import build_storage
+from herald.workflow_bytecode import compile_workflow_modules
 from platforms.registry import build_registry
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
@@ -37,10 +38,21 @@ from workflows.unpublish import UnpublishWorkflow
 
 log = logging.getLogger("herald.worker")
 
+WORKFLOWS = (
+    PostWorkflow,
+    UnpublishWorkflow,
+    MediaImportWorkflow,
+    RecurrenceOccurrenceWorkflow,
+    MirrorWorkflow,
+    ReconcilerWorkflow,
+    AccountTokensWorkflow,
+)
+
 
 @contextlib.asynccontextmanager
 async def running_workers(settings: Settings, client: Client) -> AsyncIterator[list[Worker]]:
     """Builds and runs every worker until the context exits (tests use this directly)."""
+    compile_workflow_modules(WORKFLOWS)
     engine = create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
@@ -63,15 +75,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         Worker(
             client,
             task_queue=main_queue,
-            workflows=[
-                PostWorkflow,
-                UnpublishWorkflow,
-                MediaImportWorkflow,
-                RecurrenceOccurrenceWorkflow,
-                MirrorWorkflow,
-                ReconcilerWorkflow,
-                AccountTokensWorkflow,
-            ],
+            workflows=list(WORKFLOWS),
             activities=[
                 posts.load_post_plan,
                 posts.start_publishing,

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from bench.baseline_activities import BaselineActivities
 from bench.baseline_workflows import FanOutWorkflow, TimerWorkflow
 from herald.settings import Settings
+from herald.workflow_bytecode import compile_workflow_modules
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ async def running_baseline(settings: Settings, client: Client) -> AsyncIterator[
     # The same HTTP client settings as Herald's worker (worker.running_workers).
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
     activities = BaselineActivities(http)
+    # As Herald's worker does for its own (herald/workflow_bytecode.py).
+    compile_workflow_modules((FanOutWorkflow, TimerWorkflow))
     workers = [
         # As Herald's main queue: workflows, and the activities that prepare a batch.
         Worker(
