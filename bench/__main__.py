@@ -35,6 +35,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, help="publish_throughput: submissions in flight (default 20)"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="publish_throughput: baseline/Herald pairs, median reported (default 3; quick 1)",
+    )
     parser.add_argument("--scheduled", type=int, help="schedule_lateness: posts (default 60)")
     parser.add_argument(
         "--spread", type=float, help="schedule_lateness: seconds the times spread over (60)"
