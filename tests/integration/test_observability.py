@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 from sqlalchemy import select
+from temporalio.converter import default as default_converter
 
 from herald.db.models import Event
 from tests.support.stack import Stack
@@ -47,3 +48,37 @@ async def test_failed_posts_are_found_by_search_attribute_and_events_are_written
             .order_by(Event.created_at)
         )
         assert list(rows.scalars()) == ["post.created", "post.failed"]
+
+
+async def test_a_post_published_now_shows_processing_from_its_start(stack: Stack) -> None:
+    """Its workflow starts with HeraldStatus "processing" (publishing begins in its first
+    activity), so the only upsert it needs is the final status."""
+    tenant = await stack.new_tenant()
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "processing from the start",
+            "publish_now": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    post_id = created.json()["id"]
+    assert (await stack.wait_for_post(tenant, post_id))["status"] == "published"
+
+    client = await stack.resources.temporal.client()
+    history = await client.get_workflow_handle(f"post/{post_id}").fetch_history()
+    converter = default_converter().payload_converter
+    started = history.events[0].workflow_execution_started_event_attributes
+    status_at_start = started.search_attributes.indexed_fields["HeraldStatus"]
+    assert converter.from_payload(status_at_start) == "processing"
+    upserted = [
+        converter.from_payload(
+            e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields[
+                "HeraldStatus"
+            ]
+        )
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert upserted == ["published"]
