@@ -36,6 +36,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--concurrency", type=int, help="publish_throughput: submissions in flight (default 20)"
     )
     parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="publish_throughput: Herald's API and workers, and the baseline's worker, in the "
+        "benchmark's process (default: each in a process of its own, as deployed)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         help="publish_throughput: baseline/Herald pairs, median reported (default 3; quick 1)",

@@ -217,26 +217,33 @@ async def measuring_engine(stack: BenchStack, *, read_only: bool = False) -> Asy
 
 
 class CpuMeter:
-    """CPU seconds spent by this process (API, workers, emulator thread, benchmark driver) and by
-    the Temporal dev server it started, between `start()` and `stop()`. Postgres, when used, runs
-    outside and is not counted."""
+    """CPU seconds spent by this process (the driver, the emulator thread and, in-process, the
+    API and workers), by the Temporal dev server it started and by `children` (the side's own
+    processes, when it runs in them), between `start()` and `stop()`. Postgres, when used,
+    runs outside and is not counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, children: Any = None) -> None:
         me = psutil.Process()
         self._servers = [p for p in me.children(recursive=True) if "temporal" in p.name()]
-        self._started = (0.0, 0.0)
+        self._children = children
+        self._started = (0.0, 0.0, 0.0)
 
-    def _now(self) -> tuple[float, float]:
+    def _now(self) -> tuple[float, float, float]:
         server = 0.0
         for process in self._servers:
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 server += times.user + times.system
-        return time.process_time(), server
+        children = self._children.cpu_seconds() if self._children is not None else 0.0
+        return time.process_time(), server, children
 
     def start(self) -> None:
         self._started = self._now()
 
     def stop(self) -> dict[str, float]:
-        own, server = self._now()
-        return {"process_s": own - self._started[0], "temporal_server_s": server - self._started[1]}
+        own, server, children = self._now()
+        return {
+            "process_s": own - self._started[0],
+            "temporal_server_s": server - self._started[1],
+            "children_s": children - self._started[2],
+        }

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from bench.baseline_activities import Destination
-from bench.baseline_worker import running_baseline
+from bench.baseline_worker import BaselineQueues, running_baseline
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
 from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
+from bench.processes import Children, baseline_process, herald_processes
 from bench.report import at_least, row
 from bench.stats import ratio, summary_ms
 from herald.db.models import Post, PostTarget
@@ -42,7 +47,23 @@ TIMEOUT_S = 600.0
 GOAL = 0.5
 
 
-async def _herald(stack: BenchStack, posts: int, concurrency: int) -> dict[str, Any]:
+@dataclass
+class HeraldSide:
+    """Where Herald's API answers, and its processes when it runs in its own."""
+
+    api: httpx.AsyncClient
+    children: Children | None = None
+
+
+@dataclass
+class BaselineSide:
+    queues: BaselineQueues
+    children: Children | None = None
+
+
+async def _herald(
+    stack: BenchStack, side: HeraldSide, posts: int, concurrency: int
+) -> dict[str, Any]:
     tenant = await stack.tenant_with_accounts(ACCOUNTS)
     run = uuid.uuid4().hex[:8]
     targets = [{"account_id": str(a)} for a in tenant.account_ids]
@@ -54,7 +75,7 @@ async def _herald(stack: BenchStack, posts: int, concurrency: int) -> dict[str, 
     async def create(index: int) -> str:
         async with gate:
             sent = time.perf_counter()
-            response = await stack.api.post(
+            response = await side.api.post(
                 "/v1/posts",
                 json={
                     "content": f"bench throughput {run} #{index}",
@@ -76,7 +97,7 @@ async def _herald(stack: BenchStack, posts: int, concurrency: int) -> dict[str, 
             .where(Post.workspace_id == tenant.workspace_id)
             .group_by(PostTarget.status)
         )
-        cpu = CpuMeter()
+        cpu = CpuMeter(side.children)
         cpu.start()
         started = time.perf_counter()
         creating = asyncio.gather(*(create(i) for i in range(posts)))
@@ -145,6 +166,7 @@ async def _until_published(
 def _per_target(spent: dict[str, float], targets: int) -> dict[str, float]:
     return {
         "process": round(spent["process_s"] * 1000 / targets, 2),
+        "own_processes": round(spent["children_s"] * 1000 / targets, 2),
         "temporal_server": round(spent["temporal_server_s"] * 1000 / targets, 2),
     }
 
@@ -154,35 +176,36 @@ async def _rows(engine: Any, query: Any) -> list[Any]:
         return list((await connection.execute(query)).all())
 
 
-async def _baseline(stack: BenchStack, posts: int, concurrency: int) -> dict[str, Any]:
+async def _baseline(
+    stack: BenchStack, side: BaselineSide, posts: int, concurrency: int
+) -> dict[str, Any]:
     accounts = [await stack.emulator_account() for _ in range(ACCOUNTS)]
     instance_url = f"{stack.emulator_url}/mastodon"
     destinations = [Destination(instance_url=instance_url, token=token) for _, token in accounts]
     run = uuid.uuid4().hex[:8]
     gate = asyncio.Semaphore(concurrency)
-    async with running_baseline(stack.settings, stack.client) as queues:
 
-        async def one(index: int) -> list[str]:
-            async with gate:
-                handle = await stack.client.start_workflow(
-                    FanOutWorkflow.run,
-                    FanOutInput(
-                        key=f"bench/{run}/{index}",
-                        text=f"bench baseline {run} #{index}",
-                        destinations=destinations,
-                        activity_queue=queues.activities,
-                    ),
-                    id=f"bench-fanout/{run}/{index}",
-                    task_queue=queues.workflows,
-                )
-            return await handle.result()
+    async def one(index: int) -> list[str]:
+        async with gate:
+            handle = await stack.client.start_workflow(
+                FanOutWorkflow.run,
+                FanOutInput(
+                    key=f"bench/{run}/{index}",
+                    text=f"bench baseline {run} #{index}",
+                    destinations=destinations,
+                    activity_queue=side.queues.activities,
+                ),
+                id=f"bench-fanout/{run}/{index}",
+                task_queue=side.queues.workflows,
+            )
+        return await handle.result()
 
-        cpu = CpuMeter()
-        cpu.start()
-        started = time.perf_counter()
-        results = await asyncio.gather(*(one(i) for i in range(posts)))
-        elapsed = time.perf_counter() - started
-        spent = cpu.stop()
+    cpu = CpuMeter(side.children)
+    cpu.start()
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one(i) for i in range(posts)))
+    elapsed = time.perf_counter() - started
+    spent = cpu.stop()
     made = sum(len(r) for r in results)
     for username, _ in accounts:
         if len(await stack.emulator_posts(username)) != posts:
@@ -197,7 +220,8 @@ async def _baseline(stack: BenchStack, posts: int, concurrency: int) -> dict[str
 
 def _cpu(result: dict[str, Any]) -> str:
     cpu = result["cpu_ms_per_target"]
-    return f"{cpu['process']} ms in this process, {cpu['temporal_server']} ms in Temporal"
+    own = f"{cpu['own_processes']} ms in its own processes, " if cpu["own_processes"] else ""
+    return f"{own}{cpu['process']} ms in this process, {cpu['temporal_server']} ms in Temporal"
 
 
 def _parameters(args: argparse.Namespace) -> tuple[int, int, int]:
@@ -230,38 +254,64 @@ def _report_herald(result: dict[str, Any], posts: int) -> None:
 
 
 async def _round(
-    stack: BenchStack, index: int, posts: int, concurrency: int
+    stack: BenchStack,
+    sides: tuple[HeraldSide, BaselineSide],
+    index: int,
+    posts: int,
+    concurrency: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One baseline run and one Herald run, back to back. The order alternates between
     rounds, so a machine that speeds up or slows down during the run favours neither side."""
     baseline_first = index % 2 == 0
     if baseline_first:
         print(f"[{NAME}] round {index + 1}: baseline, then Herald …", flush=True)
-        baseline = await _baseline(stack, posts, concurrency)
+        baseline = await _baseline(stack, sides[1], posts, concurrency)
         _report_baseline(baseline)
     else:
         print(f"[{NAME}] round {index + 1}: Herald, then baseline …", flush=True)
-    herald = await _herald(stack, posts, concurrency)
+    herald = await _herald(stack, sides[0], posts, concurrency)
     _report_herald(herald, posts)
     if not baseline_first:
-        baseline = await _baseline(stack, posts, concurrency)
+        baseline = await _baseline(stack, sides[1], posts, concurrency)
         _report_baseline(baseline)
     return herald, baseline
 
 
+@contextlib.asynccontextmanager
+async def _sides(
+    stack: BenchStack, in_process: bool
+) -> AsyncIterator[tuple[HeraldSide, BaselineSide]]:
+    """Both sides, either as the test suite builds them (API through ASGI and every worker in
+    this process) or as they are deployed (bench/processes.py)."""
+    if in_process:
+        async with running_baseline(stack.settings, stack.client) as queues:
+            yield HeraldSide(stack.api), BaselineSide(queues)
+        return
+    queue = f"{stack.settings.temporal_task_queue}-processes"
+    async with (
+        herald_processes(stack.settings, queue) as (url, herald_children),
+        httpx.AsyncClient(base_url=url, timeout=60) as api,
+        baseline_process(stack.settings) as (queues, baseline_children),
+    ):
+        yield HeraldSide(api, herald_children), BaselineSide(queues, baseline_children)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     posts, concurrency, rounds = _parameters(args)
+    in_process = bool(getattr(args, "in_process", False))
+    layout = "in this process" if in_process else "in processes of their own"
     async with open_stack(args) as stack:
         print(
             f"[{NAME}] {posts} posts x {ACCOUNTS} accounts on {stack.database}, {rounds} "
-            f"round(s); {stack.settings.platform_concurrency} concurrent platform activities, "
-            f"{concurrency} submissions in flight",
+            f"round(s); workers {layout}; {stack.settings.platform_concurrency} concurrent "
+            f"platform activities, {concurrency} submissions in flight",
             flush=True,
         )
-        print(f"[{NAME}] warming up both paths ({WARMUP_POSTS} posts each)", flush=True)
-        await _baseline(stack, WARMUP_POSTS, concurrency)
-        await _herald(stack, WARMUP_POSTS, concurrency)
-        results = [await _round(stack, i, posts, concurrency) for i in range(rounds)]
+        async with _sides(stack, in_process) as sides:
+            print(f"[{NAME}] warming up both paths ({WARMUP_POSTS} posts each)", flush=True)
+            await _baseline(stack, sides[1], WARMUP_POSTS, concurrency)
+            await _herald(stack, sides[0], WARMUP_POSTS, concurrency)
+            results = [await _round(stack, sides, i, posts, concurrency) for i in range(rounds)]
     ratios = [ratio(h["targets_per_s"], b["targets_per_s"]) for h, b in results]
     # Each round's two runs saw the same machine; the median round is the figure.
     middle = sorted(range(rounds), key=lambda i: ratios[i])[(rounds - 1) // 2]
@@ -278,6 +328,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "name": NAME,
         "database": stack.database,
         "params": {
+            "layout": "in_process" if in_process else "processes",
             "posts": posts,
             "rounds": rounds,
             "accounts": ACCOUNTS,
