@@ -5,9 +5,10 @@ sleeps in SQLite's busy handler (1, 2, 5 … up to 100 ms between tries) and doe
 the lock comes free, so under load the database sits idle while writers sleep: with twenty
 platform activities storing outcomes next to the API's creates, a write took half a second on
 average for a few milliseconds of work. Every engine of a process on the same file shares a
-gate here (the API and the worker run in one process under `herald dev` and the benchmarks), so
-writers wait on an `asyncio.Lock` and get the database the moment the previous one is done.
-Other processes on the same file still meet SQLite's busy timeout, as before.
+gate here (the API and the worker share a process in the test suite and `bench --in-process`),
+so writers wait on an `asyncio.Lock` and get the database the moment the previous one is done.
+Other processes on the same file (`herald api` next to `herald worker`) still meet SQLite's
+busy timeout, as before.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def release(info: dict[str, Any]) -> None:
 def install(engine: Engine) -> None:
     """Releases the gate whenever a transaction ends, however it ends."""
 
+    # "commit" fires just before the COMMIT itself: the next writer may meet SQLite's busy
+    # handler for the moment that takes, which is short next to a whole transaction.
     @event.listens_for(engine, "commit")
     def _on_commit(connection: Any) -> None:
         release(connection.info)
