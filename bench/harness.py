@@ -30,6 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.resources import Resources
+from bench.processes import Children
 from emulator.app import create_app as create_emulator
 from herald import temporal as names
 from herald.crypto import CredentialCipher
@@ -222,7 +223,7 @@ class CpuMeter:
     processes, when it runs in them), between `start()` and `stop()`. Postgres, when used,
     runs outside and is not counted."""
 
-    def __init__(self, children: Any = None) -> None:
+    def __init__(self, children: Children | None = None) -> None:
         me = psutil.Process()
         self._servers = [p for p in me.children(recursive=True) if "temporal" in p.name()]
         self._children = children

@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import httpx
 import psutil
 
 from bench.baseline_worker import BaselineQueues, baseline_queues
+from herald.processes import Child
 from herald.settings import Settings
 from tests.support.servers import free_port
 
@@ -34,24 +34,28 @@ READY_TIMEOUT_S = 60.0
 
 @dataclass
 class Children:
-    """The processes of one side, for their CPU time."""
+    """The processes of one side (herald.processes.Child: they die with the benchmark even if
+    it is killed), for their CPU time."""
 
-    processes: list[subprocess.Popen[bytes]]
+    children: list[Child]
 
     def cpu_seconds(self) -> float:
         total = 0.0
-        for process in self.processes:
+        for child in self.children:
             with contextlib.suppress(psutil.Error):
-                times = psutil.Process(process.pid).cpu_times()
+                assert child.process is not None
+                times = psutil.Process(child.process.pid).cpu_times()
                 total += times.user + times.system
         return total
 
 
 def _environment(settings: Settings, **extra: str) -> dict[str, str]:
-    """The settings of the benchmark's own Herald, for a child process to read."""
+    """The settings of the benchmark's own Herald, for a child process to read (on top of this
+    process's environment); `bench` itself is found from the repository's root."""
     secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {
-        **os.environ,
+        "PYTHONPATH": path,
         "HERALD_DATABASE_URL": settings.resolved_database_url,
         "HERALD_DATA_DIR": str(settings.data_dir),
         "HERALD_SECRET_KEY": secret,
@@ -65,37 +69,24 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def _started(
-    commands: list[list[str]], env: dict[str, str], log: Path, *, read_stdout: bool = False
-) -> Iterator[Children]:
-    with log.open("ab") as sink:
-        processes = [
-            subprocess.Popen(
-                command,
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE if read_stdout else sink,
-                stderr=sink,
-            )
-            for command in commands
-        ]
+@contextlib.asynccontextmanager
+async def _started(
+    commands: dict[str, list[str]], env: dict[str, str], log: Path
+) -> AsyncIterator[Children]:
+    """Starts each command, its output appended to `log`, and stops them all at the end."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    children = [Child(name, command, log) for name, command in commands.items()]
     try:
-        yield Children(processes)
+        for child in children:
+            await child.start(env)
+        yield Children(children)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        await asyncio.gather(*(child.stop() for child in children))
 
 
 def _failed(children: Children, log: Path, what: str) -> RuntimeError:
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-    codes = [p.poll() for p in children.processes]
+    codes = [c.process.returncode if c.process else None for c in children.children]
     return RuntimeError(f"{what} did not start (exit codes {codes}); log {log}:\n{tail}")
 
 
@@ -111,14 +102,14 @@ async def herald_processes(settings: Settings, queue: str) -> AsyncIterator[tupl
         HERALD_API_PORT=str(port),
     )
     log = settings.data_dir / "herald-processes.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     herald = str(BIN / "herald")
     url = f"http://127.0.0.1:{port}"
-    with _started([[herald, "api"], [herald, "worker"]], env, log) as children:
+    commands = {"api": [herald, "api"], "worker": [herald, "worker"]}
+    async with _started(commands, env, log) as children:
         deadline = time.monotonic() + READY_TIMEOUT_S
         async with httpx.AsyncClient(base_url=url, timeout=2) as probe:
             while True:
-                if any(p.poll() is not None for p in children.processes):
+                if not all(child.running for child in children.children):
                     raise _failed(children, log, "herald api / herald worker")
                 with contextlib.suppress(httpx.HTTPError):
                     if (await probe.get("/healthz")).status_code == 200:
@@ -131,20 +122,17 @@ async def herald_processes(settings: Settings, queue: str) -> AsyncIterator[tupl
 
 @contextlib.asynccontextmanager
 async def baseline_process(settings: Settings) -> AsyncIterator[tuple[BaselineQueues, Children]]:
-    """The baselines' worker in a process of its own, polling once it says `ready`."""
+    """The baselines' worker in a process of its own, polling once its log says `ready`."""
     queues = baseline_queues()
     log = settings.data_dir / "baseline-worker.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.baseline_worker", "--queue", queues.workflows]
-    with _started([command], _environment(settings), log, read_stdout=True) as children:
-        (worker,) = children.processes
-        assert worker.stdout is not None
-        try:
-            line = await asyncio.wait_for(
-                asyncio.to_thread(worker.stdout.readline), READY_TIMEOUT_S
-            )
-        except TimeoutError as err:
-            raise _failed(children, log, "the baseline worker") from err
-        if line.strip() != b"ready":
-            raise _failed(children, log, "the baseline worker")
+    async with _started({"baseline": command}, _environment(settings), log) as children:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not (log.exists() and "ready" in log.read_text(errors="replace").splitlines()):
+            if not all(child.running for child in children.children):
+                raise _failed(children, log, "the baseline worker")
+            if time.monotonic() > deadline:
+                raise _failed(children, log, "the baseline worker")
+            await asyncio.sleep(0.1)
         yield queues, children
