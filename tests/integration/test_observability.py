@@ -9,24 +9,30 @@ from sqlalchemy import select
 from temporalio.converter import default as default_converter
 
 from herald.db.models import Event
-from tests.support.stack import Stack
+from tests.support.stack import Stack, Tenant
+
+
+async def _published_now(stack: Stack, tenant: Tenant, content: str, status: str) -> str:
+    """A post to the tenant's Mastodon account with `publish_now`, once it ends in `status`."""
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": content,
+            "publish_now": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    post_id = str(created.json()["id"])
+    assert (await stack.wait_for_post(tenant, post_id))["status"] == status
+    return post_id
 
 
 async def test_failed_posts_are_found_by_search_attribute_and_events_are_written(
     stack: Stack,
 ) -> None:
     tenant = await stack.new_tenant()
-    created = await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "f" * 501,
-            "publish_now": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
-    post_id = created.json()["id"]
-    assert (await stack.wait_for_post(tenant, post_id))["status"] == "failed"
+    post_id = await _published_now(stack, tenant, "f" * 501, "failed")
 
     client = await stack.resources.temporal.client()
     query = (
@@ -54,17 +60,7 @@ async def test_a_post_published_now_shows_processing_from_its_start(stack: Stack
     """Its workflow starts with HeraldStatus "processing" (publishing begins in its first
     activity), so the only upsert it needs is the final status."""
     tenant = await stack.new_tenant()
-    created = await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "processing from the start",
-            "publish_now": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
-    post_id = created.json()["id"]
-    assert (await stack.wait_for_post(tenant, post_id))["status"] == "published"
+    post_id = await _published_now(stack, tenant, "processing from the start", "published")
 
     client = await stack.resources.temporal.client()
     history = await client.get_workflow_handle(f"post/{post_id}").fetch_history()
