@@ -683,7 +683,7 @@ async def create_record(request: Request, me: Me) -> dict[str, Any]:
             # key"), which the PDS does not catch: a bare 500.
             raise xrpc_error(500, "InternalServerError", "Internal Server Error")
         if existing is not None:
-            del state.posts[uri]  # a deleted record's key may be written again
+            state.remove_post(uri)  # a deleted record's key may be written again
         cid = record_cid(record)
         media_ids = list(dict.fromkeys(use.cid for use in parsed.blobs))
         for use in parsed.blobs:

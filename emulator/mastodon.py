@@ -258,11 +258,8 @@ async def account_statuses(request: Request, account_id: str, viewer: Viewer) ->
     )
     candidates = [
         p
-        for p in state.posts.values()
-        if p.platform == PLATFORM
-        and p.account_id == account.id
-        and not p.deleted
-        and _visible_to(p, viewer)
+        for p in state.posts_of(account.id)
+        if p.platform == PLATFORM and not p.deleted and _visible_to(p, viewer)
     ]
     if _truthy(query.get("exclude_replies")):
         # Replies to oneself (threads) stay; replies to others go.

@@ -75,11 +75,7 @@ def media_file_url(base: str, media: MediaItem) -> str:
 
 
 def _own_posts(state: EmulatorState, account: Account) -> list[Post]:
-    return [
-        p
-        for p in state.posts.values()
-        if p.platform == PLATFORM and p.account_id == account.id and not p.deleted
-    ]
+    return [p for p in state.posts_of(account.id) if p.platform == PLATFORM and not p.deleted]
 
 
 def account_entity(base: str, account: Account, state: EmulatorState) -> dict[str, Any]:
@@ -175,7 +171,7 @@ def status_entity(
     parent = state.posts.get(post.in_reply_to_id) if post.in_reply_to_id else None
     own = viewer is not None and viewer.id == account.id
     now = state.now()
-    replies = sum(1 for p in state.posts.values() if p.in_reply_to_id == post.id and not p.deleted)
+    replies = sum(1 for p in state.replies_to(post.id) if not p.deleted)
     entity: dict[str, Any] = {
         "id": post.id,
         "created_at": rfc3339(post.created_at),

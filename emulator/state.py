@@ -147,6 +147,10 @@ class EmulatorState:
         self.lock = asyncio.Lock()
         self.accounts: dict[str, Account] = {}
         self.posts: dict[str, Post] = {}  # insertion order == creation order
+        # Indexes over `posts` (same order): answering a status includes its account's
+        # counts and its replies, which a scan of every post made cost more with each post.
+        self._posts_by_account: dict[str, dict[str, Post]] = {}
+        self._replies: dict[str, dict[str, Post]] = {}
         self.media: dict[str, MediaItem] = {}
         self.idempotency: dict[tuple[str, str, str], IdempotencyRecord] = {}
         self.faults = FaultRegistry()
@@ -227,8 +231,28 @@ class EmulatorState:
 
     def add_post(self, post: Post) -> None:
         self.posts[post.id] = post
+        self._posts_by_account.setdefault(post.account_id, {})[post.id] = post
+        if post.in_reply_to_id is not None:
+            self._replies.setdefault(post.in_reply_to_id, {})[post.id] = post
         for media_id in post.media_ids:
             self.media[media_id].post_id = post.id
+
+    def remove_post(self, post_id: str) -> None:
+        """Forgets a post entirely (a deleted post normally stays, marked deleted)."""
+        post = self.posts.pop(post_id, None)
+        if post is None:
+            return
+        self._posts_by_account.get(post.account_id, {}).pop(post_id, None)
+        if post.in_reply_to_id is not None:
+            self._replies.get(post.in_reply_to_id, {}).pop(post_id, None)
+
+    def posts_of(self, account_id: str) -> list[Post]:
+        """The account's posts, deleted ones included, oldest first."""
+        return list(self._posts_by_account.get(account_id, {}).values())
+
+    def replies_to(self, post_id: str) -> list[Post]:
+        """Posts made in reply to this one, deleted ones included, oldest first."""
+        return list(self._replies.get(post_id, {}).values())
 
     def media_item(self, platform: str, media_id: str) -> MediaItem | None:
         item = self.media.get(media_id)
@@ -254,6 +278,8 @@ class EmulatorState:
     def reset(self) -> None:
         """Back to a fresh world; sandbox accounts keep their ids and tokens."""
         self.posts.clear()
+        self._posts_by_account.clear()
+        self._replies.clear()
         self.media.clear()
         self.idempotency.clear()
         self.faults.clear()

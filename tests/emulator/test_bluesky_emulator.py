@@ -658,6 +658,13 @@ async def test_delete_record(client: httpx.AsyncClient, alice: Session) -> None:
     )
     assert listed.json() == {"records": []}
 
+    # The key of a deleted record may be written again: the new record replaces the old one.
+    rewritten = await create_post(client, alice, "hello again", rkey=rkey)
+    assert rewritten.status_code == 200
+    assert [(p["text"], p["deleted"]) for p in await emulator_posts(client)] == [
+        ("hello again", False)
+    ]
+
 
 async def test_cannot_delete_from_someone_elses_repo(
     client: httpx.AsyncClient, alice: Session

@@ -262,6 +262,25 @@ async def test_reply_links_to_its_parent(client: httpx.AsyncClient, alice: User)
     assert posts[1]["in_reply_to_id"] == parent["id"]
 
 
+async def test_counts_follow_live_statuses_and_replies(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    bob = await new_user(client, "bob")
+    parent = (await post_status(client, alice, status="parent")).json()
+    own_reply = (await post_status(client, alice, status="a", in_reply_to_id=parent["id"])).json()
+    await post_status(client, bob, status="b", in_reply_to_id=parent["id"])
+    await post_status(client, bob, status="unrelated")
+
+    async def counts() -> tuple[int, int]:
+        status = (await client.get(f"{STATUSES}/{parent['id']}")).json()
+        return status["replies_count"], status["account"]["statuses_count"]
+
+    assert await counts() == (2, 2)
+    deleted = await client.delete(f"{STATUSES}/{own_reply['id']}", headers=alice.auth)
+    assert deleted.status_code == 200
+    assert await counts() == (1, 1)
+
+
 # -- idempotency ----------------------------------------------------------------------------------
 
 
