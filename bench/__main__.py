@@ -44,7 +44,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="publish_throughput: baseline/Herald pairs, median reported (default 3; quick 1)",
+        help="publish_throughput: baseline/Herald pairs, median reported (default 5; quick 1)",
     )
     parser.add_argument("--scheduled", type=int, help="schedule_lateness: posts (default 60)")
     parser.add_argument(

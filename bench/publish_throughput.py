@@ -37,7 +37,7 @@ NAME = "publish_throughput"
 ACCOUNTS = 3
 DEFAULT_POSTS = 200
 QUICK_POSTS = 30
-DEFAULT_ROUNDS = 3
+DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 1
 WARMUP_POSTS = 5
 # Requests (or workflow starts) in flight at once from the benchmark's client, for both sides.
