@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import time
@@ -52,17 +51,18 @@ class Children:
 def _environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The settings of the benchmark's own Herald, for a child process to read (on top of this
     process's environment); `bench` itself is found from the repository's root."""
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {
         "PYTHONPATH": path,
         "HERALD_DATABASE_URL": settings.resolved_database_url,
-        "HERALD_DATA_DIR": str(settings.data_dir),
-        "HERALD_SECRET_KEY": secret,
-        "HERALD_TEMPORAL_ADDRESS": settings.temporal_address,
-        "HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(settings.platform_allow_hosts),
-        "HERALD_PLATFORM_CONCURRENCY": str(settings.platform_concurrency),
-        "HERALD_EMULATOR_PORT": str(settings.emulator_port),
+        **settings.as_environment(
+            "data_dir",
+            "secret_key",
+            "temporal_address",
+            "platform_allow_hosts",
+            "platform_concurrency",
+            "emulator_port",
+        ),
         "HERALD_LOG_LEVEL": "WARNING",
     }
     env.update(extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -24,8 +25,11 @@ class PlatformAppSettings(BaseModel):
     client_secret: SecretStr | None = None
 
 
+ENV_PREFIX = "HERALD_"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     data_dir: Path = Field(
         default=Path(".herald"),
@@ -122,6 +126,26 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+
+    def as_environment(self, *names: str) -> dict[str, str]:
+        """The named settings as the `HERALD_*` variables from which a child process's
+        `Settings()` reads the same values back; unset (None) ones are left out."""
+        dumped = self.model_dump(mode="json", include=set(names))
+        env: dict[str, str] = {}
+        for name in names:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                text = value.get_secret_value()
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, list | dict | tuple):
+                text = json.dumps(dumped[name])
+            else:
+                text = str(dumped[name])
+            env[ENV_PREFIX + name.upper()] = text
+        return env
 
     @property
     def resolved_database_url(self) -> str:

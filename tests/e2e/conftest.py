@@ -52,15 +52,17 @@ async def crash_stack(
     )
     env = {
         **os.environ,
-        "HERALD_DATABASE_URL": crash_db,
-        "HERALD_TEMPORAL_ADDRESS": settings.temporal_address,
-        "HERALD_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "HERALD_SECRET_KEY": settings.secret_key.get_secret_value(),  # type: ignore[union-attr]
-        "HERALD_DATA_DIR": str(settings.data_dir),
+        **settings.as_environment(
+            "database_url",
+            "temporal_address",
+            "temporal_task_queue",
+            "secret_key",
+            "data_dir",
+            "emulator_port",
+            "mirror_poll_interval_s",
+        ),
         "HERALD_LOG_LEVEL": "WARNING",
         "HERALD_PLATFORMS_USE_EMULATOR": "true",
-        "HERALD_EMULATOR_PORT": str(settings.emulator_port),
-        "HERALD_MIRROR_POLL_INTERVAL_S": str(settings.mirror_poll_interval_s),
     }
     resources = Resources.build(settings)
     resources.temporal = TemporalGateway(settings, temporal_env.client)
