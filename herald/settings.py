@@ -28,6 +28,15 @@ class PlatformAppSettings(BaseModel):
 ENV_PREFIX = "HERALD_"
 
 
+def _revealed(value: object) -> object:
+    """JSON for what a settings dump holds besides plain values."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no environment form")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
@@ -129,11 +138,12 @@ class Settings(BaseSettings):
 
     def as_environment(self, *names: str) -> dict[str, str]:
         """The named settings as the `HERALD_*` variables from which a child process's
-        `Settings()` reads the same values back; unset (None) ones are left out."""
-        dumped = self.model_dump(mode="json", include=set(names))
+        `Settings()` reads the same values back; unset (None) ones are left out. Secrets are
+        written in clear, nested ones included: the child needs them."""
+        dumped = self.model_dump(include=set(names))
         env: dict[str, str] = {}
         for name in names:
-            value = getattr(self, name)
+            value = dumped.get(name)
             if value is None:
                 continue
             if isinstance(value, SecretStr):
@@ -141,9 +151,9 @@ class Settings(BaseSettings):
             elif isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, list | dict | tuple):
-                text = json.dumps(dumped[name])
+                text = json.dumps(value, default=_revealed)
             else:
-                text = str(dumped[name])
+                text = str(value)
             env[ENV_PREFIX + name.upper()] = text
         return env
 

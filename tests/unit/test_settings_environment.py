@@ -37,7 +37,11 @@ def test_a_child_reads_back_the_same_settings(
         platform_concurrency=7,
         platform_concurrency_overrides={"tiktok": 2},
         platform_allow_hosts=["127.0.0.1", "localhost"],
-        platform_apps={"x": PlatformAppSettings(api_url="http://x.test", client_id="abc")},
+        platform_apps={
+            "x": PlatformAppSettings(
+                api_url="http://x.test", client_id="abc", client_secret=SecretStr("app secret")
+            )
+        },
         platforms_use_emulator=True,
         mirror_poll_interval_s=0.5,
         log_level="WARNING",
@@ -45,6 +49,7 @@ def test_a_child_reads_back_the_same_settings(
     env = parent.as_environment(*FIELDS)
     assert env["HERALD_SECRET_KEY"] == "s3cret key"
     assert env["HERALD_PLATFORMS_USE_EMULATOR"] == "true"
+    assert "app secret" in env["HERALD_PLATFORM_APPS"]
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
