@@ -39,7 +39,10 @@ DEFAULT_POSTS = 200
 QUICK_POSTS = 30
 DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 1
-WARMUP_POSTS = 5
+# Enough for every connection, worker slot and cache the measured runs use to exist already:
+# with 5, the first round (Herald's first run at full concurrency) was the lowest of nearly
+# every run.
+WARMUP_POSTS = 60
 # Requests (or workflow starts) in flight at once from the benchmark's client, for both sides.
 DEFAULT_SUBMIT_CONCURRENCY = 20
 POLL_S = 0.05
@@ -308,9 +311,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         async with _sides(stack, in_process) as sides:
-            print(f"[{NAME}] warming up both paths ({WARMUP_POSTS} posts each)", flush=True)
-            await _baseline(stack, sides[1], WARMUP_POSTS, concurrency)
-            await _herald(stack, sides[0], WARMUP_POSTS, concurrency)
+            warmup = min(WARMUP_POSTS, posts)
+            print(f"[{NAME}] warming up both paths ({warmup} posts each)", flush=True)
+            await _baseline(stack, sides[1], warmup, concurrency)
+            await _herald(stack, sides[0], warmup, concurrency)
             results = [await _round(stack, sides, i, posts, concurrency) for i in range(rounds)]
     ratios = [ratio(h["targets_per_s"], b["targets_per_s"]) for h, b in results]
     # Each round's two runs saw the same machine; the median round is the figure.
