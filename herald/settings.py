@@ -140,6 +140,10 @@ class Settings(BaseSettings):
         """The named settings as the `HERALD_*` variables from which a child process's
         `Settings()` reads the same values back; unset (None) ones are left out. Secrets are
         written in clear, nested ones included: the child needs them."""
+        unknown = set(names) - set(type(self).model_fields)
+        if unknown:
+            # A misspelt name would otherwise leave the child on its default, silently.
+            raise ValueError(f"not settings: {', '.join(sorted(unknown))}")
         dumped = self.model_dump(include=set(names))
         env: dict[str, str] = {}
         for name in names:

@@ -63,3 +63,8 @@ def test_unset_settings_are_left_out() -> None:
     assert settings.as_environment("secret_key", "database_url", "api_port") == {
         "HERALD_API_PORT": "8000"
     }
+
+
+def test_a_name_that_is_not_a_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="emulator_prot"):
+        Settings(_env_file=None).as_environment("emulator_port", "emulator_prot")
