@@ -16,9 +16,11 @@ from activities.accounts import AccountTokenActivities
 from activities.media import MediaActivities
 from activities.mirrors import MirrorActivities
 from activities.posts import PostActivities
+from activities.publish import PublishActivities
 from activities.reconciler import ReconcilerActivities
 from activities.recurrence import RecurrenceActivities
 from activities.unpublish import UnpublishActivities
+from api.gateway import TemporalGateway
 from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
@@ -59,14 +61,9 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     adapters = build_registry(http, settings)
     storage = build_storage(settings)
     cipher = CredentialCipher(load_or_create_secret_key(settings))
-    posts = PostActivities(
-        sessions,
-        adapters,
-        cipher,
-        settings.publish_attempts,
-        storage,
-        read_sessions=create_session_factory(engine, read_only=True),
-    )
+    read_sessions = create_session_factory(engine, read_only=True)
+    posts = PostActivities(sessions, settings.publish_attempts, read_sessions=read_sessions)
+    publish = PublishActivities(sessions, adapters, cipher, storage, read_sessions=read_sessions)
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, http)
     tokens = AccountTokenActivities(sessions, adapters, cipher)
@@ -87,7 +84,9 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 media.import_media,
                 RecurrenceActivities(sessions, client).create_occurrence,
                 MirrorActivities(sessions, adapters, cipher).poll_mirror,
-                ReconcilerActivities(sessions, client, settings).reconcile_posts,
+                ReconcilerActivities(
+                    sessions, client, TemporalGateway(settings, client)
+                ).reconcile_posts,
                 tokens.load_token_plan,
                 tokens.refresh_account_tokens,
             ],
@@ -98,7 +97,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             Worker(
                 client,
                 task_queue=names.platform_task_queue(main_queue, platform),
-                activities=[posts.publish_target, unpublish.delete_target],
+                activities=[publish.publish_target, unpublish.delete_target],
                 max_concurrent_activities=settings.concurrency_of(platform),
             )
         )

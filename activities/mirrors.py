@@ -19,9 +19,9 @@ from herald.db.types import utcnow
 from herald.errors import HeraldError
 from herald.mirroring import filter_reason
 from herald.payloads import MirrorInput, MirrorPoll, StartedPost
+from herald.posts.creation import create_post
 from herald.principal import ActorType, Principal
 from herald.schemas.posts import PostCreate, TargetIn
-from herald.services.posts import create_post
 from herald.status import AccountStatus, Origin
 from platforms.base import AccountContext, PlatformAdapter, PlatformError, SourcePost
 from platforms.registry import AdapterRegistry

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, tuple_
 from temporalio import activity
@@ -17,10 +18,9 @@ from herald import temporal as names
 from herald.db.engine import SessionFactory
 from herald.db.models import Post, SocialAccount
 from herald.db.types import utcnow
-from herald.dispatch import TemporalGateway
 from herald.payloads import Disagreement, ReconcileReport
+from herald.posts import transitions
 from herald.repositories.posts import lock_target_and_post
-from herald.settings import Settings
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
@@ -37,11 +37,19 @@ START_GRACE = timedelta(seconds=30)
 SHOULD_RUN = (PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PROCESSING)
 
 
+class Starts(Protocol):
+    """The workflow starts a repair makes (the API's TemporalGateway, handed in by the worker)."""
+
+    async def start_post(self, post: Post) -> bool: ...
+    async def start_run(self, post: Post, target_ids: list[uuid.UUID]) -> None: ...
+    async def ensure_account_tokens(self, account_id: uuid.UUID) -> None: ...
+
+
 class ReconcilerActivities:
-    def __init__(self, sessions: SessionFactory, client: Client, settings: Settings) -> None:
+    def __init__(self, sessions: SessionFactory, client: Client, starts: Starts) -> None:
         self._sessions = sessions
         self._client = client
-        self._gateway = TemporalGateway(settings, client)
+        self._gateway = starts
 
     @activity.defn(name="reconcile_posts")
     async def reconcile_posts(self) -> ReconcileReport:
@@ -124,5 +132,5 @@ class ReconcilerActivities:
         async with self._sessions() as session, session.begin():
             for target_id in target_ids:
                 found = await lock_target_and_post(session, target_id)
-                if found and found[0].status == TargetStatus.PUBLISHING:
-                    found[0].status = TargetStatus.SCHEDULED
+                if found is not None:
+                    transitions.requeue_interrupted(found[0])

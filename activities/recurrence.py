@@ -12,9 +12,9 @@ from herald.db.engine import SessionFactory
 from herald.db.models import Post, Recurrence
 from herald.db.types import utcnow
 from herald.payloads import OccurrenceRequest, OccurrenceResult
+from herald.posts.creation import copy_post
 from herald.principal import ActorType, Principal
 from herald.recurrence import is_occurrence
-from herald.services.post_actions import copy_post
 from herald.status import Origin
 from herald.temporal import recurrence_schedule_id
 

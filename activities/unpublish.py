@@ -12,8 +12,8 @@ from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import SocialAccount
 from herald.payloads import TargetOutcome, TargetRef, UnpublishInput
+from herald.posts import transitions
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
-from herald.services.post_state import refresh_status
 from herald.status import TargetStatus
 from platforms.base import AccountContext, PlatformAdapter, PlatformError, RateLimited, Rejected
 from platforms.registry import AdapterRegistry
@@ -71,8 +71,7 @@ class UnpublishActivities:
             found = await lock_target_and_post(session, uuid.UUID(ref.id))
             assert found is not None
             target, post = found
-            target.status = TargetStatus.DELETED
-            refresh_status(session, post)
+            transitions.deleted(session, post, target)
             return TargetOutcome(target_id=ref.id, status=target.status)
 
     @staticmethod

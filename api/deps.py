@@ -9,8 +9,8 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import authenticate, authorize
+from api.gateway import TemporalGateway
 from api.resources import Resources
-from herald.dispatch import TemporalGateway
 from herald.principal import Permission, Principal
 from herald.settings import Settings
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.gateway import TemporalGateway
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
-from herald.dispatch import TemporalGateway
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage

@@ -29,13 +29,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.gateway import TemporalGateway
 from api.resources import Resources
 from bench.processes import Children
 from emulator.app import create_app as create_emulator
 from herald import temporal as names
 from herald.crypto import CredentialCipher
 from herald.db.engine import READ_ONLY, create_engine
-from herald.dispatch import TemporalGateway
 from herald.gc_tuning import freeze_startup_objects
 from herald.migrate import migrate
 from herald.settings import Settings

@@ -17,6 +17,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from herald import temporal as names
 from herald.settings import Settings
 
 
@@ -27,7 +28,7 @@ def reconciler_schedule_id(settings: Settings) -> str:
 async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            "ReconcilerWorkflow",
+            names.RECONCILER_WORKFLOW,
             id=f"{reconciler_schedule_id(settings)}/run",
             task_queue=settings.temporal_task_queue,
         ),

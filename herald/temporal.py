@@ -1,4 +1,7 @@
-"""Temporal names Herald shares between API, worker and tools: ids, task queues, attributes."""
+"""Every Temporal name Herald uses, in one place: workflow types, workflow ids, task queues,
+search attributes and the error type Update validators raise. Workflow definitions take their
+type names from here, and callers use typed references (`PostWorkflow.cancel`), so no other
+module spells a workflow, Update or signal name as a string."""
 
 from __future__ import annotations
 
@@ -15,6 +18,20 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from herald.settings import Settings
+
+# Workflow types. The server records them in every history: renaming one orphans every run
+# started under the old name, so these strings never change.
+POST_WORKFLOW = "PostWorkflow"
+UNPUBLISH_WORKFLOW = "UnpublishWorkflow"
+MEDIA_IMPORT_WORKFLOW = "MediaImportWorkflow"
+MIRROR_WORKFLOW = "MirrorWorkflow"
+RECONCILER_WORKFLOW = "ReconcilerWorkflow"
+ACCOUNT_TOKENS_WORKFLOW = "AccountTokensWorkflow"
+RECURRENCE_OCCURRENCE_WORKFLOW = "RecurrenceOccurrenceWorkflow"
+
+# The ApplicationError type an Update validator raises for a change the post's state forbids;
+# the gateway turns it into herald.posts.transitions.IllegalTransition (409).
+ILLEGAL_TRANSITION = "IllegalTransition"
 
 POST_ID = SearchAttributeKey.for_keyword("HeraldPostId")
 WORKSPACE_ID = SearchAttributeKey.for_keyword("HeraldWorkspaceId")
@@ -71,6 +88,14 @@ def account_tokens_workflow_id(account_id: uuid.UUID | str) -> str:
 
 def post_workflow_id(post_id: uuid.UUID | str) -> str:
     return f"post/{post_id}"
+
+
+def mirror_workflow_id(mirror_id: uuid.UUID | str) -> str:
+    return f"mirror/{mirror_id}"
+
+
+def media_import_workflow_id(media_id: uuid.UUID | str) -> str:
+    return f"media-import/{media_id}"
 
 
 def platform_task_queue(main_queue: str, platform: str) -> str:

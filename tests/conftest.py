@@ -14,11 +14,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.gateway import TemporalGateway
 from api.resources import Resources
 from emulator.app import create_app as create_emulator
 from herald import temporal as names
 from herald.crypto import CredentialCipher
-from herald.dispatch import TemporalGateway
 from herald.migrate import migrate
 from tests.support.servers import free_port, serve_in_thread, throwaway_postgres_database
 from tests.support.stack import Stack, make_settings

@@ -13,13 +13,14 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountTokenActivities
+    from herald import temporal as names
     from herald.payloads import AccountTokensInput
 
 REFRESHES_PER_RUN = 50
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 
 
-@workflow.defn(name="AccountTokensWorkflow")
+@workflow.defn(name=names.ACCOUNT_TOKENS_WORKFLOW)
 class AccountTokensWorkflow:
     @workflow.init
     def __init__(self, input: AccountTokensInput) -> None:

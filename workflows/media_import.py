@@ -10,11 +10,12 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.media import MediaActivities
+    from herald import temporal as names
     from herald.payloads import MediaImportInput
     from herald.status import MediaStatus
 
 
-@workflow.defn(name="MediaImportWorkflow")
+@workflow.defn(name=names.MEDIA_IMPORT_WORKFLOW)
 class MediaImportWorkflow:
     @workflow.run
     async def run(self, input: MediaImportInput) -> MediaStatus:

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
 POLLS_PER_RUN = 100
 
 
-@workflow.defn(name="MirrorWorkflow")
+@workflow.defn(name=names.MIRROR_WORKFLOW)
 class MirrorWorkflow:
     @workflow.init
     def __init__(self, input: MirrorInput) -> None:

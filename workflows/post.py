@@ -19,6 +19,7 @@ from temporalio.exceptions import TimeoutError as TimeoutError_
 
 with workflow.unsafe.imports_passed_through():
     from activities.posts import PostActivities
+    from activities.publish import PublishActivities
     from herald import temporal as names
     from herald.payloads import (
         ApprovalChange,
@@ -58,7 +59,7 @@ class Stage:
     DONE = "done"
 
 
-@workflow.defn(name="PostWorkflow")
+@workflow.defn(name=names.POST_WORKFLOW)
 class PostWorkflow:
     @workflow.init
     def __init__(self, input: PostWorkflowInput) -> None:
@@ -185,13 +186,13 @@ class PostWorkflow:
         if self._stage not in (Stage.LOADING, Stage.APPROVAL) or self._decided is not None:
             raise ApplicationError(
                 "the post is not waiting for approval",
-                type="IllegalTransition",
+                type=names.ILLEGAL_TRANSITION,
                 non_retryable=True,
             )
         if self._author_id and decision.actor_id == self._author_id:
             raise ApplicationError(
                 "the author cannot approve or reject their own post",
-                type="IllegalTransition",
+                type=names.ILLEGAL_TRANSITION,
                 non_retryable=True,
             )
 
@@ -241,7 +242,7 @@ class PostWorkflow:
     async def _publish(self, plan: PostPlan, target: TargetRef) -> None:
         try:
             outcome = await workflow.execute_activity_method(
-                PostActivities.publish_target,
+                PublishActivities.publish_target,
                 PublishTargetInput(post_id=plan.post_id, target_id=target.id, fresh=target.fresh),
                 task_queue=names.platform_task_queue(workflow.info().task_queue, target.platform),
                 start_to_close_timeout=PUBLISH_TIMEOUT,
@@ -295,7 +296,7 @@ class PostWorkflow:
             raise ApplicationError(
                 f"the post is {self._stage if not self._cancelled else 'cancelled'}; "
                 "its schedule can no longer change",
-                type="IllegalTransition",
+                type=names.ILLEGAL_TRANSITION,
                 non_retryable=True,
             )
 

@@ -9,10 +9,11 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconciler import ReconcilerActivities
+    from herald import temporal as names
     from herald.payloads import ReconcileReport
 
 
-@workflow.defn(name="ReconcilerWorkflow")
+@workflow.defn(name=names.RECONCILER_WORKFLOW)
 class ReconcilerWorkflow:
     @workflow.run
     async def run(self) -> ReconcileReport:

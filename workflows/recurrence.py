@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
-@workflow.defn(name="RecurrenceOccurrenceWorkflow")
+@workflow.defn(name=names.RECURRENCE_OCCURRENCE_WORKFLOW)
 class RecurrenceOccurrenceWorkflow:
     @workflow.run
     async def run(self, input: OccurrenceInput) -> OccurrenceResult:

@@ -23,7 +23,7 @@ RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name="UnpublishWorkflow")
+@workflow.defn(name=names.UNPUBLISH_WORKFLOW)
 class UnpublishWorkflow:
     @workflow.run
     async def run(self, input: UnpublishInput) -> list[TargetOutcome]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import ResourcesDep, SessionDep, require
 from herald.db.models import SocialAccount
 from herald.db.types import utcnow
-from herald.errors import ErrorCode, HeraldError
+from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account, list_accounts
 from herald.schemas.accounts import AccountList, AccountOut
@@ -23,7 +22,7 @@ from herald.services.accounts import (
     ConnectBody,
     connect_account,
     disconnect_account,
-    verify_with_platform,
+    recheck_account,
 )
 from herald.services.queues import QueueBody, Slot, get_queue, next_free_slot, set_queue
 from herald.settings import PLATFORMS
@@ -156,23 +155,13 @@ async def test(
     principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))],
 ) -> AccountOut:
     account = await _existing(session, principal, account_id)
-    if account.status == AccountStatus.REVOKED:
-        raise HeraldError.conflict("the account was disconnected; connect it again")
-    credentials = resources.cipher.decrypt(account.credentials_encrypted)
-    try:
-        await verify_with_platform(
-            resources.adapters,
-            account.platform,
-            credentials,
-            resources.settings.platform_allow_hosts,
-        )
-    except HeraldError as err:
-        if err.code is not ErrorCode.VALIDATION_ERROR:
-            raise
-        account.status = AccountStatus.EXPIRED
-        await session.commit()
-        raise HeraldError.conflict(f"the account no longer works: {err.message}") from err
-    account.status = AccountStatus.ACTIVE
+    await recheck_account(
+        session,
+        resources.adapters,
+        resources.cipher,
+        account,
+        resources.settings.platform_allow_hosts,
+    )
     return AccountOut.of(account)
 
 
@@ -186,11 +175,5 @@ async def disconnect(
     principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_DISCONNECT))],
 ) -> Response:
     account = await _existing(session, principal, account_id)
-    if account.status != AccountStatus.REVOKED:
-        disconnect_account(session, resources.cipher, account)
-        await session.commit()
-        # Its token workflow, if any, sees the account revoked and ends; if Temporal is away
-        # it finds out at its next wake-up instead, so the disconnect still succeeds.
-        with contextlib.suppress(HeraldError):
-            await resources.temporal.account_tokens_changed(account_id)
+    await disconnect_account(session, resources.cipher, account, resources.temporal)
     return Response(status_code=204)

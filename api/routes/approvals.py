@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, TemporalDep, require
-from herald.errors import ErrorCode, HeraldError
-from herald.payloads import ApprovalDecision
+from herald.posts.commands import PostCommands
 from herald.principal import Permission, Principal
-from herald.repositories.posts import get_post, list_approvals
+from herald.repositories.posts import list_approvals
 from herald.schemas.posts import PostOut
 from herald.status import ApprovalStatus
 
@@ -54,32 +53,6 @@ async def list_(
     )
 
 
-async def _decide(
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Principal,
-    post_id: uuid.UUID,
-    update: str,
-    reason: str | None,
-    response: Response,
-) -> PostOut:
-    post = await get_post(session, principal.workspace_id, post_id)
-    if post is None or post.approval_status is None:
-        raise HeraldError.not_found("approval")
-    if post.created_by_id == principal.actor_id:
-        raise HeraldError(ErrorCode.FORBIDDEN, "the author cannot approve or reject their own post")
-    if post.approval_status != ApprovalStatus.PENDING:
-        raise HeraldError.conflict(f"the approval is already {post.approval_status}")
-    await session.commit()
-    await temporal.update_post(
-        post_id, update, ApprovalDecision(actor_id=principal.actor_id, reason=reason)
-    )
-    post = await get_post(session, principal.workspace_id, post_id)
-    assert post is not None
-    response.headers["ETag"] = str(post.version)
-    return PostOut.of(post)
-
-
 @router.post(
     "/{approval_id}/approve",
     response_model=PostOut,
@@ -92,7 +65,9 @@ async def approve(
     temporal: TemporalDep,
     principal: Approver,
 ) -> PostOut:
-    return await _decide(session, temporal, principal, approval_id, "approve", None, response)
+    post = await PostCommands(session, temporal, principal).decide(approval_id, True, None)
+    response.headers["ETag"] = str(post.version)
+    return PostOut.of(post)
 
 
 @router.post("/{approval_id}/reject", response_model=PostOut, summary="Reject, with a reason")
@@ -104,4 +79,6 @@ async def reject(
     temporal: TemporalDep,
     principal: Approver,
 ) -> PostOut:
-    return await _decide(session, temporal, principal, approval_id, "reject", body.reason, response)
+    post = await PostCommands(session, temporal, principal).decide(approval_id, False, body.reason)
+    response.headers["ETag"] = str(post.version)
+    return PostOut.of(post)

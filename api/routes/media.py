@@ -98,9 +98,9 @@ async def import_from_url(
     temporal: TemporalDep,
     principal: Uploader,
 ) -> MediaOut:
-    media = await service.start_import(session, resources.settings, principal, body, utcnow())
-    await session.commit()
-    await temporal.start_media_import(media.id, str(body.url))
+    media = await service.import_from_url(
+        session, resources.settings, principal, body, utcnow(), temporal
+    )
     ttl = resources.settings.media_url_ttl_s
     return await service.to_out(resources.storage, media, utcnow(), ttl)
 
@@ -162,9 +162,5 @@ async def delete(
     media_id: uuid.UUID, session: SessionDep, resources: ResourcesDep, principal: Deleter
 ) -> Response:
     media = await _media_or_404(session, principal, media_id)
-    if await service.media_in_use(session, media):
-        raise HeraldError.conflict("a post that has not published yet uses this media")
-    await session.delete(media)
-    await session.commit()
-    await resources.storage.delete(media.storage_key)
+    await service.delete_media(session, resources.storage, media)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

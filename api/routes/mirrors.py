@@ -10,10 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import SessionDep, TemporalDep, require
 from herald.db.models import Mirror
-from herald.db.types import utcnow
-from herald.errors import ErrorCode, ErrorDetail, HeraldError
+from herald.errors import HeraldError
 from herald.principal import Permission, Principal
-from herald.repositories.accounts import get_accounts
 from herald.repositories.mirrors import get_mirror, list_mirror_posts, list_mirrors
 from herald.schemas.mirrors import (
     MirrorBody,
@@ -23,30 +21,12 @@ from herald.schemas.mirrors import (
     MirrorPostList,
     MirrorPostOut,
 )
+from herald.services.mirrors import create_mirror, delete_mirror, update_mirror
 
 router = APIRouter(prefix="/v1/mirrors", tags=["mirrors"])
 
 Reader = Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))]
 Manager = Annotated[Principal, Depends(require(Permission.POSTS_SCHEDULE))]
-
-
-async def _check_accounts(
-    session: AsyncSession, principal: Principal, source: uuid.UUID | None, targets: list[uuid.UUID]
-) -> None:
-    wanted = [*([source] if source else []), *targets]
-    found = await get_accounts(session, principal.workspace_id, wanted)
-    problems = []
-    if source is not None and source not in found:
-        problems.append(ErrorDetail("source_account_id", "no such account in this workspace"))
-    problems += [
-        ErrorDetail(f"target_account_ids.{i}", "no such account in this workspace")
-        for i, account in enumerate(targets)
-        if account not in found
-    ]
-    if source is not None and source in targets:
-        problems.append(ErrorDetail("target_account_ids", "the source cannot be a target"))
-    if problems:
-        raise HeraldError(ErrorCode.VALIDATION_ERROR, problems[0].message, problems)
 
 
 async def _mirror(session: AsyncSession, principal: Principal, mirror_id: uuid.UUID) -> Mirror:
@@ -71,26 +51,7 @@ async def list_(session: SessionDep, principal: Reader) -> MirrorList:
 async def create(
     body: MirrorBody, session: SessionDep, temporal: TemporalDep, principal: Manager
 ) -> MirrorOut:
-    await _check_accounts(session, principal, body.source_account_id, body.target_account_ids)
-    now = utcnow()
-    mirror = Mirror(
-        workspace_id=principal.workspace_id,
-        name=body.name,
-        description=body.description,
-        source_account_id=body.source_account_id,
-        target_account_ids=[str(a) for a in body.target_account_ids],
-        is_active=body.is_active,
-        future_content_enabled=body.future_content_enabled,
-        existing_content_enabled=body.existing_content_enabled,
-        existing_content_config=body.existing_content_config.model_dump(mode="json"),
-        settings=body.settings.model_dump(mode="json"),
-        last_enabled_at=now if body.is_active else None,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(mirror)
-    await session.commit()
-    await temporal.start_mirror(mirror.id)
+    mirror = await create_mirror(session, principal, body, temporal)
     return MirrorOut.of(mirror)
 
 
@@ -112,25 +73,7 @@ async def patch(
     principal: Manager,
 ) -> MirrorOut:
     mirror = await _mirror(session, principal, mirror_id)
-    if body.target_account_ids is not None:
-        await _check_accounts(session, principal, None, body.target_account_ids)
-        if str(mirror.source_account_id) in {str(a) for a in body.target_account_ids}:
-            raise HeraldError.invalid("target_account_ids", "the source cannot be a target")
-        mirror.target_account_ids = [str(a) for a in body.target_account_ids]
-    for field in ("name", "description", "future_content_enabled"):
-        value = getattr(body, field)
-        if value is not None:
-            setattr(mirror, field, value)
-    if body.settings is not None:
-        mirror.settings = body.settings.model_dump(mode="json")
-    toggled = body.is_active is not None and body.is_active != mirror.is_active
-    if body.is_active is not None:
-        mirror.is_active = body.is_active
-        if body.is_active and toggled:
-            mirror.last_enabled_at = utcnow()
-    await session.commit()
-    if toggled:
-        await temporal.signal_mirror(mirror.id, "resume" if mirror.is_active else "pause")
+    await update_mirror(session, principal, mirror, body, temporal)
     return MirrorOut.of(mirror)
 
 
@@ -143,9 +86,7 @@ async def delete(
     mirror_id: uuid.UUID, session: SessionDep, temporal: TemporalDep, principal: Manager
 ) -> Response:
     mirror = await _mirror(session, principal, mirror_id)
-    await session.delete(mirror)
-    await session.commit()
-    await temporal.stop_mirror(mirror_id)
+    await delete_mirror(session, mirror, temporal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

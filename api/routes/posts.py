@@ -1,36 +1,24 @@
-"""Post endpoints: thin over herald.services and the workflow gateway.
-
-Order matters twice here: a change is committed before a workflow is started or steered (the
-database is the system of record for reads), and the request's transaction is closed before a
-workflow Update runs, because the Update's activity writes the same rows.
-"""
+"""Post endpoints: each parses the request, calls one PostCommands method, and answers.
+The ordering rules (commit, then start or steer the workflow) live in herald.posts.commands."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ResourcesDep, SessionDep, TemporalDep, require
 from herald.db.models import Post
-from herald.db.types import utcnow
-from herald.dispatch import TemporalGateway
 from herald.errors import HeraldError
-from herald.payloads import RescheduleRequest
+from herald.posts.commands import PostCommands
 from herald.principal import Permission, Principal
-from herald.repositories.media import get_media_many
 from herald.repositories.posts import PostFilters, get_post, list_posts
 from herald.schemas.posts import (
     BatchBody,
     BatchOut,
     BulkBody,
-    BulkError,
-    BulkItem,
     BulkOut,
     FixBody,
     PostCreate,
@@ -43,10 +31,8 @@ from herald.schemas.posts import (
     ScheduleBody,
     SubmitBody,
 )
-from herald.services import post_actions
-from herald.services.posts import create_post, edit_post, request_approval
 from herald.services.validation import ValidationOut, validate_request, validate_stored
-from herald.status import MediaStatus, Origin, PostPhase, PostStatus
+from herald.status import PostStatus
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
@@ -61,20 +47,11 @@ Publisher = Annotated[Principal, Depends(require(Permission.POSTS_PUBLISH))]
 Deleter = Annotated[Principal, Depends(require(Permission.POSTS_DELETE))]
 
 
-async def _answer(
-    session: AsyncSession, principal: Principal, post_id: uuid.UUID, response: Response
-) -> PostOut:
-    """The post as stored now (after a workflow's activity may have changed it)."""
-    post = await get_post(session, principal.workspace_id, post_id)
-    if post is None:
-        raise HeraldError.not_found("post")
+def _answer(post: Post, response: Response, *, created: bool = False) -> PostOut:
     response.headers["ETag"] = str(post.version)
+    if created:
+        response.headers["Location"] = f"/v1/posts/{post.id}"
     return PostOut.of(post)
-
-
-async def _start(session: AsyncSession, temporal: TemporalGateway, post: Post) -> None:
-    await session.commit()
-    await temporal.start_post(post)
 
 
 @router.post(
@@ -90,15 +67,9 @@ async def create(
     temporal: TemporalDep,
     principal: Creator,
 ) -> PostOut:
-    post = await create_post(session, principal, body, utcnow())
-    # Committed before its workflow starts: a lost start is repaired by the reconciler,
-    # never a workflow without a post.
-    await session.commit()
-    if not body.draft:
-        await temporal.start_post(post)
-    response.headers["ETag"] = str(post.version)
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return PostOut.of(post)
+    return _answer(
+        await PostCommands(session, temporal, principal).create(body), response, created=True
+    )
 
 
 @router.get("", response_model=PostList, summary="List posts, newest first")
@@ -150,29 +121,7 @@ async def validate(
 async def batch(
     body: BatchBody, session: SessionDep, temporal: TemporalDep, principal: Editor
 ) -> BatchOut:
-    posts = [
-        post
-        for post_id in dict.fromkeys(body.ids)
-        if (post := await get_post(session, principal.workspace_id, post_id)) is not None
-    ]
-    done = 0
-    if body.action == "archive":
-        for post in posts:
-            if post.status in post_actions.ARCHIVABLE:
-                post_actions.archive_post(session, post)
-                done += 1
-        await session.commit()
-        return BatchOut(data={"archived": done})
-    waiting = [p for p in posts if p.status in (PostStatus.SCHEDULED, PostStatus.QUEUED)]
-    await session.commit()
-    outcomes = await asyncio.gather(
-        *(temporal.update_post(p.id, "cancel", None) for p in waiting), return_exceptions=True
-    )
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome, HeraldError):
-            raise outcome
-    done = sum(1 for outcome in outcomes if not isinstance(outcome, BaseException))
-    return BatchOut(data={"cancelled": done})
+    return await PostCommands(session, temporal, principal).batch(body)
 
 
 @router.post(
@@ -184,52 +133,7 @@ async def batch(
 async def bulk(
     body: BulkBody, session: SessionDep, temporal: TemporalDep, principal: Creator
 ) -> BulkOut:
-    results: list[BulkItem] = []
-    created: list[Post] = []
-    now = utcnow()
-    for index, raw in enumerate(body.posts):
-        try:
-            item = PostCreate.model_validate(raw)
-            async with session.begin_nested():
-                post = await create_post(session, principal, item, now, Origin.BULK)
-        except ValidationError as err:
-            details = [
-                {
-                    "path": ".".join(str(p) for p in e["loc"]) or "body",
-                    "message": str(e["msg"]).removeprefix("Value error, "),
-                }
-                for e in err.errors()
-            ]
-            results.append(
-                BulkItem(
-                    index=index,
-                    status=400,
-                    error=BulkError(
-                        code="VALIDATION_ERROR", message=details[0]["message"], details=details
-                    ),
-                )
-            )
-            continue
-        except HeraldError as err:
-            results.append(
-                BulkItem(
-                    index=index,
-                    status=err.http_status,
-                    error=BulkError(
-                        code=err.code.value,
-                        message=err.message,
-                        details=[{"path": d.path, "message": d.message} for d in err.details],
-                    ),
-                )
-            )
-            continue
-        created.append(post)
-        results.append(BulkItem(index=index, status=201, post=PostOut.of(post)))
-    await session.commit()
-    for post in created:
-        if post.status != PostStatus.DRAFT:
-            await temporal.start_post(post)
-    return BulkOut(results=results)
+    return BulkOut(results=await PostCommands(session, temporal, principal).bulk(body))
 
 
 @router.patch("/{post_id}", response_model=PostOut, summary="Edit a post before publishing starts")
@@ -242,19 +146,19 @@ async def patch(
     principal: Editor,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    moved_to = await edit_post(session, principal, post, body, utcnow())
-    await session.commit()
-    if moved_to is not None:
-        await temporal.update_post(post_id, "reschedule", RescheduleRequest(scheduled_at=moved_to))
-    return await _answer(session, principal, post_id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).edit(post_id, body, if_match), response
+    )
 
 
 @router.get("/{post_id}", response_model=PostOut, summary="Get a post with its targets")
 async def get(
     post_id: uuid.UUID, response: Response, session: SessionDep, principal: Reader
 ) -> PostOut:
-    return await _answer(session, principal, post_id, response)
+    post = await get_post(session, principal.workspace_id, post_id)
+    if post is None:
+        raise HeraldError.not_found("post")
+    return _answer(post, response)
 
 
 @router.get("/{post_id}/validation", response_model=ValidationOut, summary="Validate a stored post")
@@ -273,11 +177,13 @@ async def validation(
     summary="Delete a draft, cancelled, failed or archived post",
 )
 async def delete(
-    post_id: uuid.UUID, session: SessionDep, principal: Deleter, if_match: IfMatch = None
+    post_id: uuid.UUID,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Deleter,
+    if_match: IfMatch = None,
 ) -> Response:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    await post_actions.delete_post(session, post)
-    await session.commit()
+    await PostCommands(session, temporal, principal).delete(post_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -295,20 +201,10 @@ async def schedule(
     principal: Scheduler,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    if body.scheduled_at <= utcnow():
-        raise HeraldError.invalid("scheduled_at", "must be in the future")
-    if post.status is PostStatus.DRAFT:
-        post_actions.leave_draft(session, post, PostPhase.SCHEDULED, body.scheduled_at)
-        await _start(session, temporal, post)
-    elif post.status in (PostStatus.SCHEDULED, PostStatus.QUEUED):
-        await session.commit()
-        await temporal.update_post(
-            post_id, "reschedule", RescheduleRequest(scheduled_at=body.scheduled_at)
-        )
-    else:
-        raise HeraldError.conflict(f"cannot schedule a post that is {post.status}")
-    return await _answer(session, principal, post_id, response)
+    post = await PostCommands(session, temporal, principal).schedule(
+        post_id, body.scheduled_at, if_match
+    )
+    return _answer(post, response)
 
 
 @router.post(
@@ -325,16 +221,9 @@ async def publish(
     principal: Publisher,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    if post.status is PostStatus.DRAFT:
-        post_actions.leave_draft(session, post, PostPhase.QUEUED, utcnow())
-        await _start(session, temporal, post)
-    elif post.status is PostStatus.SCHEDULED:
-        await session.commit()
-        await temporal.update_post(post_id, "publish_now", None)
-    elif post.status is not PostStatus.QUEUED:
-        raise HeraldError.conflict(f"cannot publish a post that is {post.status}")
-    return await _answer(session, principal, post_id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).publish(post_id, if_match), response
+    )
 
 
 @router.post(
@@ -348,12 +237,9 @@ async def cancel(
     principal: Scheduler,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.QUEUED):
-        raise HeraldError.conflict(f"cannot cancel a post that is {post.status}")
-    await session.commit()
-    await temporal.update_post(post_id, "cancel", None)
-    return await _answer(session, principal, post_id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).cancel(post_id, if_match), response
+    )
 
 
 @router.post(
@@ -371,15 +257,12 @@ async def retry(
     body: RetryBody | None = None,
     if_match: IfMatch = None,
 ) -> RetryOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    results = await post_actions.prepare_retry(session, post, body.target_ids if body else None)
-    queued = [r.target_id for r in results if r.status == "queued"]
-    await session.commit()
-    if queued:
-        await temporal.start_run(post, queued)
-    answer = await _answer(session, principal, post_id, response)
+    target_ids = body.target_ids if body else None
+    post, results = await PostCommands(session, temporal, principal).retry(
+        post_id, target_ids, if_match
+    )
     return RetryOut(
-        post=answer,
+        post=_answer(post, response),
         results=[RetryItem(target_id=r.target_id, status=r.status, error=r.error) for r in results],
     )
 
@@ -400,21 +283,10 @@ async def fix(
     principal: Editor,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    changes = body.model_dump(exclude_unset=True, exclude={"media_ids"})
-    if body.media_ids is not None:
-        found = await get_media_many(session, principal.workspace_id, body.media_ids)
-        for index, media_id in enumerate(body.media_ids):
-            media = found.get(media_id)
-            if media is None or media.status != MediaStatus.READY:
-                raise HeraldError.invalid(f"media_ids.{index}", "no ready media with this id")
-        changes["media_ids"] = [str(m) for m in body.media_ids]
-    if body.content is not None and not body.content.strip():
-        raise HeraldError.invalid("content", "content is empty and no media is attached")
-    post_actions.prepare_fix(session, post, target_id, changes)
-    await session.commit()
-    await temporal.start_run(post, [target_id])
-    return await _answer(session, principal, post_id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).fix(post_id, target_id, body, if_match),
+        response,
+    )
 
 
 @router.post(
@@ -424,13 +296,15 @@ async def fix(
     summary="Copy a post as a new draft",
 )
 async def clone(
-    post_id: uuid.UUID, response: Response, session: SessionDep, principal: Creator
+    post_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Creator,
 ) -> PostOut:
-    source = await post_actions.post_for_change(session, principal, post_id, None)
-    copy = post_actions.copy_post(session, source, principal, utcnow(), None)
-    await session.commit()
-    response.headers["Location"] = f"/v1/posts/{copy.id}"
-    return await _answer(session, principal, copy.id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).clone(post_id), response, created=True
+    )
 
 
 @router.post(
@@ -446,17 +320,9 @@ async def duplicate(
     temporal: TemporalDep,
     principal: Creator,
 ) -> PostOut:
-    source = await post_actions.post_for_change(session, principal, post_id, None)
-    now = utcnow()
-    copy = post_actions.copy_post(
-        session, source, principal, now, post_actions.duplicate_time(source, now)
+    return _answer(
+        await PostCommands(session, temporal, principal).duplicate(post_id), response, created=True
     )
-    if copy.scheduled_at is not None:
-        await _start(session, temporal, copy)
-    else:
-        await session.commit()
-    response.headers["Location"] = f"/v1/posts/{copy.id}"
-    return await _answer(session, principal, copy.id, response)
 
 
 @router.post(
@@ -466,13 +332,13 @@ async def archive(
     post_id: uuid.UUID,
     response: Response,
     session: SessionDep,
+    temporal: TemporalDep,
     principal: Editor,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    post_actions.archive_post(session, post)
-    await session.commit()
-    return await _answer(session, principal, post_id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).archive(post_id, if_match), response
+    )
 
 
 @router.post(
@@ -489,11 +355,9 @@ async def unpublish(
     principal: Deleter,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    post_actions.refuse_unless(post, post_actions.UNPUBLISHABLE, "unpublish")
-    await session.commit()
-    await temporal.start_unpublish(post)
-    return await _answer(session, principal, post_id, response)
+    return _answer(
+        await PostCommands(session, temporal, principal).unpublish(post_id, if_match), response
+    )
 
 
 @router.post(
@@ -510,13 +374,7 @@ async def submit(
     body: SubmitBody | None = None,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await post_actions.post_for_change(session, principal, post_id, if_match)
-    post_actions.refuse_unless(post, frozenset({PostStatus.DRAFT}), "submit")
-    now = utcnow()
-    at = body.scheduled_at if body and body.scheduled_at else None
-    if at is not None and at <= now:
-        raise HeraldError.invalid("scheduled_at", "must be in the future")
-    post_actions.leave_draft(session, post, PostPhase.SCHEDULED, at or now)
-    request_approval(session, post, now)
-    await _start(session, temporal, post)
-    return await _answer(session, principal, post_id, response)
+    at = body.scheduled_at if body else None
+    return _answer(
+        await PostCommands(session, temporal, principal).submit(post_id, at, if_match), response
+    )

@@ -4,8 +4,9 @@ module in any answer."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from sqlalchemy import select
@@ -153,9 +154,50 @@ async def connect_account(
     return account
 
 
-def disconnect_account(
-    session: AsyncSession, cipher: CredentialCipher, account: SocialAccount
+class TokenWorkflows(Protocol):
+    async def account_tokens_changed(self, account_id: uuid.UUID) -> None: ...
+
+
+async def recheck_account(
+    session: AsyncSession,
+    adapters: AdapterRegistry,
+    cipher: CredentialCipher,
+    account: SocialAccount,
+    allow_hosts: list[str],
 ) -> None:
+    """Re-checks the credentials with the platform. Credentials the platform refuses mark the
+    account expired, stored even though the request then answers 409."""
+    if account.status == AccountStatus.REVOKED:
+        raise HeraldError.conflict("the account was disconnected; connect it again")
+    credentials = cipher.decrypt(account.credentials_encrypted)
+    try:
+        await verify_with_platform(adapters, account.platform, credentials, allow_hosts)
+    except HeraldError as err:
+        if err.code is not ErrorCode.VALIDATION_ERROR:
+            raise
+        account.status = AccountStatus.EXPIRED
+        await session.commit()
+        raise HeraldError.conflict(f"the account no longer works: {err.message}") from err
+    account.status = AccountStatus.ACTIVE
+
+
+async def disconnect_account(
+    session: AsyncSession,
+    cipher: CredentialCipher,
+    account: SocialAccount,
+    workflows: TokenWorkflows,
+) -> None:
+    if account.status == AccountStatus.REVOKED:
+        return
+    _revoke(session, cipher, account)
+    await session.commit()
+    # Its token workflow, if any, sees the account revoked and ends; if Temporal is away it
+    # finds out at its next wake-up instead, so the disconnect still succeeds.
+    with contextlib.suppress(HeraldError):
+        await workflows.account_tokens_changed(account.id)
+
+
+def _revoke(session: AsyncSession, cipher: CredentialCipher, account: SocialAccount) -> None:
     """Revoked, with its secrets wiped; the row stays for the posts that name it."""
     account.status = AccountStatus.REVOKED
     account.credentials_encrypted = cipher.encrypt({})

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -162,6 +163,16 @@ async def complete_upload(
     )
 
 
+async def delete_media(session: AsyncSession, storage: MediaStorage, media: Media) -> None:
+    """Deletes the row, then the bytes: a failure in between leaves unreferenced bytes, never
+    a row whose file is gone."""
+    if await media_in_use(session, media):
+        raise HeraldError.conflict("a post that has not published yet uses this media")
+    await session.delete(media)
+    await session.commit()
+    await storage.delete(media.storage_key)
+
+
 async def media_in_use(session: AsyncSession, media: Media) -> bool:
     rows = await session.execute(
         select(Post.media_ids).where(
@@ -193,7 +204,27 @@ async def to_out(storage: MediaStorage, media: Media, now: datetime, ttl_s: int)
     )
 
 
-async def start_import(
+class ImportWorkflows(Protocol):
+    async def start_media_import(self, media_id: uuid.UUID, url: str) -> None: ...
+
+
+async def import_from_url(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    body: ImportRequest,
+    now: datetime,
+    workflows: ImportWorkflows,
+) -> Media:
+    """Stores the pending media row, then starts its import workflow (after the commit, so the
+    workflow always finds the row)."""
+    media = await _pending_import(session, settings, principal, body, now)
+    await session.commit()
+    await workflows.start_media_import(media.id, str(body.url))
+    return media
+
+
+async def _pending_import(
     session: AsyncSession,
     settings: Settings,
     principal: Principal,

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import AccountQueue, PostTarget, QueueSlotClaim
+from herald.db.models import AccountQueue, Post, PostTarget, QueueSlotClaim
 from herald.errors import HeraldError
 from herald.timezones import known_zone
 
@@ -116,3 +116,10 @@ async def claim_next_slot(
             continue
         return slot
     raise HeraldError.conflict("the account's queue has no free slot within a year")
+
+
+async def release_queue_slots(session: AsyncSession, post: Post) -> None:
+    """Frees the queue slots a post's targets held, e.g. when it is cancelled or rescheduled."""
+    ids = [t.id for t in post.targets]
+    if ids:
+        await session.execute(delete(QueueSlotClaim).where(QueueSlotClaim.target_id.in_(ids)))

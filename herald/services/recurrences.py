@@ -21,6 +21,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from herald import temporal as names
 from herald.db.models import Post, Recurrence
 from herald.errors import HeraldError
 from herald.payloads import OccurrenceInput
@@ -92,7 +93,7 @@ def _apply(series: Recurrence, body: RecurrenceBody, now: datetime) -> None:
 def _schedule(series: Recurrence, task_queue: str) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            "RecurrenceOccurrenceWorkflow",
+            names.RECURRENCE_OCCURRENCE_WORKFLOW,
             OccurrenceInput(recurrence_id=str(series.id)),
             id=f"{recurrence_schedule_id(series.id)}/occurrence",
             task_queue=task_queue,

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post
 from herald.errors import HeraldError
+from herald.posts.checks import expand_groups
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts
 from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate
-from herald.services.posts import expand_groups
 from platforms.base import MediaItem, request_from
 from platforms.registry import AdapterRegistry
 

@@ -17,8 +17,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.gateway import TemporalGateway
 from api.resources import Resources
-from herald.dispatch import TemporalGateway
 from herald.migrate import migrate
 from herald.schedules import reconciler_schedule_id
 from tests.support.servers import throwaway_postgres_database

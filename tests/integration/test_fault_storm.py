@@ -19,8 +19,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.gateway import TemporalGateway
 from api.resources import Resources
-from herald.dispatch import TemporalGateway
 from herald.migrate import migrate
 from platforms.registry import ADAPTERS
 from tests.integration.test_media import MediaClient

@@ -71,7 +71,7 @@ async def test_a_mirror_republishes_filters_backfills_and_never_twice(stack: Sta
         await session.execute(
             update(Mirror).where(Mirror.id == uuid.UUID(mirror_id)).values(cursor="")
         )
-    await stack.resources.temporal.signal_mirror(uuid.UUID(mirror_id), "poll_now")
+    await stack.resources.temporal.poll_mirror_now(uuid.UUID(mirror_id))
     await asyncio.sleep(1.5)
     assert await mirrored()
 

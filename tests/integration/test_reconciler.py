@@ -11,10 +11,10 @@ from temporalio.client import WorkflowExecutionStatus
 
 from herald.db.models import Post
 from herald.db.types import utcnow
+from herald.posts.creation import create_post
 from herald.principal import ALL_PERMISSIONS, ActorType, Principal
 from herald.schedules import ensure_reconciler_schedule, reconciler_schedule_id
 from herald.schemas.posts import PostCreate
-from herald.services.posts import create_post
 from herald.temporal import account_tokens_workflow_id
 from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
 from tests.support.stack import Stack

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post, PostTarget
 from herald.db.types import utcnow
-from herald.services.post_state import refresh_status
-from herald.status import PostPhase, PostStatus, TargetStatus, derive_post_status
+from herald.posts.transitions import derive_post_status, refresh_status
+from herald.status import PostPhase, PostStatus, TargetStatus
 
 
 @dataclass(frozen=True)

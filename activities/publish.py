@@ -1,0 +1,252 @@
+"""Publishing one target through its adapter: at most once per target.
+
+The stored state is checked first, the platform gets the idempotency key
+`post/{post_id}/target/{target_id}`, and before any call that follows an earlier attempt whose
+outcome is unknown, the adapter looks for the post it may already have made. The state changes
+(claim, fail, record the outcome) are herald.posts.transitions'.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import heartbeating
+from activities.outcomes import outcome_of, store, store_failure
+from herald.crypto import CredentialCipher
+from herald.db.engine import SessionFactory
+from herald.db.models import Post, PostTarget, SocialAccount
+from herald.db.types import utcnow
+from herald.payloads import PublishTargetInput, TargetOutcome
+from herald.posts import transitions
+from herald.posts.transitions import AUTH_EXPIRED, PLATFORM_UNAVAILABLE, RATE_LIMITED, REJECTED
+from herald.repositories.media import get_media_many
+from herald.repositories.posts import get_target_for_publishing, lock_target_and_post
+from herald.services.account_tokens import refresh_account_tokens
+from herald.status import AccountStatus, TargetStatus
+from herald.storage.base import MediaStorage
+from platforms.base import (
+    AccountContext,
+    AuthExpired,
+    MediaItem,
+    PlatformAdapter,
+    PlatformError,
+    PublishedPost,
+    PublishRequest,
+    RateLimited,
+    Rejected,
+    request_from,
+)
+from platforms.registry import AdapterRegistry
+
+log = logging.getLogger(__name__)
+
+# Long enough for a platform that fetches media by URL to finish processing it.
+MEDIA_URL_LIFETIME = timedelta(hours=6)
+
+# What publishing a target needs: its platform, the account, the content, and since when an
+# earlier attempt may already have posted it (None: nothing can have reached the platform).
+Claimed = tuple[str, AccountContext, PublishRequest, datetime | None]
+
+
+def idempotency_key(post_id: str, target_id: str) -> str:
+    return f"post/{post_id}/target/{target_id}"
+
+
+def _outcome(target: PostTarget) -> TargetOutcome:
+    return outcome_of(str(target.id), target)
+
+
+class PublishActivities:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        adapters: AdapterRegistry,
+        cipher: CredentialCipher,
+        storage: MediaStorage,
+        read_sessions: SessionFactory | None = None,
+    ) -> None:
+        self._sessions = sessions
+        # Sessions that never write: on SQLite they take no write lock.
+        self._read_sessions = read_sessions or sessions
+        self._adapters = adapters
+        self._cipher = cipher
+        self._storage = storage
+
+    @activity.defn(name="publish_target")
+    async def publish_target(self, input: PublishTargetInput) -> TargetOutcome:
+        claimed: TargetOutcome | Claimed | None = None
+        if input.fresh and activity.info().attempt == 1:
+            claimed = await self._read_fresh(input)
+        if claimed is None:
+            claimed = await self._claim(input)
+        if isinstance(claimed, TargetOutcome):
+            return claimed
+        target_platform, account, request, resume_since = claimed
+        adapter = self._adapters.get(target_platform)
+        try:
+            async with heartbeating():
+                try:
+                    published = await self._attempt(
+                        adapter, account, request, resume_since, input.target_id
+                    )
+                except AuthExpired:
+                    if not adapter.uses_oauth:
+                        raise
+                    # Refresh once, then try again with the new tokens.
+                    renewed = await self._renewed_context(account)
+                    if isinstance(renewed, str):
+                        message = (
+                            f"the account's tokens could not be renewed ({renewed}); reconnect it"
+                        )
+                        return await self._finish_failed(
+                            input.target_id, AUTH_EXPIRED, message, False
+                        )
+                    published = await self._attempt(
+                        adapter, renewed, request, resume_since, input.target_id
+                    )
+        except Rejected as err:
+            return await self._finish_failed(input.target_id, REJECTED, err.message, False)
+        except AuthExpired as err:
+            message = f"the account's access was refused ({err.message}); reconnect it"
+            return await self._finish_failed(input.target_id, AUTH_EXPIRED, message, False)
+        except PlatformError as err:
+            await self._note_error(input.target_id, err)
+            delay = err.retry_after_s if isinstance(err, RateLimited) else None
+            raise ApplicationError(
+                err.message,
+                type=RATE_LIMITED if isinstance(err, RateLimited) else PLATFORM_UNAVAILABLE,
+                next_retry_delay=timedelta(seconds=delay) if delay else None,
+            ) from err
+        return await self._finish_published(input.target_id, published)
+
+    @staticmethod
+    async def _attempt(
+        adapter: PlatformAdapter,
+        account: AccountContext,
+        request: PublishRequest,
+        resume_since: datetime | None,
+        target_id: str,
+    ) -> PublishedPost:
+        """Publishes, unless an earlier attempt whose answer we never saw already did."""
+        if resume_since is not None:
+            existing = await adapter.find_existing(account, request, resume_since)
+            if existing:
+                log.info("target %s: found the post an earlier attempt made", target_id)
+                return existing
+        return await adapter.publish(account, request)
+
+    async def _renewed_context(self, account: AccountContext) -> AccountContext | str:
+        """The account with freshly refreshed tokens, or why they could not be renewed."""
+        outcome = await refresh_account_tokens(
+            self._sessions, self._adapters, self._cipher, uuid.UUID(account.account_id)
+        )
+        if not outcome.refreshed:
+            return outcome.message or "the platform refused"
+        async with self._sessions() as session:
+            row = await session.get(SocialAccount, uuid.UUID(account.account_id))
+            assert row is not None
+            return self._cipher.context_of(row)
+
+    async def _read_fresh(self, input: PublishTargetInput) -> Claimed | None:
+        """The first attempt of a target its batch just marked: nothing to write (the batch
+        counted the attempt) and nothing to look for on the platform. None: take the claim
+        path after all (the target or its account changed meanwhile)."""
+        async with self._read_sessions() as session:
+            found = await get_target_for_publishing(session, uuid.UUID(input.target_id))
+            if found is None:
+                return None
+            target, post, account = found
+            if (
+                target.status != TargetStatus.PUBLISHING
+                or target.attempts != 1
+                or account.status != AccountStatus.ACTIVE
+            ):
+                return None
+            return (
+                target.platform,
+                self._cipher.context_of(account),
+                await self._request(session, input, post, target),
+                None,
+            )
+
+    async def _request(
+        self, session: AsyncSession, input: PublishTargetInput, post: Post, target: PostTarget
+    ) -> PublishRequest:
+        media_ids = target.media_ids if target.media_ids is not None else post.media_ids
+        return request_from(
+            target.content if target.content is not None else post.content,
+            idempotency_key(input.post_id, input.target_id),
+            await self._media(session, post.workspace_id, media_ids),
+            target.options,
+        )
+
+    async def _claim(self, input: PublishTargetInput) -> TargetOutcome | Claimed:
+        """Marks the target publishing and counts the attempt, or answers if nothing is to do."""
+        async with self._sessions() as session, session.begin():
+            found = await lock_target_and_post(session, uuid.UUID(input.target_id))
+            if found is None:
+                raise ApplicationError("target no longer exists", type="Gone", non_retryable=True)
+            target, post = found
+            if transitions.is_decided(target):
+                return _outcome(target)  # published, failed or cancelled
+            account = await session.get(SocialAccount, target.account_id)
+            assert account is not None
+            resume_since = transitions.claim(session, post, target, account, utcnow())
+            if transitions.is_decided(target):
+                return _outcome(target)  # the account is inactive
+            context = self._cipher.context_of(account)
+            request = await self._request(session, input, post, target)
+            return target.platform, context, request, resume_since
+
+    async def _media(
+        self, session: AsyncSession, workspace_id: uuid.UUID, media_ids: list[str]
+    ) -> list[MediaItem]:
+        """The attachments' bytes, in the post's order, read from the media library."""
+        found = await get_media_many(session, workspace_id, [uuid.UUID(m) for m in media_ids])
+        items = []
+        for media_id in media_ids:
+            media = found.get(uuid.UUID(media_id))
+            if media is None or media.mime_type is None:
+                raise ApplicationError(
+                    f"media {media_id} is gone", type=REJECTED, non_retryable=True
+                )
+            items.append(
+                MediaItem(
+                    media_id=media_id,
+                    mime_type=media.mime_type,
+                    filename=media.filename,
+                    data=await self._storage.read(media.storage_key),
+                    url=await self._storage.download_url(
+                        media.storage_key, utcnow() + MEDIA_URL_LIFETIME
+                    ),
+                )
+            )
+        return items
+
+    async def _finish_published(self, target_id: str, published: PublishedPost) -> TargetOutcome:
+        values = transitions.published_values(
+            published.platform_post_id,
+            published.url,
+            list(published.extra_post_ids),
+            published.published_at or utcnow(),
+        )
+        return await store(self._sessions, target_id, values, unless_published=False)
+
+    async def _finish_failed(
+        self, target_id: str, code: str, message: str, retryable: bool
+    ) -> TargetOutcome:
+        return await store_failure(self._sessions, target_id, code, message, retryable)
+
+    async def _note_error(self, target_id: str, err: PlatformError) -> None:
+        """Keeps the last error visible on a target that is still being retried."""
+        async with self._sessions() as session, session.begin():
+            found = await lock_target_and_post(session, uuid.UUID(target_id))
+            if found is not None:
+                code = RATE_LIMITED if isinstance(err, RateLimited) else PLATFORM_UNAVAILABLE
+                transitions.note_retrying(found[0], code, err.message)

@@ -1,0 +1,487 @@
+"""The post state machine: every change of a post's or a target's state, and the rules that
+say which states allow it, stated once. Routes, command services and activities call these
+functions; none of them sets a phase or a status itself.
+
+A post has a phase (what the post itself is doing: draft, waiting for approval, scheduled,
+queued to publish now, rejected, archived) and targets with states of their own; its status is
+derived from both (`derive_post_status`) and re-derived after every change (`refresh_status`),
+which also writes the event row of the status it enters. Functions here change models in the
+caller's session and never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.db.models import Post, PostTarget, SocialAccount
+from herald.errors import ErrorCode, HeraldError
+from herald.schemas.posts import PostOut
+from herald.services.events import record_event
+from herald.status import (
+    DONE_TARGET_STATES,
+    WAITING_TARGET_STATES,
+    AccountStatus,
+    ApprovalStatus,
+    PostPhase,
+    PostStatus,
+    TargetStatus,
+)
+
+
+class IllegalTransition(HeraldError):
+    """A change the post's state forbids (409). Workflow Update validators refuse the same
+    changes with an ApplicationError of type `herald.temporal.ILLEGAL_TRANSITION`, which the
+    gateway turns into this."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.CONFLICT, message)
+
+
+# --- The rules: which statuses allow which change ------------------------------------------
+
+EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.QUEUED})
+# Waiting on its timer: the workflow's Updates may still move, publish or cancel it.
+WAITING = frozenset({PostStatus.SCHEDULED, PostStatus.QUEUED})
+DELETABLE = frozenset(
+    {
+        PostStatus.DRAFT,
+        PostStatus.CANCELLED,
+        PostStatus.FAILED,
+        PostStatus.ARCHIVED,
+        PostStatus.REJECTED,
+    }
+)
+ARCHIVABLE = frozenset(
+    {
+        PostStatus.DRAFT,
+        PostStatus.PUBLISHED,
+        PostStatus.PARTIAL,
+        PostStatus.FAILED,
+        PostStatus.CANCELLED,
+        PostStatus.REJECTED,
+    }
+)
+UNPUBLISHABLE = frozenset({PostStatus.PUBLISHED, PostStatus.PARTIAL})
+RETRYABLE = frozenset({PostStatus.FAILED, PostStatus.PARTIAL})
+SUBMITTABLE = frozenset({PostStatus.DRAFT})
+
+# The event each status emits when a post enters it.
+STATUS_EVENTS: dict[PostStatus, str] = {
+    PostStatus.SCHEDULED: "post.scheduled",
+    PostStatus.PUBLISHED: "post.published",
+    PostStatus.PARTIAL: "post.partial",
+    PostStatus.FAILED: "post.failed",
+    PostStatus.CANCELLED: "post.cancelled",
+}
+
+_PHASES_THAT_OVERRIDE_TARGETS = frozenset(
+    {PostPhase.DRAFT, PostPhase.PENDING_APPROVAL, PostPhase.REJECTED, PostPhase.ARCHIVED}
+)
+
+
+def refuse_unless(post: Post, allowed: frozenset[PostStatus], action: str) -> None:
+    if post.status not in allowed:
+        names = ", ".join(sorted(s.value for s in allowed))
+        raise IllegalTransition(f"cannot {action} a post that is {post.status} (only {names})")
+
+
+def refuse_unless_editable(post: Post) -> None:
+    if post.status not in EDITABLE or any(
+        t.status not in WAITING_TARGET_STATES for t in post.targets
+    ):
+        raise IllegalTransition(
+            f"the post is {post.status}; only posts that have not started publishing change"
+        )
+
+
+def refuse_in_past(at: datetime, now: datetime) -> None:
+    if at <= now:
+        raise HeraldError.invalid("scheduled_at", "must be in the future")
+
+
+# --- Status ---------------------------------------------------------------------------------
+
+
+def derive_post_status(phase: PostPhase, targets: Iterable[TargetStatus]) -> PostStatus:
+    """A post's status as API.md defines it: from its phase, then from its targets' states."""
+    if phase in _PHASES_THAT_OVERRIDE_TARGETS:
+        return PostStatus(phase.value)
+    states = set(targets)
+    live = states - {TargetStatus.CANCELLED}
+    if not live:
+        return PostStatus.CANCELLED
+    if live <= WAITING_TARGET_STATES:
+        return PostStatus.QUEUED if phase is PostPhase.QUEUED else PostStatus.SCHEDULED
+    if not live <= DONE_TARGET_STATES:
+        return PostStatus.PROCESSING
+    published = bool(live & {TargetStatus.PUBLISHED, TargetStatus.DELETED})
+    failed = TargetStatus.FAILED in live
+    if published and failed:
+        return PostStatus.PARTIAL
+    return PostStatus.FAILED if failed else PostStatus.PUBLISHED
+
+
+def emit(session: AsyncSession, post: Post, event: str) -> None:
+    """Writes an event row carrying the post as the API shows it, in the caller's transaction."""
+    record_event(
+        session, post.workspace_id, event, "post", post.id, PostOut.of(post).model_dump(mode="json")
+    )
+
+
+def refresh_status(session: AsyncSession, post: Post, *, always_emit: bool = False) -> PostStatus:
+    """Re-derives the status; emits the status's event if it changed (or if asked to)."""
+    before = post.status
+    post.status = derive_post_status(post.phase, (TargetStatus(t.status) for t in post.targets))
+    published = [t.published_at for t in post.targets if t.published_at is not None]
+    post.published_at = min(published) if published else None
+    event = STATUS_EVENTS.get(post.status)
+    if event and (always_emit or post.status != before):
+        emit(session, post, event)
+    return post.status
+
+
+def _changed(session: AsyncSession, post: Post, *, always_emit: bool = False) -> PostStatus:
+    post.version += 1
+    return refresh_status(session, post, always_emit=always_emit)
+
+
+# --- Creation and drafts --------------------------------------------------------------------
+
+
+def initial_phase(*, draft: bool, needs_approval: bool, publish_now: bool) -> PostPhase:
+    if draft:
+        return PostPhase.DRAFT
+    if needs_approval:
+        return PostPhase.PENDING_APPROVAL
+    return PostPhase.QUEUED if publish_now else PostPhase.SCHEDULED
+
+
+def waiting_state(phase: PostPhase) -> TargetStatus:
+    """The state a new target of a post in this phase waits in."""
+    return TargetStatus.PENDING if phase is PostPhase.DRAFT else TargetStatus.SCHEDULED
+
+
+def created(session: AsyncSession, post: Post, *, always_emit: bool = False) -> None:
+    """A new post is stored: its status is derived and `post.created` written."""
+    refresh_status(session, post, always_emit=always_emit)
+    emit(session, post, "post.created")
+
+
+def leave_draft(session: AsyncSession, post: Post, phase: PostPhase, at: datetime) -> None:
+    """A draft becomes scheduled (or queued to publish now) at `at`."""
+    post.phase = phase
+    post.scheduled_at = at
+    for target in post.targets:
+        target.status = TargetStatus.SCHEDULED
+    _changed(session, post)
+
+
+def edited(session: AsyncSession, post: Post, now: datetime) -> None:
+    post.updated_at = now
+    _changed(session, post)
+
+
+def archive(session: AsyncSession, post: Post) -> None:
+    refuse_unless(post, ARCHIVABLE, "archive")
+    post.phase = PostPhase.ARCHIVED
+    _changed(session, post)
+
+
+# --- Approval -------------------------------------------------------------------------------
+
+
+def request_approval(session: AsyncSession, post: Post, now: datetime) -> None:
+    post.phase = PostPhase.PENDING_APPROVAL
+    post.approval_status = ApprovalStatus.PENDING
+    post.approval_requested_at = now
+    post.approval_decided_by = post.approval_reason = None
+    refresh_status(session, post)
+    emit(session, post, "post.approval_requested")
+
+
+def refuse_unless_decidable(post: Post, actor_id: str) -> None:
+    """What the API checks before it asks the workflow to record a decision."""
+    if post.created_by_id == actor_id:
+        raise HeraldError(ErrorCode.FORBIDDEN, "the author cannot approve or reject their own post")
+    if post.approval_status != ApprovalStatus.PENDING:
+        raise IllegalTransition(f"the approval is already {post.approval_status}")
+
+
+def decide_approval(
+    session: AsyncSession,
+    post: Post,
+    decision: ApprovalStatus,
+    actor_id: str | None,
+    reason: str | None,
+    now: datetime,
+) -> PostPhase:
+    """Approve, reject or expire. An approved post goes on to its schedule (or straight to
+    publishing when it has no time); a refused one is rejected for good. The caller frees the
+    queue slots of a refused post (`frees_slots`)."""
+    post.approval_status = decision
+    post.approval_decided_by = actor_id
+    post.approval_reason = reason
+    post.approval_decided_at = now
+    if decision is ApprovalStatus.APPROVED:
+        post.phase = PostPhase.SCHEDULED if post.scheduled_at else PostPhase.QUEUED
+        event = "post.approved"
+    else:
+        post.phase = PostPhase.REJECTED
+        _cancel_waiting(post)
+        event = "post.rejected"
+    _changed(session, post)
+    emit(session, post, event)
+    return post.phase
+
+
+def frees_slots(decision: ApprovalStatus) -> bool:
+    return decision is not ApprovalStatus.APPROVED
+
+
+# --- The schedule, while the workflow waits -------------------------------------------------
+
+
+def _cancel_waiting(post: Post) -> None:
+    for target in post.targets:
+        if target.status in WAITING_TARGET_STATES:
+            target.status = TargetStatus.CANCELLED
+
+
+def cancel(session: AsyncSession, post: Post) -> PostStatus:
+    _cancel_waiting(post)
+    return _changed(session, post)
+
+
+def publish_now(session: AsyncSession, post: Post) -> PostStatus:
+    post.phase = PostPhase.QUEUED
+    return _changed(session, post)
+
+
+def reschedule(session: AsyncSession, post: Post, at: datetime) -> PostStatus:
+    post.phase = PostPhase.SCHEDULED
+    post.scheduled_at = at
+    for target in post.targets:
+        target.scheduled_at = None  # one new time for every target
+    return _changed(session, post, always_emit=True)
+
+
+# --- Publishing -----------------------------------------------------------------------------
+
+
+def time_of(post: Post, target: PostTarget) -> datetime | None:
+    return target.scheduled_at or post.scheduled_at
+
+
+def waiting_targets(post: Post, target_ids: list[str] | None) -> list[PostTarget]:
+    wanted = set(target_ids) if target_ids is not None else None
+    return [
+        t
+        for t in post.targets
+        if t.status in WAITING_TARGET_STATES and (wanted is None or str(t.id) in wanted)
+    ]
+
+
+def earliest(post: Post, targets: list[PostTarget]) -> datetime | None:
+    times = [time for t in targets if (time := time_of(post, t)) is not None]
+    return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Targets a batch marked publishing, those it marked for the first time, and the rest."""
+
+    due: list[PostTarget]
+    fresh: set[uuid.UUID]
+    later: list[PostTarget]
+
+
+def start_batch(
+    session: AsyncSession,
+    post: Post,
+    target_ids: list[str] | None,
+    *,
+    publish_all: bool,
+    at: datetime,
+    now: datetime,
+) -> Batch:
+    """Marks the targets due at `at` publishing (from here on the post can no longer be
+    edited) and counts their first attempt."""
+    waiting = waiting_targets(post, target_ids)
+    due = [t for t in waiting if publish_all or (time_of(post, t) or at) <= at]
+    # Already marked by an earlier attempt of this batch whose answer was lost (the worker
+    # died after committing): they are due too, or nothing would publish them.
+    wanted = set(target_ids) if target_ids is not None else None
+    due += [
+        t
+        for t in post.targets
+        if t.status == TargetStatus.PUBLISHING and (wanted is None or str(t.id) in wanted)
+    ]
+    fresh = {t.id for t in due if t.status != TargetStatus.PUBLISHING}
+    for target in due:
+        if target.id in fresh:
+            target.attempts += 1
+            target.first_attempt_at = target.first_attempt_at or now
+        target.status = TargetStatus.PUBLISHING
+    refresh_status(session, post)
+    return Batch(due=due, fresh=fresh, later=[t for t in waiting if t not in due])
+
+
+def is_decided(target: PostTarget) -> bool:
+    """Published, failed or cancelled: no attempt changes it any more."""
+    return target.status not in (*WAITING_TARGET_STATES, TargetStatus.PUBLISHING)
+
+
+def claim(
+    session: AsyncSession, post: Post, target: PostTarget, account: SocialAccount, now: datetime
+) -> datetime | None:
+    """One more attempt at an undecided target: marks it publishing and counts the attempt.
+    Returns since when an earlier attempt may have posted it (None: nothing can have reached
+    the platform). An inactive account fails the target instead (then check `is_decided`)."""
+    if account.status != AccountStatus.ACTIVE:
+        message = f"the {account.platform} account @{account.username} is {account.status}"
+        fail(target, ACCOUNT_INACTIVE, message, retryable=False)
+        refresh_status(session, post)
+        return None
+    # An earlier call may have reached the platform even though we never saw its answer.
+    resume_since = target.first_attempt_at if target.attempts > 0 else None
+    target.status = TargetStatus.PUBLISHING
+    target.attempts += 1
+    target.first_attempt_at = target.first_attempt_at or now
+    refresh_status(session, post)
+    return resume_since
+
+
+def requeue_interrupted(target: PostTarget) -> None:
+    """A target whose run ended while it was publishing waits again (the reconciler resumes
+    it, and its next attempt looks for what the interrupted call may have posted)."""
+    if target.status == TargetStatus.PUBLISHING:
+        target.status = TargetStatus.SCHEDULED
+
+
+# Error codes users see on a target, by error class.
+RATE_LIMITED = "rate_limited"
+PLATFORM_UNAVAILABLE = "platform_unavailable"
+AUTH_EXPIRED = "auth_expired"
+REJECTED = "rejected"
+ACCOUNT_INACTIVE = "account_inactive"
+
+
+def fail(target: PostTarget, code: str, message: str, *, retryable: bool) -> None:
+    target.status = TargetStatus.FAILED
+    target.error_code = code
+    target.error_message = message
+    target.error_retryable = retryable
+
+
+def note_retrying(target: PostTarget, code: str, message: str) -> None:
+    """Keeps the last error visible on a target that is still being retried."""
+    if target.status == TargetStatus.PUBLISHING:
+        target.error_code = code
+        target.error_message = message
+        target.error_retryable = True
+
+
+def published_values(
+    platform_post_id: str,
+    url: str | None,
+    extra_post_ids: list[str] | None,
+    published_at: datetime,
+) -> dict[str, Any]:
+    """The target columns of a published outcome (written with plain statements on the hot
+    path, see herald.posts.outcomes)."""
+    return {
+        "status": TargetStatus.PUBLISHED,
+        "platform_post_id": platform_post_id,
+        "platform_post_url": url,
+        "extra_post_ids": extra_post_ids or None,
+        "published_at": published_at,
+        "error_code": None,
+        "error_message": None,
+        "error_retryable": None,
+    }
+
+
+def failed_values(code: str, message: str, retryable: bool) -> dict[str, Any]:
+    """The target columns of a failed outcome; never written over a published target."""
+    return {
+        "status": TargetStatus.FAILED,
+        "error_code": code,
+        "error_message": message,
+        "error_retryable": retryable,
+    }
+
+
+def deleted(session: AsyncSession, post: Post, target: PostTarget) -> None:
+    """The target's post was removed from its platform (unpublish)."""
+    target.status = TargetStatus.DELETED
+    refresh_status(session, post)
+
+
+# --- Retry and fix: a new run for failed targets --------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    target_id: uuid.UUID
+    status: str
+    error: dict[str, Any] | None = None
+
+
+def _requeue(target: PostTarget) -> None:
+    target.status = TargetStatus.SCHEDULED
+    target.scheduled_at = None
+    target.error_code = target.error_message = None
+    target.error_retryable = None
+
+
+def requeue_for_retry(
+    session: AsyncSession, post: Post, target_ids: list[uuid.UUID] | None
+) -> list[RetryResult]:
+    """Re-queues failed targets (all failed ones when none are named); others are reported."""
+    refuse_unless(post, RETRYABLE, "retry")
+    by_id = {t.id: t for t in post.targets}
+    wanted = (
+        target_ids
+        if target_ids is not None
+        else [t.id for t in post.targets if t.status == TargetStatus.FAILED]
+    )
+    results: list[RetryResult] = []
+    for target_id in wanted:
+        target = by_id.get(target_id)
+        if target is None:
+            error = {"code": "NOT_FOUND", "message": "no such target on this post"}
+            results.append(RetryResult(target_id, "skipped", error))
+        elif target.status != TargetStatus.FAILED:
+            message = f"the target is {target.status}; only failed targets retry"
+            results.append(
+                RetryResult(target_id, "skipped", {"code": "CONFLICT", "message": message})
+            )
+        else:
+            _requeue(target)
+            results.append(RetryResult(target_id, "queued"))
+    if any(r.status == "queued" for r in results):
+        post.phase = PostPhase.QUEUED
+        _changed(session, post)
+    return results
+
+
+def requeue_for_fix(
+    session: AsyncSession, post: Post, target_id: uuid.UUID, changes: dict[str, Any]
+) -> PostTarget:
+    target = next((t for t in post.targets if t.id == target_id), None)
+    if target is None:
+        raise HeraldError.not_found("target")
+    if target.status != TargetStatus.FAILED:
+        raise IllegalTransition(f"the target is {target.status}; only a failed target is fixed")
+    for field, value in changes.items():
+        setattr(target, field, value)
+    _requeue(target)
+    post.phase = PostPhase.QUEUED
+    _changed(session, post)
+    return target
