@@ -25,6 +25,7 @@ from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.gc_tuning import freeze_startup_objects
+from herald.payloads import RetrySchedule
 from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
 from herald.storage.factory import build_storage
@@ -62,7 +63,14 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     storage = build_storage(settings)
     cipher = CredentialCipher(load_or_create_secret_key(settings))
     read_sessions = create_session_factory(engine, read_only=True)
-    posts = PostActivities(sessions, settings.publish_attempts, read_sessions=read_sessions)
+    posts = PostActivities(
+        sessions,
+        settings.publish_attempts,
+        read_sessions=read_sessions,
+        publish_retry=RetrySchedule(
+            initial_s=settings.publish_retry_initial_s, max_s=settings.publish_retry_max_s
+        ),
+    )
     publish = PublishActivities(sessions, adapters, cipher, storage, read_sessions=read_sessions)
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, http)

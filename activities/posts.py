@@ -20,6 +20,7 @@ from herald.payloads import (
     PostPlan,
     PostWorkflowInput,
     PublishBatch,
+    RetrySchedule,
     ScheduleChange,
     ScheduleChangeKind,
     StartPublishing,
@@ -28,6 +29,7 @@ from herald.payloads import (
     TargetRef,
 )
 from herald.posts import transitions
+from herald.posts.status import refresh_status
 from herald.repositories.posts import get_post_for_execution
 from herald.services.queues import release_queue_slots
 from herald.status import PostPhase, PostStatus
@@ -39,8 +41,10 @@ class PostActivities:
         sessions: SessionFactory,
         max_attempts: int,
         read_sessions: SessionFactory | None = None,
+        publish_retry: RetrySchedule | None = None,
     ) -> None:
         self._sessions = sessions
+        self._publish_retry = publish_retry or RetrySchedule()
         # Sessions that never write: on SQLite they take no write lock.
         self._read_sessions = read_sessions or sessions
         self._max_attempts = max_attempts
@@ -93,6 +97,7 @@ class PostActivities:
             scheduled_at=post.scheduled_at,
             targets=[TargetRef(id=str(t.id), platform=t.platform) for t in targets],
             max_attempts=self._max_attempts,
+            publish_retry=self._publish_retry,
             next_due=transitions.earliest(post, targets),
             author_id=post.created_by_id,
             approval_timeout_s=(
@@ -181,4 +186,4 @@ class PostActivities:
     async def finalize_post(self, post_id: str) -> PostStatus:
         async with self._sessions() as session, session.begin():
             post = await self._existing(session, post_id)
-            return transitions.refresh_status(session, post)
+            return refresh_status(session, post)

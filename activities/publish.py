@@ -24,11 +24,10 @@ from herald.db.models import Post, PostTarget, SocialAccount
 from herald.db.types import utcnow
 from herald.payloads import PublishTargetInput, TargetOutcome
 from herald.posts import transitions
-from herald.posts.transitions import AUTH_EXPIRED, PLATFORM_UNAVAILABLE, RATE_LIMITED, REJECTED
 from herald.repositories.media import get_media_many
 from herald.repositories.posts import get_target_for_publishing, lock_target_and_post
 from herald.services.account_tokens import refresh_account_tokens
-from herald.status import AccountStatus, TargetStatus
+from herald.status import AccountStatus, TargetError, TargetStatus
 from herald.storage.base import MediaStorage
 from platforms.base import (
     AccountContext,
@@ -105,22 +104,28 @@ class PublishActivities:
                             f"the account's tokens could not be renewed ({renewed}); reconnect it"
                         )
                         return await self._finish_failed(
-                            input.target_id, AUTH_EXPIRED, message, False
+                            input.target_id, TargetError.AUTH_EXPIRED, message, False
                         )
                     published = await self._attempt(
                         adapter, renewed, request, resume_since, input.target_id
                     )
         except Rejected as err:
-            return await self._finish_failed(input.target_id, REJECTED, err.message, False)
+            return await self._finish_failed(
+                input.target_id, TargetError.REJECTED, err.message, False
+            )
         except AuthExpired as err:
             message = f"the account's access was refused ({err.message}); reconnect it"
-            return await self._finish_failed(input.target_id, AUTH_EXPIRED, message, False)
+            return await self._finish_failed(
+                input.target_id, TargetError.AUTH_EXPIRED, message, False
+            )
         except PlatformError as err:
             await self._note_error(input.target_id, err)
             delay = err.retry_after_s if isinstance(err, RateLimited) else None
             raise ApplicationError(
                 err.message,
-                type=RATE_LIMITED if isinstance(err, RateLimited) else PLATFORM_UNAVAILABLE,
+                type=TargetError.RATE_LIMITED
+                if isinstance(err, RateLimited)
+                else TargetError.PLATFORM_UNAVAILABLE,
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from err
         return await self._finish_published(input.target_id, published)
@@ -214,7 +219,7 @@ class PublishActivities:
             media = found.get(uuid.UUID(media_id))
             if media is None or media.mime_type is None:
                 raise ApplicationError(
-                    f"media {media_id} is gone", type=REJECTED, non_retryable=True
+                    f"media {media_id} is gone", type=TargetError.REJECTED, non_retryable=True
                 )
             items.append(
                 MediaItem(
@@ -248,5 +253,9 @@ class PublishActivities:
         async with self._sessions() as session, session.begin():
             found = await lock_target_and_post(session, uuid.UUID(target_id))
             if found is not None:
-                code = RATE_LIMITED if isinstance(err, RateLimited) else PLATFORM_UNAVAILABLE
+                code = (
+                    TargetError.RATE_LIMITED
+                    if isinstance(err, RateLimited)
+                    else TargetError.PLATFORM_UNAVAILABLE
+                )
                 transitions.note_retrying(found[0], code, err.message)

@@ -14,7 +14,7 @@ from herald.db.models import SocialAccount
 from herald.payloads import TargetOutcome, TargetRef, UnpublishInput
 from herald.posts import transitions
 from herald.repositories.posts import get_post_for_execution, lock_target_and_post
-from herald.status import TargetStatus
+from herald.status import TargetError, TargetStatus
 from platforms.base import AccountContext, PlatformAdapter, PlatformError, RateLimited, Rejected
 from platforms.registry import AdapterRegistry
 
@@ -45,7 +45,7 @@ class UnpublishActivities:
             found = await lock_target_and_post(session, uuid.UUID(ref.id))
             if found is None:
                 raise ApplicationError(
-                    "target no longer exists", type="rejected", non_retryable=True
+                    "target no longer exists", type=TargetError.REJECTED, non_retryable=True
                 )
             target, _ = found
             account = await session.get(SocialAccount, target.account_id)
@@ -64,7 +64,7 @@ class UnpublishActivities:
             delay = err.retry_after_s if isinstance(err, RateLimited) else None
             raise ApplicationError(
                 err.message,
-                type="platform_unavailable",
+                type=TargetError.PLATFORM_UNAVAILABLE,
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from err
         async with self._sessions() as session, session.begin():
@@ -83,4 +83,6 @@ class UnpublishActivities:
         except Rejected as err:
             # Already gone on the platform (404) is what we wanted; anything else is final.
             if err.status != 404:
-                raise ApplicationError(err.message, type="rejected", non_retryable=True) from err
+                raise ApplicationError(
+                    err.message, type=TargetError.REJECTED, non_retryable=True
+                ) from err

@@ -36,12 +36,16 @@ def request_id_of(request: Request) -> str:
 
 
 def error_response(request: Request, error: HeraldError) -> JSONResponse:
-    request_id = request_id_of(request)
+    return error_json(error, request_id_of(request))
+
+
+def error_json(error: HeraldError, request_id: str) -> JSONResponse:
+    """The contract's error shape: `{"error": {code, message, details, request_id}}`."""
     body: dict[str, Any] = {
         "error": {
             "code": error.code.value,
             "message": error.message,
-            "details": [{"path": d.path, "message": d.message} for d in error.details],
+            "details": error.details_json(),
             "request_id": request_id,
         }
     }

@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from herald import temporal as names
 from herald.db.models import Post
-from herald.errors import HeraldError
+from herald.errors import HeraldError, IllegalTransition
 from herald.payloads import (
     AccountTokensInput,
     ApprovalDecision,
@@ -32,7 +32,6 @@ from herald.payloads import (
     RescheduleRequest,
     UnpublishInput,
 )
-from herald.posts.transitions import IllegalTransition
 from herald.settings import Settings
 from herald.status import PostPhase, PostStatus
 from workflows.account_tokens import AccountTokensWorkflow

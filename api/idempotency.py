@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import authenticate
+from api.errors import error_json
 from api.middleware import new_request_id
 from api.resources import Resources
 from herald.db.models import IdempotencyRecord
@@ -173,15 +174,7 @@ class IdempotencyMiddleware:
     @staticmethod
     def _error(scope: Scope, error: HeraldError) -> JSONResponse:
         request_id = scope.get("state", {}).get("request_id") or new_request_id()
-        body = {
-            "error": {
-                "code": error.code.value,
-                "message": error.message,
-                "details": [{"path": d.path, "message": d.message} for d in error.details],
-                "request_id": request_id,
-            }
-        }
-        return JSONResponse(body, status_code=error.http_status)
+        return error_json(error, request_id)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -1,4 +1,9 @@
-"""The `herald` command: `dev` runs everything; `api`, `worker`, `emulator`, `migrate` one part."""
+"""The `herald` command: `dev` runs everything; `api`, `worker`, `emulator`, `migrate` one part.
+
+The one module of the core package that imports upward (`api.app`, `worker`, and the emulator
+by name): it is the console script's entry point, the composition root that picks which part
+to run. Those imports are made inside each subcommand, so importing herald never loads the API
+or the worker, and no module imports this one."""
 
 from __future__ import annotations
 

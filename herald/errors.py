@@ -59,6 +59,9 @@ class HeraldError(Exception):
     def http_status(self) -> int:
         return HTTP_STATUS[self.code]
 
+    def details_json(self) -> list[dict[str, str]]:
+        return [{"path": d.path, "message": d.message} for d in self.details]
+
     @classmethod
     def not_found(cls, resource: str) -> HeraldError:
         return cls(ErrorCode.NOT_FOUND, f"{resource} not found")
@@ -74,3 +77,12 @@ class HeraldError(Exception):
     @classmethod
     def unavailable(cls, message: str, retry_after_s: int = 5) -> HeraldError:
         return cls(ErrorCode.UNAVAILABLE, message, headers={"Retry-After": str(retry_after_s)})
+
+
+class IllegalTransition(HeraldError):
+    """A change the post's state forbids (409). Workflow Update validators refuse the same
+    changes with an ApplicationError of type `herald.temporal.ILLEGAL_TRANSITION`, which the
+    gateway turns into this."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.CONFLICT, message)

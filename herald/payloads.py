@@ -42,6 +42,15 @@ class PublishBatch(BaseModel):
     platforms: list[str] = Field(default_factory=list)
 
 
+class RetrySchedule(BaseModel):
+    """Waits between a target's publish attempts (settings publish_retry_*); the defaults are
+    what runs recorded before the schedule was configurable used."""
+
+    initial_s: float = Field(default=2.0, gt=0)
+    backoff: float = Field(default=2.0, ge=1)
+    max_s: float = Field(default=120.0, gt=0)
+
+
 class PostPlan(BaseModel):
     post_id: str
     workspace_id: str
@@ -50,6 +59,7 @@ class PostPlan(BaseModel):
     scheduled_at: datetime | None
     targets: list[TargetRef]
     max_attempts: int = Field(ge=1)
+    publish_retry: RetrySchedule = Field(default_factory=RetrySchedule)
     # When the earliest waiting target is due (targets in queue slots have their own times).
     next_due: datetime | None = None
     # Approval: who wrote it (may not approve it) and how long a decision may take.

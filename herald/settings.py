@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     publish_attempts: int = Field(
         default=5, description="Attempts per target before it is marked failed."
     )
+    publish_retry_initial_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wait before a target's second publish attempt; each later wait doubles, "
+        "up to publish_retry_max_s. A platform's Retry-After (429) wins over both.",
+    )
+    publish_retry_max_s: float = Field(
+        default=120.0, gt=0, description="Longest wait between two publish attempts of a target."
+    )
     platform_allow_hosts: list[str] = Field(
         default_factory=list,
         description="Private or loopback hosts an account's instance/service URL may name "

@@ -30,9 +30,19 @@ class PostStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class TargetError(StrEnum):
+    """The error codes users see on a failed (or still retrying) target, by error class."""
+
+    RATE_LIMITED = "rate_limited"
+    PLATFORM_UNAVAILABLE = "platform_unavailable"
+    AUTH_EXPIRED = "auth_expired"
+    REJECTED = "rejected"
+    ACCOUNT_INACTIVE = "account_inactive"
+
+
 class PostPhase(StrEnum):
     """What the post itself is doing; the targets say the rest (see
-    herald.posts.transitions.derive_post_status)."""
+    herald.posts.status.derive_post_status)."""
 
     DRAFT = "draft"
     PENDING_APPROVAL = "pending_approval"

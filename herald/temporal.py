@@ -30,7 +30,7 @@ ACCOUNT_TOKENS_WORKFLOW = "AccountTokensWorkflow"
 RECURRENCE_OCCURRENCE_WORKFLOW = "RecurrenceOccurrenceWorkflow"
 
 # The ApplicationError type an Update validator raises for a change the post's state forbids;
-# the gateway turns it into herald.posts.transitions.IllegalTransition (409).
+# the gateway turns it into herald.errors.IllegalTransition (409).
 ILLEGAL_TRANSITION = "IllegalTransition"
 
 POST_ID = SearchAttributeKey.for_keyword("HeraldPostId")

@@ -249,9 +249,9 @@ class PostWorkflow:
                 # A worker killed mid-call is noticed within this, not PUBLISH_TIMEOUT.
                 heartbeat_timeout=PUBLISH_HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=2),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(minutes=2),
+                    initial_interval=timedelta(seconds=plan.publish_retry.initial_s),
+                    backoff_coefficient=plan.publish_retry.backoff,
+                    maximum_interval=timedelta(seconds=plan.publish_retry.max_s),
                     maximum_attempts=plan.max_attempts,
                 ),
             )

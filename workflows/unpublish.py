@@ -13,13 +13,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.unpublish import UnpublishActivities
     from herald import temporal as names
     from herald.payloads import TargetOutcome, TargetRef, UnpublishInput
+    from herald.status import TargetError
 
 TIMEOUT = timedelta(minutes=1)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=2),
     maximum_attempts=10,
-    non_retryable_error_types=["rejected"],
+    non_retryable_error_types=[TargetError.REJECTED],
 )
 
 

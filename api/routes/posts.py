@@ -1,11 +1,12 @@
 """Post endpoints: each parses the request, calls one PostCommands method, and answers.
 The ordering rules (commit, then start or steer the workflow) live in herald.posts.commands."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI must see the hint of _commands'
+# dependency evaluated, since a string could not name the closure's `permission`.
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
@@ -41,10 +42,26 @@ IfMatch = Annotated[
 ]
 Creator = Annotated[Principal, Depends(require(Permission.POSTS_CREATE))]
 Reader = Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))]
-Editor = Annotated[Principal, Depends(require(Permission.POSTS_EDIT))]
-Scheduler = Annotated[Principal, Depends(require(Permission.POSTS_SCHEDULE))]
-Publisher = Annotated[Principal, Depends(require(Permission.POSTS_PUBLISH))]
-Deleter = Annotated[Principal, Depends(require(Permission.POSTS_DELETE))]
+
+
+def _commands(permission: Permission) -> Callable[..., Coroutine[Any, Any, PostCommands]]:
+    """The post commands of a caller who holds `permission`."""
+
+    async def dependency(
+        session: SessionDep,
+        temporal: TemporalDep,
+        principal: Annotated[Principal, Depends(require(permission))],
+    ) -> PostCommands:
+        return PostCommands(session, temporal, principal)
+
+    return dependency
+
+
+Creating = Annotated[PostCommands, Depends(_commands(Permission.POSTS_CREATE))]
+Editing = Annotated[PostCommands, Depends(_commands(Permission.POSTS_EDIT))]
+Scheduling = Annotated[PostCommands, Depends(_commands(Permission.POSTS_SCHEDULE))]
+Publishing = Annotated[PostCommands, Depends(_commands(Permission.POSTS_PUBLISH))]
+Deleting = Annotated[PostCommands, Depends(_commands(Permission.POSTS_DELETE))]
 
 
 def _answer(post: Post, response: Response, *, created: bool = False) -> PostOut:
@@ -63,13 +80,9 @@ def _answer(post: Post, response: Response, *, created: bool = False) -> PostOut
 async def create(
     body: PostCreate,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Creator,
+    commands: Creating,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).create(body), response, created=True
-    )
+    return _answer(await commands.create(body), response, created=True)
 
 
 @router.get("", response_model=PostList, summary="List posts, newest first")
@@ -118,10 +131,8 @@ async def validate(
     response_model=BatchOut,
     summary="Archive or cancel up to 50 posts; other workspaces' ids are skipped",
 )
-async def batch(
-    body: BatchBody, session: SessionDep, temporal: TemporalDep, principal: Editor
-) -> BatchOut:
-    return await PostCommands(session, temporal, principal).batch(body)
+async def batch(body: BatchBody, commands: Editing) -> BatchOut:
+    return await commands.batch(body)
 
 
 @router.post(
@@ -130,10 +141,8 @@ async def batch(
     response_model=BulkOut,
     summary="Create up to 100 posts; each item succeeds or fails on its own",
 )
-async def bulk(
-    body: BulkBody, session: SessionDep, temporal: TemporalDep, principal: Creator
-) -> BulkOut:
-    return BulkOut(results=await PostCommands(session, temporal, principal).bulk(body))
+async def bulk(body: BulkBody, commands: Creating) -> BulkOut:
+    return BulkOut(results=await commands.bulk(body))
 
 
 @router.patch("/{post_id}", response_model=PostOut, summary="Edit a post before publishing starts")
@@ -141,14 +150,10 @@ async def patch(
     post_id: uuid.UUID,
     body: PostPatch,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Editor,
+    commands: Editing,
     if_match: IfMatch = None,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).edit(post_id, body, if_match), response
-    )
+    return _answer(await commands.edit(post_id, body, if_match), response)
 
 
 @router.get("/{post_id}", response_model=PostOut, summary="Get a post with its targets")
@@ -178,12 +183,10 @@ async def validation(
 )
 async def delete(
     post_id: uuid.UUID,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Deleter,
+    commands: Deleting,
     if_match: IfMatch = None,
 ) -> Response:
-    await PostCommands(session, temporal, principal).delete(post_id, if_match)
+    await commands.delete(post_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -196,14 +199,10 @@ async def schedule(
     post_id: uuid.UUID,
     body: ScheduleBody,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Scheduler,
+    commands: Scheduling,
     if_match: IfMatch = None,
 ) -> PostOut:
-    post = await PostCommands(session, temporal, principal).schedule(
-        post_id, body.scheduled_at, if_match
-    )
+    post = await commands.schedule(post_id, body.scheduled_at, if_match)
     return _answer(post, response)
 
 
@@ -216,14 +215,10 @@ async def schedule(
 async def publish(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Publisher,
+    commands: Publishing,
     if_match: IfMatch = None,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).publish(post_id, if_match), response
-    )
+    return _answer(await commands.publish(post_id, if_match), response)
 
 
 @router.post(
@@ -232,14 +227,10 @@ async def publish(
 async def cancel(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Scheduler,
+    commands: Scheduling,
     if_match: IfMatch = None,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).cancel(post_id, if_match), response
-    )
+    return _answer(await commands.cancel(post_id, if_match), response)
 
 
 @router.post(
@@ -251,16 +242,12 @@ async def cancel(
 async def retry(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Publisher,
+    commands: Publishing,
     body: RetryBody | None = None,
     if_match: IfMatch = None,
 ) -> RetryOut:
     target_ids = body.target_ids if body else None
-    post, results = await PostCommands(session, temporal, principal).retry(
-        post_id, target_ids, if_match
-    )
+    post, results = await commands.retry(post_id, target_ids, if_match)
     return RetryOut(
         post=_answer(post, response),
         results=[RetryItem(target_id=r.target_id, status=r.status, error=r.error) for r in results],
@@ -278,13 +265,11 @@ async def fix(
     target_id: uuid.UUID,
     body: FixBody,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Editor,
+    commands: Editing,
     if_match: IfMatch = None,
 ) -> PostOut:
     return _answer(
-        await PostCommands(session, temporal, principal).fix(post_id, target_id, body, if_match),
+        await commands.fix(post_id, target_id, body, if_match),
         response,
     )
 
@@ -298,13 +283,9 @@ async def fix(
 async def clone(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Creator,
+    commands: Creating,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).clone(post_id), response, created=True
-    )
+    return _answer(await commands.clone(post_id), response, created=True)
 
 
 @router.post(
@@ -316,13 +297,9 @@ async def clone(
 async def duplicate(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Creator,
+    commands: Creating,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).duplicate(post_id), response, created=True
-    )
+    return _answer(await commands.duplicate(post_id), response, created=True)
 
 
 @router.post(
@@ -331,14 +308,10 @@ async def duplicate(
 async def archive(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Editor,
+    commands: Editing,
     if_match: IfMatch = None,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).archive(post_id, if_match), response
-    )
+    return _answer(await commands.archive(post_id, if_match), response)
 
 
 @router.post(
@@ -350,14 +323,10 @@ async def archive(
 async def unpublish(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Deleter,
+    commands: Deleting,
     if_match: IfMatch = None,
 ) -> PostOut:
-    return _answer(
-        await PostCommands(session, temporal, principal).unpublish(post_id, if_match), response
-    )
+    return _answer(await commands.unpublish(post_id, if_match), response)
 
 
 @router.post(
@@ -368,13 +337,9 @@ async def unpublish(
 async def submit(
     post_id: uuid.UUID,
     response: Response,
-    session: SessionDep,
-    temporal: TemporalDep,
-    principal: Creator,
+    commands: Creating,
     body: SubmitBody | None = None,
     if_match: IfMatch = None,
 ) -> PostOut:
     at = body.scheduled_at if body else None
-    return _answer(
-        await PostCommands(session, temporal, principal).submit(post_id, at, if_match), response
-    )
+    return _answer(await commands.submit(post_id, at, if_match), response)

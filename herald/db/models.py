@@ -125,7 +125,7 @@ class Post(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     media_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
     phase: Mapped[PostPhase] = mapped_column(StrEnumColumn(PostPhase))
-    # Derived from phase and targets (herald.posts.transitions.derive_post_status); stored for list filters.
+    # Derived from phase and targets (herald.posts.status.derive_post_status); stored for list filters.
     status: Mapped[PostStatus] = mapped_column(StrEnumColumn(PostStatus))
     scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post
 from herald.db.types import utcnow
-from herald.errors import ErrorCode, HeraldError
+from herald.errors import ErrorCode, HeraldError, IllegalTransition
 from herald.payloads import ApprovalDecision
 from herald.posts import creation, transitions
-from herald.posts.transitions import IllegalTransition, RetryResult
+from herald.posts.transitions import RetryResult
 from herald.principal import Principal
 from herald.repositories.posts import get_post
 from herald.schemas.posts import (
@@ -58,7 +58,7 @@ def bulk_error(error: HeraldError) -> BulkError:
     return BulkError(
         code=error.code.value,
         message=error.message,
-        details=[{"path": d.path, "message": d.message} for d in error.details],
+        details=error.details_json(),
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post, PostTarget
 from herald.db.types import utcnow
-from herald.posts.transitions import derive_post_status, refresh_status
+from herald.posts.status import derive_post_status, refresh_status
 from herald.status import PostPhase, PostStatus, TargetStatus
 
 

@@ -4,15 +4,14 @@ functions; none of them sets a phase or a status itself.
 
 A post has a phase (what the post itself is doing: draft, waiting for approval, scheduled,
 queued to publish now, rejected, archived) and targets with states of their own; its status is
-derived from both (`derive_post_status`) and re-derived after every change (`refresh_status`),
-which also writes the event row of the status it enters. Functions here change models in the
-caller's session and never commit.
+derived from both and re-derived after every change (herald.posts.status), which also writes
+the event row of the status it enters. Functions here change models in the caller's session
+and never commit.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,69 +19,29 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post, PostTarget, SocialAccount
-from herald.errors import ErrorCode, HeraldError
-from herald.schemas.posts import PostOut
-from herald.services.events import record_event
+from herald.errors import ErrorCode, HeraldError, IllegalTransition
+from herald.posts.status import emit, refresh_status
 from herald.status import (
-    DONE_TARGET_STATES,
     WAITING_TARGET_STATES,
     AccountStatus,
     ApprovalStatus,
     PostPhase,
     PostStatus,
+    TargetError,
     TargetStatus,
 )
 
-
-class IllegalTransition(HeraldError):
-    """A change the post's state forbids (409). Workflow Update validators refuse the same
-    changes with an ApplicationError of type `herald.temporal.ILLEGAL_TRANSITION`, which the
-    gateway turns into this."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorCode.CONFLICT, message)
-
-
 # --- The rules: which statuses allow which change ------------------------------------------
 
-EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.QUEUED})
+_S = PostStatus
+EDITABLE = frozenset({_S.DRAFT, _S.SCHEDULED, _S.QUEUED})
 # Waiting on its timer: the workflow's Updates may still move, publish or cancel it.
-WAITING = frozenset({PostStatus.SCHEDULED, PostStatus.QUEUED})
-DELETABLE = frozenset(
-    {
-        PostStatus.DRAFT,
-        PostStatus.CANCELLED,
-        PostStatus.FAILED,
-        PostStatus.ARCHIVED,
-        PostStatus.REJECTED,
-    }
-)
-ARCHIVABLE = frozenset(
-    {
-        PostStatus.DRAFT,
-        PostStatus.PUBLISHED,
-        PostStatus.PARTIAL,
-        PostStatus.FAILED,
-        PostStatus.CANCELLED,
-        PostStatus.REJECTED,
-    }
-)
-UNPUBLISHABLE = frozenset({PostStatus.PUBLISHED, PostStatus.PARTIAL})
-RETRYABLE = frozenset({PostStatus.FAILED, PostStatus.PARTIAL})
-SUBMITTABLE = frozenset({PostStatus.DRAFT})
-
-# The event each status emits when a post enters it.
-STATUS_EVENTS: dict[PostStatus, str] = {
-    PostStatus.SCHEDULED: "post.scheduled",
-    PostStatus.PUBLISHED: "post.published",
-    PostStatus.PARTIAL: "post.partial",
-    PostStatus.FAILED: "post.failed",
-    PostStatus.CANCELLED: "post.cancelled",
-}
-
-_PHASES_THAT_OVERRIDE_TARGETS = frozenset(
-    {PostPhase.DRAFT, PostPhase.PENDING_APPROVAL, PostPhase.REJECTED, PostPhase.ARCHIVED}
-)
+WAITING = frozenset({_S.SCHEDULED, _S.QUEUED})
+DELETABLE = frozenset({_S.DRAFT, _S.CANCELLED, _S.FAILED, _S.ARCHIVED, _S.REJECTED})
+ARCHIVABLE = frozenset({_S.DRAFT, _S.PUBLISHED, _S.PARTIAL, _S.FAILED, _S.CANCELLED, _S.REJECTED})
+UNPUBLISHABLE = frozenset({_S.PUBLISHED, _S.PARTIAL})
+RETRYABLE = frozenset({_S.FAILED, _S.PARTIAL})
+SUBMITTABLE = frozenset({_S.DRAFT})
 
 
 def refuse_unless(post: Post, allowed: frozenset[PostStatus], action: str) -> None:
@@ -103,47 +62,6 @@ def refuse_unless_editable(post: Post) -> None:
 def refuse_in_past(at: datetime, now: datetime) -> None:
     if at <= now:
         raise HeraldError.invalid("scheduled_at", "must be in the future")
-
-
-# --- Status ---------------------------------------------------------------------------------
-
-
-def derive_post_status(phase: PostPhase, targets: Iterable[TargetStatus]) -> PostStatus:
-    """A post's status as API.md defines it: from its phase, then from its targets' states."""
-    if phase in _PHASES_THAT_OVERRIDE_TARGETS:
-        return PostStatus(phase.value)
-    states = set(targets)
-    live = states - {TargetStatus.CANCELLED}
-    if not live:
-        return PostStatus.CANCELLED
-    if live <= WAITING_TARGET_STATES:
-        return PostStatus.QUEUED if phase is PostPhase.QUEUED else PostStatus.SCHEDULED
-    if not live <= DONE_TARGET_STATES:
-        return PostStatus.PROCESSING
-    published = bool(live & {TargetStatus.PUBLISHED, TargetStatus.DELETED})
-    failed = TargetStatus.FAILED in live
-    if published and failed:
-        return PostStatus.PARTIAL
-    return PostStatus.FAILED if failed else PostStatus.PUBLISHED
-
-
-def emit(session: AsyncSession, post: Post, event: str) -> None:
-    """Writes an event row carrying the post as the API shows it, in the caller's transaction."""
-    record_event(
-        session, post.workspace_id, event, "post", post.id, PostOut.of(post).model_dump(mode="json")
-    )
-
-
-def refresh_status(session: AsyncSession, post: Post, *, always_emit: bool = False) -> PostStatus:
-    """Re-derives the status; emits the status's event if it changed (or if asked to)."""
-    before = post.status
-    post.status = derive_post_status(post.phase, (TargetStatus(t.status) for t in post.targets))
-    published = [t.published_at for t in post.targets if t.published_at is not None]
-    post.published_at = min(published) if published else None
-    event = STATUS_EVENTS.get(post.status)
-    if event and (always_emit or post.status != before):
-        emit(session, post, event)
-    return post.status
 
 
 def _changed(session: AsyncSession, post: Post, *, always_emit: bool = False) -> PostStatus:
@@ -278,13 +196,12 @@ def time_of(post: Post, target: PostTarget) -> datetime | None:
     return target.scheduled_at or post.scheduled_at
 
 
+def _named(target: PostTarget, target_ids: list[str] | None) -> bool:
+    return target_ids is None or str(target.id) in target_ids
+
+
 def waiting_targets(post: Post, target_ids: list[str] | None) -> list[PostTarget]:
-    wanted = set(target_ids) if target_ids is not None else None
-    return [
-        t
-        for t in post.targets
-        if t.status in WAITING_TARGET_STATES and (wanted is None or str(t.id) in wanted)
-    ]
+    return [t for t in post.targets if t.status in WAITING_TARGET_STATES and _named(t, target_ids)]
 
 
 def earliest(post: Post, targets: list[PostTarget]) -> datetime | None:
@@ -316,11 +233,8 @@ def start_batch(
     due = [t for t in waiting if publish_all or (time_of(post, t) or at) <= at]
     # Already marked by an earlier attempt of this batch whose answer was lost (the worker
     # died after committing): they are due too, or nothing would publish them.
-    wanted = set(target_ids) if target_ids is not None else None
     due += [
-        t
-        for t in post.targets
-        if t.status == TargetStatus.PUBLISHING and (wanted is None or str(t.id) in wanted)
+        t for t in post.targets if t.status == TargetStatus.PUBLISHING and _named(t, target_ids)
     ]
     fresh = {t.id for t in due if t.status != TargetStatus.PUBLISHING}
     for target in due:
@@ -345,7 +259,7 @@ def claim(
     the platform). An inactive account fails the target instead (then check `is_decided`)."""
     if account.status != AccountStatus.ACTIVE:
         message = f"the {account.platform} account @{account.username} is {account.status}"
-        fail(target, ACCOUNT_INACTIVE, message, retryable=False)
+        fail(target, TargetError.ACCOUNT_INACTIVE, message, retryable=False)
         refresh_status(session, post)
         return None
     # An earlier call may have reached the platform even though we never saw its answer.
@@ -362,14 +276,6 @@ def requeue_interrupted(target: PostTarget) -> None:
     it, and its next attempt looks for what the interrupted call may have posted)."""
     if target.status == TargetStatus.PUBLISHING:
         target.status = TargetStatus.SCHEDULED
-
-
-# Error codes users see on a target, by error class.
-RATE_LIMITED = "rate_limited"
-PLATFORM_UNAVAILABLE = "platform_unavailable"
-AUTH_EXPIRED = "auth_expired"
-REJECTED = "rejected"
-ACCOUNT_INACTIVE = "account_inactive"
 
 
 def fail(target: PostTarget, code: str, message: str, *, retryable: bool) -> None:
@@ -433,6 +339,13 @@ class RetryResult:
     error: dict[str, Any] | None = None
 
 
+_NO_TARGET = "no such target on this post"
+
+
+def _skipped(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
 def _requeue(target: PostTarget) -> None:
     target.status = TargetStatus.SCHEDULED
     target.scheduled_at = None
@@ -455,13 +368,10 @@ def requeue_for_retry(
     for target_id in wanted:
         target = by_id.get(target_id)
         if target is None:
-            error = {"code": "NOT_FOUND", "message": "no such target on this post"}
-            results.append(RetryResult(target_id, "skipped", error))
+            results.append(RetryResult(target_id, "skipped", _skipped("NOT_FOUND", _NO_TARGET)))
         elif target.status != TargetStatus.FAILED:
             message = f"the target is {target.status}; only failed targets retry"
-            results.append(
-                RetryResult(target_id, "skipped", {"code": "CONFLICT", "message": message})
-            )
+            results.append(RetryResult(target_id, "skipped", _skipped("CONFLICT", message)))
         else:
             _requeue(target)
             results.append(RetryResult(target_id, "queued"))

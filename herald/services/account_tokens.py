@@ -15,8 +15,7 @@ from datetime import datetime
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import SocialAccount
-from herald.schemas.accounts import AccountOut
-from herald.services.events import record_event
+from herald.services.events import account_event
 from herald.services.oauth_connect import apply_grant
 from herald.status import AccountStatus
 from platforms.base import AuthExpired, Rejected
@@ -74,13 +73,6 @@ async def _refused(
             return RefreshOutcome(True, account.token_expires_at)
         if account.status != AccountStatus.EXPIRED:
             account.status = AccountStatus.EXPIRED
-            record_event(
-                session,
-                account.workspace_id,
-                "account.expired",
-                "account",
-                account.id,
-                {**AccountOut.of(account).model_dump(mode="json"), "reason": message},
-            )
+            account_event(session, account, "account.expired", reason=message)
         log.warning("%s account %s expired: %s", account.platform, account_id, message)
         return RefreshOutcome(False, account.token_expires_at, expired=True, message=message)

@@ -18,8 +18,7 @@ from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.media.fetch import FetchError, check_url
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
-from herald.schemas.accounts import AccountOut
-from herald.services.events import record_event
+from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected
 from platforms.registry import AdapterRegistry
@@ -143,14 +142,7 @@ async def connect_account(
     )
     session.add(account)
     await session.flush()
-    record_event(
-        session,
-        principal.workspace_id,
-        "account.connected",
-        "account",
-        account.id,
-        AccountOut.of(account).model_dump(mode="json"),
-    )
+    account_event(session, account, "account.connected")
     return account
 
 
@@ -201,11 +193,4 @@ def _revoke(session: AsyncSession, cipher: CredentialCipher, account: SocialAcco
     """Revoked, with its secrets wiped; the row stays for the posts that name it."""
     account.status = AccountStatus.REVOKED
     account.credentials_encrypted = cipher.encrypt({})
-    record_event(
-        session,
-        account.workspace_id,
-        "account.disconnected",
-        "account",
-        account.id,
-        AccountOut.of(account).model_dump(mode="json"),
-    )
+    account_event(session, account, "account.disconnected")

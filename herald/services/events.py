@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import Event
+from herald.db.models import Event, SocialAccount
+from herald.schemas.accounts import AccountOut
 
 
 def record_event(
@@ -27,3 +28,11 @@ def record_event(
             data=data,
         )
     )
+
+
+def account_event(
+    session: AsyncSession, account: SocialAccount, event_type: str, **extra: Any
+) -> None:
+    """An event carrying the account as the API shows it (never its secrets), plus `extra`."""
+    data = {**AccountOut.of(account).model_dump(mode="json"), **extra}
+    record_event(session, account.workspace_id, event_type, "account", account.id, data)

@@ -24,8 +24,7 @@ from herald.db.types import utcnow
 from herald.errors import HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
-from herald.schemas.accounts import AccountOut
-from herald.services.events import record_event
+from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import (
     AccountContext,
@@ -205,14 +204,7 @@ async def finish_connect(
     account.avatar_url = identity.avatar_url
     account.platform_account_id = identity.platform_account_id
     await session.flush()
-    record_event(
-        session,
-        account.workspace_id,
-        "account.connected",
-        "account",
-        account.id,
-        AccountOut.of(account).model_dump(mode="json"),
-    )
+    account_event(session, account, "account.connected")
     return account
 
 

@@ -198,6 +198,9 @@ def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "secret_key": Fernet.generate_key().decode(),
         "publish_attempts": 4,
+        # Retries in seconds, not minutes: nothing in the suite waits on a production backoff.
+        "publish_retry_initial_s": 0.2,
+        "publish_retry_max_s": 1.0,
         # The suite's file server for URL imports; 127.0.0.1 itself stays refused.
         "media_import_allow_hosts": ["localhost"],
         # The emulator: accounts connected through the API point at it.

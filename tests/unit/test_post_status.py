@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from herald.posts.transitions import derive_post_status
+from herald.posts.status import derive_post_status
 from herald.status import PostPhase, PostStatus, TargetStatus
 
 P, F, C, S, W, D = (
