@@ -22,6 +22,7 @@ from activities.recurrence import RecurrenceActivities
 from activities.unpublish import UnpublishActivities
 from api.gateway import TemporalGateway
 from herald import temporal as names
+from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.gc_tuning import freeze_startup_objects
@@ -30,7 +31,6 @@ from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from herald.workflow_bytecode import compile_workflow_modules
-from platforms.registry import build_registry
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow

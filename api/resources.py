@@ -8,12 +8,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.gateway import TemporalGateway
+from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage
-from platforms.registry import AdapterRegistry, build_registry
+from platforms.registry import AdapterRegistry
 
 
 @dataclass

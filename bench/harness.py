@@ -36,6 +36,7 @@ from emulator.app import create_app as create_emulator
 from herald import temporal as names
 from herald.crypto import CredentialCipher
 from herald.db.engine import READ_ONLY, create_engine
+from herald.dev import with_emulator_apps
 from herald.gc_tuning import freeze_startup_objects
 from herald.migrate import migrate
 from herald.settings import Settings
@@ -121,13 +122,15 @@ class BenchStack:
 
 def bench_settings(**overrides: Any) -> Settings:
     """Herald's defaults (platform concurrency, attempts, timeouts) plus what an in-process
-    stack needs: a fresh credential key, and the emulator on 127.0.0.1 allowed."""
+    stack needs: a fresh credential key, the emulator on 127.0.0.1 allowed, and the OAuth
+    platforms pointed at the emulator (emulator_port is among the overrides)."""
     values: dict[str, Any] = {
         "secret_key": Fernet.generate_key().decode(),
         "platform_allow_hosts": ["127.0.0.1"],
+        "platforms_use_emulator": True,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return with_emulator_apps(Settings(_env_file=None, **values))  # type: ignore[call-arg]
 
 
 @contextlib.contextmanager

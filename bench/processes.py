@@ -61,6 +61,7 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
             "temporal_address",
             "platform_allow_hosts",
             "platform_concurrency",
+            "platform_apps",
             "emulator_port",
         ),
         "HERALD_LOG_LEVEL": "WARNING",

@@ -29,7 +29,7 @@ from emulator.sandbox import SANDBOX_USERNAME
 if TYPE_CHECKING:
     from emulator.state import Account, EmulatorState
 
-# The one OAuth client the emulator knows (Herald's platforms/base.py names the same pair).
+# The one OAuth client the emulator knows; emulator/presets.py hands it to Herald.
 CLIENT_ID = "herald-emulator-client"
 CLIENT_SECRET = "herald-emulator-client-secret"
 CODE_TTL = timedelta(minutes=10)

@@ -21,6 +21,10 @@ _PRETTY_NAMES = {
 }
 
 
+def sandbox_token(platform: str) -> str:
+    return f"emulator-{platform}-sandbox-token"
+
+
 @dataclass(frozen=True)
 class SandboxAccount:
     platform: str
@@ -35,7 +39,7 @@ def sandbox_accounts() -> list[SandboxAccount]:
             platform=platform,
             username=SANDBOX_USERNAME,
             display_name=f"Herald Sandbox ({_PRETTY_NAMES[platform]})",
-            token=f"emulator-{platform}-sandbox-token",
+            token=sandbox_token(platform),
         )
         for platform in KNOWN_PLATFORMS
     ]

@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+# Dev tooling, the one place besides seed.py: `herald dev` runs the emulator and aims Herald at it.
+from emulator.presets import emulated_apps
 from herald import temporal as names
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.migrate import migrate
 from herald.processes import Child, port_is_free, temporal_dev_server_command
 from herald.seed import DemoData, seed_demo
-from herald.settings import PLATFORMS, Settings
+from herald.settings import PLATFORMS, PlatformAppSettings, Settings
+from platforms.base import PlatformApp
 
 log = logging.getLogger("herald.dev")
 
@@ -54,6 +58,31 @@ async def _temporal_ok(settings: Settings) -> bool:
     client = await names.connect(settings)
     await client.service_client.check_health()
     return True
+
+
+def _over(preset: PlatformApp, explicit: PlatformAppSettings | None) -> PlatformAppSettings:
+    given = explicit or PlatformAppSettings()
+    preset_secret = SecretStr(preset.client_secret) if preset.client_secret else None
+    return PlatformAppSettings(
+        api_url=given.api_url or preset.api_url,
+        authorize_url=given.authorize_url or preset.authorize_url,
+        token_url=given.token_url or preset.token_url,
+        client_id=given.client_id or preset.client_id,
+        client_secret=given.client_secret or preset_secret,
+    )
+
+
+def with_emulator_apps(settings: Settings) -> Settings:
+    """`settings` whose `platform_apps` point every OAuth platform at the emulator, its URLs and
+    OAuth client (when `platforms_use_emulator` is on): how `herald dev`, the tests and the
+    benchmark hand the emulator to Herald's API and worker, which read only `platform_apps`.
+    Explicit values win field by field, as they do over production."""
+    if not settings.platforms_use_emulator:
+        return settings
+    apps = dict(settings.platform_apps)
+    for platform, preset in emulated_apps(settings.emulator_url).items():
+        apps[platform] = _over(preset, apps.get(platform))
+    return settings.model_copy(update={"platform_apps": apps})
 
 
 def _check_ports(settings: Settings) -> None:
@@ -129,6 +158,7 @@ async def _seed(settings: Settings) -> DemoData:
 
 
 async def run_dev(settings: Settings) -> int:
+    settings = with_emulator_apps(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _check_ports(settings)
     log.info("migrating %s", settings.resolved_database_url.split("@")[-1])
@@ -156,9 +186,9 @@ async def run_dev(settings: Settings) -> int:
         await emulator.start()
         await _wait_for("the emulator", lambda: _http_ok(settings.emulator_url + "/"), 30, emulator)
         demo = await _seed(settings)
-        # Every platform without an explicit app talks to the sandbox, whose OAuth client the
-        # emulator knows; accounts connected through the API may point at loopback there.
-        sandbox = {"HERALD_PLATFORMS_USE_EMULATOR": "true"}
+        # The OAuth platforms talk to the emulator (with_emulator_apps, above); accounts
+        # connected through the API may point at loopback there.
+        sandbox = settings.as_environment("platform_apps")
         await worker.start(env=sandbox)
         allow = settings.platform_allow_hosts or [settings.emulator_host]
         await api.start(env={**sandbox, "HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(allow)})

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Dev tooling: the demo accounts are the emulator's sandbox accounts.
+from emulator.sandbox import SANDBOX_USERNAME, sandbox_token
 from herald.crypto import CredentialCipher, api_key_digest, new_api_key
 from herald.db.engine import SessionFactory
 from herald.db.models import ApiKey, Brand, SocialAccount, Workspace
@@ -17,16 +19,10 @@ from herald.settings import Settings
 from herald.status import AccountStatus
 
 DEMO_NAMESPACE = uuid.UUID("6f1f7a4e-4c1b-4d55-9a53-3f0c9a8f2b10")
-SANDBOX_USERNAME = "herald_sandbox"
 
 
 def demo_id(name: str) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, name)
-
-
-def sandbox_token(platform: str) -> str:
-    """The emulator's built-in sandbox token for a platform (emulator/sandbox.py)."""
-    return f"emulator-{platform}-sandbox-token"
 
 
 def sandbox_credentials(platform: str, emulator_url: str) -> dict[str, Any] | None:

@@ -105,9 +105,11 @@ class Settings(BaseSettings):
         "platform's production URLs; a platform without client_id cannot be connected by OAuth.",
     )
     platforms_use_emulator: bool = Field(
-        default=False,
-        description="Point every platform without an explicit platform_apps entry at the "
-        "emulator (herald dev turns this on).",
+        default=True,
+        description="Dev tooling only (herald dev, the tests, the benchmark): fill platform_apps "
+        "with the emulator's URLs and OAuth client for every OAuth platform, explicit entries "
+        "winning field by field. Herald's API and worker never read it; false runs herald dev "
+        "against the platforms' production APIs.",
     )
 
     media_backend: Literal["local", "s3"] = Field(

@@ -132,11 +132,6 @@ class PlatformApp:
     client_secret: str | None = None
 
 
-# The OAuth client the emulator knows (emulator/oauth.py); `herald dev` and tests use it.
-EMULATOR_CLIENT_ID = "herald-emulator-client"
-EMULATOR_CLIENT_SECRET = "herald-emulator-client-secret"
-
-
 @dataclass(frozen=True)
 class OAuthStart:
     """What `authorization_url` needs: the callback, the single-use state and the PKCE

@@ -16,9 +16,8 @@ alternative and the one this adapter uses.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,6 +47,7 @@ from platforms.bluesky_text import (
     tid_time,
 )
 from platforms.bluesky_xrpc import Session, Xrpc, classify, service_url
+from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
 
 POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
@@ -58,9 +58,6 @@ APP_URL = "https://bsky.app"
 FEED_PAGE = 100
 # How many feed pages list_recent, find_existing and delete look through at most.
 MAX_FEED_PAGES = 10
-# Beyond our first attempt: covers clock skew between Herald and the AppView.
-FIND_EXISTING_SLACK = timedelta(minutes=2)
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,6 @@ class StrongRef:
 
     def json(self) -> dict[str, str]:
         return {"uri": self.uri, "cid": self.cid}
-
-
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
 
 
 def _split_uri(uri: str) -> tuple[str, str, str]:
@@ -88,16 +81,6 @@ def post_url(handle: str, uri: str) -> str:
     return f"{APP_URL}/profile/{handle}/post/{_split_uri(uri)[2]}"
 
 
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -105,7 +88,7 @@ def _now() -> str:
 def _sort_time(post: dict[str, Any]) -> datetime | None:
     """The AppView orders author feeds by the earlier of createdAt and indexedAt."""
     record = post.get("record") or {}
-    times = [t for t in (_datetime(record.get("createdAt")), _datetime(post.get("indexedAt"))) if t]
+    times = [t for t in map(parse_timestamp, (record.get("createdAt"), post.get("indexedAt"))) if t]
     return min(times) if times else None
 
 
@@ -384,7 +367,7 @@ class BlueskyAdapter(PlatformAdapter):
     async def _match_by_text(
         self, account: AccountContext, session: Session, request: PublishRequest, since: datetime
     ) -> StrongRef | None:
-        wanted = (_normalised(request.text), _media_kind(request.media))
+        wanted = (normalised(request.text), _media_kind(request.media))
         cutoff = since - FIND_EXISTING_SLACK
         cursor: str | None = None
         for _ in range(MAX_FEED_PAGES):
@@ -400,7 +383,7 @@ class BlueskyAdapter(PlatformAdapter):
                     continue  # another Herald publish (ours would be at our own key)
                 source = self._source(post, session, "")
                 kind = "text" if source.kind == "quote" else source.kind
-                if (_normalised(source.text), kind) == wanted:
+                if (normalised(source.text), kind) == wanted:
                     return StrongRef(str(post["uri"]), str(post["cid"]))
             if not cursor or not items:
                 return None
@@ -482,7 +465,11 @@ class BlueskyAdapter(PlatformAdapter):
             kind = "text"
         author = post.get("author") or {}
         handle = str(author.get("handle") or session.handle)
-        created = _datetime(record.get("createdAt")) or _datetime(post.get("indexedAt")) or _epoch()
+        created = (
+            parse_timestamp(record.get("createdAt"))
+            or parse_timestamp(post.get("indexedAt"))
+            or _epoch()
+        )
         return SourcePost(
             id=str(post["uri"]),
             created_at=created,

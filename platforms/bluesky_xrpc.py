@@ -30,7 +30,7 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import retry_after_seconds, send, transport_error
+from platforms.http import json_object, retry_after_seconds, send, transport_error
 
 DEFAULT_SERVICE_URL = "https://bsky.social"
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
@@ -57,11 +57,8 @@ def _identifier(account: AccountContext) -> str:
 
 
 def _error_name(response: httpx.Response) -> tuple[str | None, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return None, f"HTTP {response.status_code}"
-    if not isinstance(body, dict):
+    body = json_object(response)
+    if body is None:
         return None, f"HTTP {response.status_code}"
     name = body.get("error") if isinstance(body.get("error"), str) else None
     message = body.get("message") if isinstance(body.get("message"), str) else None

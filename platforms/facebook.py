@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from platforms import graph
 from platforms.base import (
-    EMULATOR_CLIENT_ID,
-    EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -32,8 +31,9 @@ from platforms.base import (
     SourcePost,
     ValidationProblem,
 )
-from platforms.graph import GRAPH_VERSION, classify
-from platforms.http import send, transport_error
+from platforms.graph import GRAPH_VERSION
+from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.oauth import expires_after
 
 PRODUCTION_APP = PlatformApp(
     api_url=f"https://graph.facebook.com/{GRAPH_VERSION}",
@@ -51,35 +51,9 @@ MAX_CHARACTERS = 63_206
 MAX_PHOTOS = 10
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"})
 POST_FIELDS = "id,message,created_time,permalink_url,attachments{type,media,url}"
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 LIST_PAGE = 100
 LIST_PAGES = 5
-_SPACE = re.compile(r"\s+")
 _HASHTAG = re.compile(r"#(\w+)")
-
-
-def emulated_app(emulator_url: str) -> PlatformApp:
-    base = f"{emulator_url.rstrip('/')}/facebook/{GRAPH_VERSION}"
-    return PlatformApp(
-        api_url=base,
-        authorize_url=f"{base}/dialog/oauth",
-        token_url=f"{base}/oauth/access_token",
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret=EMULATOR_CLIENT_SECRET,
-    )
-
-
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
-def _timestamp(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
 
 
 class FacebookAdapter(PlatformAdapter):
@@ -209,7 +183,7 @@ class FacebookAdapter(PlatformAdapter):
         return PublishedPost(
             platform_post_id=post_id,
             url=details.get("permalink_url") or f"https://www.facebook.com/{post_id}",
-            published_at=_timestamp(details.get("created_time")),
+            published_at=parse_timestamp(details.get("created_time")),
             extra_post_ids=extra,
         )
 
@@ -221,30 +195,23 @@ class FacebookAdapter(PlatformAdapter):
 
     async def _feed(self, account: AccountContext, pages: int = LIST_PAGES) -> list[dict[str, Any]]:
         """The Page's own posts, newest first, following the ``after`` cursor."""
-        params: dict[str, Any] = {"fields": POST_FIELDS, "limit": LIST_PAGE}
-        found: list[dict[str, Any]] = []
-        for _ in range(pages):
-            answer = await self._page_call(
-                account, "GET", f"/{await self._page_id(account)}/posts", params=params
-            )
-            found += [p for p in answer.get("data") or [] if isinstance(p, dict)]
-            paging = answer.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                break
-            params = {**params, "after": after}
-        return found
+
+        async def fetch(params: dict[str, Any]) -> dict[str, Any]:
+            path = f"/{await self._page_id(account)}/posts"
+            return await self._page_call(account, "GET", path, params=params)
+
+        return await graph.paged(fetch, {"fields": POST_FIELDS, "limit": LIST_PAGE}, pages)
 
     async def find_existing(
         self, account: AccountContext, request: PublishRequest, since: datetime
     ) -> PublishedPost | None:
         cutoff = since - FIND_EXISTING_SLACK
-        wanted = _normalised(request.text)
+        wanted = normalised(request.text)
         for post in await self._feed(account, pages=1):
-            created = _timestamp(post.get("created_time"))
+            created = parse_timestamp(post.get("created_time"))
             if created is not None and created < cutoff:
                 break
-            if _normalised(str(post.get("message") or "")) != wanted:
+            if normalised(str(post.get("message") or "")) != wanted:
                 continue
             post_id = str(post["id"])
             extra: tuple[str, ...] = ()
@@ -258,7 +225,7 @@ class FacebookAdapter(PlatformAdapter):
             account, "GET", f"/{post_id}/comments", params={"fields": "id,message,from"}
         )
         for comment in answer.get("data") or []:
-            if _normalised(str(comment.get("message") or "")) == _normalised(text):
+            if normalised(str(comment.get("message") or "")) == normalised(text):
                 return str(comment["id"])
         return await self._comment(account, post_id, text)
 
@@ -293,7 +260,7 @@ class FacebookAdapter(PlatformAdapter):
         )
         return SourcePost(
             id=str(post["id"]),
-            created_at=_timestamp(post.get("created_time")) or datetime.now(UTC),
+            created_at=parse_timestamp(post.get("created_time")) or datetime.now(UTC),
             text=text,
             kind=kind,
             hashtags=tuple(t.lower() for t in _HASHTAG.findall(text)),
@@ -386,24 +353,12 @@ class FacebookAdapter(PlatformAdapter):
                 "fb_exchange_token": token,
             }
         )
-        seconds = answer.get("expires_in")
-        expires = (
-            datetime.now(UTC) + timedelta(seconds=float(seconds))
-            if isinstance(seconds, int | float)
-            else None
-        )
-        return OAuthGrant({"access_token": str(answer["access_token"])}, expires)
+        token_expires = expires_after(answer.get("expires_in"))
+        return OAuthGrant({"access_token": str(answer["access_token"])}, token_expires)
 
     async def _token(self, params: dict[str, str]) -> dict[str, Any]:
         url = self._app.token_url or f"{self._app.api_url.rstrip('/')}/oauth/access_token"
-        try:
-            response = await self._http.get(url, params=params)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if not response.is_success:
-            raise classify(response)
-        answer: dict[str, Any] = response.json()
-        return answer
+        return await graph.token_call(self._http, "GET", url, params=params)
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -429,21 +384,8 @@ class FacebookAdapter(PlatformAdapter):
         return await self._call(token, method, path, **kwargs)
 
     async def _call(self, token: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await send(
-                self._http,
-                method,
-                self._app.api_url.rstrip("/") + path,
-                repeatable=method == "GET",
-                headers={"Authorization": f"Bearer {token}"},
-                **kwargs,
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.is_success:
-            answer: dict[str, Any] = response.json()
-            return answer
-        raise classify(response)
+        url = self._app.api_url.rstrip("/") + path
+        return await graph.call(self._http, method, url, token, **kwargs)
 
 
 def _order(post: SourcePost) -> tuple[datetime, int, str]:

@@ -1,4 +1,4 @@
-"""HTTP helpers shared by adapters: error classification and Retry-After parsing."""
+"""HTTP helpers shared by adapters: error bodies, error classification, Retry-After parsing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from typing import Any
 import httpx
 
 from platforms.base import AuthExpired, PlatformError, RateLimited, Rejected, Transient
+
+
+def json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's JSON object; None when the body is not one (an HTML error page, a proxy's
+    plain text), for error readers that then fall back to the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def retry_after_seconds(response: httpx.Response, reset_header: str | None = None) -> float | None:

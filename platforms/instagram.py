@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from platforms import graph
 from platforms.base import (
-    EMULATOR_CLIENT_ID,
-    EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -32,8 +31,8 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.graph import GRAPH_VERSION, classify
-from platforms.http import send, transport_error
+from platforms.graph import GRAPH_VERSION
+from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
 
 PRODUCTION_APP = PlatformApp(
     api_url=f"https://graph.instagram.com/{GRAPH_VERSION}",
@@ -56,32 +55,8 @@ MEDIA_FIELDS = "id,caption,media_type,media_product_type,permalink,timestamp,med
 POLL_FIRST_S = 1.0
 POLL_MAX_S = 60.0
 POLL_LIMIT_S = 300.0
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 _HASHTAG = re.compile(r"#(\w+)")
 _MENTION = re.compile(r"@([A-Za-z0-9._]+)")
-_SPACE = re.compile(r"\s+")
-
-
-def emulated_app(emulator_url: str) -> PlatformApp:
-    base = f"{emulator_url.rstrip('/')}/instagram"
-    return PlatformApp(
-        api_url=f"{base}/{GRAPH_VERSION}",
-        authorize_url=f"{base}/oauth/authorize",
-        token_url=f"{base}/oauth/access_token",
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret=EMULATOR_CLIENT_SECRET,
-    )
-
-
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
-def _timestamp(raw: Any) -> datetime | None:
-    try:
-        return datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
 
 
 def _is_video(item: MediaItem) -> bool:
@@ -221,7 +196,7 @@ class InstagramAdapter(PlatformAdapter):
         return PublishedPost(
             platform_post_id=media_id,
             url=media.get("permalink"),
-            published_at=_timestamp(media.get("timestamp")),
+            published_at=parse_timestamp(media.get("timestamp")),
             extra_post_ids=extra,
         )
 
@@ -238,12 +213,12 @@ class InstagramAdapter(PlatformAdapter):
         self, account: AccountContext, request: PublishRequest, since: datetime
     ) -> PublishedPost | None:
         cutoff = since - FIND_EXISTING_SLACK
-        wanted = _normalised(request.text)
+        wanted = normalised(request.text)
         for media in await self._media(account, 50):
-            created = _timestamp(media.get("timestamp"))
+            created = parse_timestamp(media.get("timestamp"))
             if created is not None and created < cutoff:
                 break
-            if _normalised(str(media.get("caption") or "")) == wanted:
+            if normalised(str(media.get("caption") or "")) == wanted:
                 media_id = str(media["id"])
                 extra: tuple[str, ...] = ()
                 if request.first_comment:
@@ -273,7 +248,7 @@ class InstagramAdapter(PlatformAdapter):
         caption = str(media.get("caption") or "")
         return SourcePost(
             id=str(media["id"]),
-            created_at=_timestamp(media.get("timestamp")) or datetime.now(UTC),
+            created_at=parse_timestamp(media.get("timestamp")) or datetime.now(UTC),
             text=caption,
             kind="video" if media.get("media_type") == "VIDEO" else "image",
             hashtags=tuple(t.lower() for t in _HASHTAG.findall(caption)),
@@ -315,51 +290,23 @@ class InstagramAdapter(PlatformAdapter):
 
     async def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant:
         """The code buys a one-hour token, traded at once for a 60-day one."""
-        if not self._app.token_url or not self._app.client_id or not self._app.client_secret:
-            raise Rejected("no Instagram app is configured (client id, secret and token URL)")
-        short = await self._token_call(
-            "POST",
-            self._app.token_url,
-            data={
-                "client_id": self._app.client_id,
-                "client_secret": self._app.client_secret,
-                "grant_type": "authorization_code",
-                "redirect_uri": redirect_uri,
-                "code": code.removesuffix("#_"),
-            },
+        return await graph.long_lived_grant(
+            self._http,
+            self._app,
+            code,
+            redirect_uri,
+            name="Instagram",
+            prefix="ig",
+            root=self._graph_root(),
         )
-        long_lived = await self._token_call(
-            "GET",
-            f"{self._graph_root()}/access_token",
-            params={
-                "grant_type": "ig_exchange_token",
-                "client_secret": self._app.client_secret,
-                "access_token": str(short["access_token"]),
-            },
-        )
-        credentials = {"access_token": str(long_lived["access_token"])}
-        if short.get("user_id") is not None:
-            credentials["user_id"] = str(short["user_id"])
-        return OAuthGrant(credentials, self._expiry(long_lived))
 
     async def refresh(self, account: AccountContext) -> OAuthGrant:
-        renewed = await self._token_call(
-            "GET",
-            f"{self._graph_root()}/refresh_access_token",
-            params={
-                "grant_type": "ig_refresh_token",
-                "access_token": str(account.credentials["access_token"]),
-            },
+        return await graph.refreshed_grant(
+            self._http,
+            account.credentials,
+            prefix="ig",
+            root=self._graph_root(),
         )
-        credentials = {**account.credentials, "access_token": str(renewed["access_token"])}
-        return OAuthGrant(credentials, self._expiry(renewed))
-
-    @staticmethod
-    def _expiry(answer: dict[str, Any]) -> datetime | None:
-        seconds = answer.get("expires_in")
-        if not isinstance(seconds, int | float):
-            return None
-        return datetime.now(UTC) + timedelta(seconds=float(seconds))
 
     def _graph_root(self) -> str:
         """graph.instagram.com itself: token exchange and refresh are unversioned paths."""
@@ -373,32 +320,9 @@ class InstagramAdapter(PlatformAdapter):
             return str(known)
         return (await self.verify(account)).platform_account_id
 
-    async def _token_call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if not response.is_success:
-            raise classify(response)
-        answer: dict[str, Any] = response.json()
-        return answer
-
     async def _call(
         self, account: AccountContext, method: str, path: str, **kwargs: Any
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {account.credentials['access_token']}"}
-        try:
-            response = await send(
-                self._http,
-                method,
-                self._app.api_url.rstrip("/") + path,
-                repeatable=method == "GET",
-                headers=headers,
-                **kwargs,
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.is_success:
-            answer: dict[str, Any] = response.json()
-            return answer
-        raise classify(response)
+        url = self._app.api_url.rstrip("/") + path
+        token = str(account.credentials["access_token"])
+        return await graph.call(self._http, method, url, token, **kwargs)

@@ -16,15 +16,13 @@ programmatic refresh tokens (approved apps only) a year, and refreshing does not
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
 from platforms.base import (
-    EMULATOR_CLIENT_ID,
-    EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
     AuthExpired,
@@ -39,11 +37,12 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import transport_error
 from platforms.linkedin_http import LinkedInApi, classify, encoded
 from platforms.linkedin_media import is_video, upload
 from platforms.linkedin_rules import validate_request
 from platforms.linkedin_text import escape_little, unescape_little
+from platforms.matching import FIND_EXISTING_SLACK, normalised
+from platforms.oauth import expires_after, token_request
 
 PRODUCTION_APP = PlatformApp(
     api_url="https://api.linkedin.com",
@@ -53,28 +52,10 @@ PRODUCTION_APP = PlatformApp(
 SCOPES = ("openid", "profile", "w_member_social")
 POST_URL = "https://www.linkedin.com/feed/update/{urn}"
 PERSON = "urn:li:person:"
-# Beyond our first attempt, how far back a post whose answer we never saw may be.
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 PAGE = 50
 PAGES = 5
-_SPACE = re.compile(r"\s+")
 _HASHTAG = re.compile(r"#(\w+)")
 _COMMENT = re.compile(r"\Aurn:li:comment:\((urn:li:[a-zA-Z]+:[^,]+),([^)]+)\)\Z")
-
-
-def emulated_app(emulator_url: str) -> PlatformApp:
-    base = f"{emulator_url.rstrip('/')}/linkedin"
-    return PlatformApp(
-        api_url=base,
-        authorize_url=f"{base}/oauth/v2/authorization",
-        token_url=f"{base}/oauth/v2/accessToken",
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret=EMULATOR_CLIENT_SECRET,
-    )
-
-
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
 
 
 def _moment(ms: Any) -> datetime | None:
@@ -187,7 +168,7 @@ class LinkedInAdapter(PlatformAdapter):
         first comment that never got made is added now."""
         author = await self._author(account)
         cutoff = since - FIND_EXISTING_SLACK
-        wanted = (_normalised(request.text), _expected_kind(request))
+        wanted = (normalised(request.text), _expected_kind(request))
         try:
             posts = await self._finder(account, author, stop_before=cutoff)
         except Rejected as err:
@@ -198,7 +179,7 @@ class LinkedInAdapter(PlatformAdapter):
             created = _moment(post.get("createdAt"))
             if created is None or created < cutoff:
                 continue
-            text = _normalised(unescape_little(str(post.get("commentary") or "")))
+            text = normalised(unescape_little(str(post.get("commentary") or "")))
             if (text, _kind(post)) != wanted:
                 continue
             urn = str(post["id"])
@@ -215,8 +196,8 @@ class LinkedInAdapter(PlatformAdapter):
             account, "GET", f"/rest/socialActions/{encoded(urn)}/comments?count=100"
         )
         for comment in found.get("elements") or []:
-            same_text = _normalised(str((comment.get("message") or {}).get("text") or ""))
-            if comment.get("actor") == author and same_text == _normalised(text):
+            same_text = normalised(str((comment.get("message") or {}).get("text") or ""))
+            if comment.get("actor") == author and same_text == normalised(text):
                 return (str(comment.get("commentUrn") or comment.get("$URN")),)
         return await self._comment(account, author, urn, text)
 
@@ -341,7 +322,7 @@ class LinkedInAdapter(PlatformAdapter):
         credentials = self._credentials({}, answer)
         me = AccountContext("", "", None, credentials)
         credentials["author_urn"] = (await self.verify(me)).platform_account_id
-        return OAuthGrant(credentials, self._expiry(answer))
+        return OAuthGrant(credentials, expires_after(answer.get("expires_in")))
 
     async def refresh(self, account: AccountContext) -> OAuthGrant:
         refresh_token = account.credentials.get("refresh_token")
@@ -351,41 +332,25 @@ class LinkedInAdapter(PlatformAdapter):
             {"grant_type": "refresh_token", "refresh_token": str(refresh_token)},
             refreshing=True,
         )
-        return OAuthGrant(self._credentials(account.credentials, answer), self._expiry(answer))
+        return OAuthGrant(
+            self._credentials(account.credentials, answer), expires_after(answer.get("expires_in"))
+        )
 
     @staticmethod
     def _credentials(old: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         credentials = {**old, "access_token": str(answer["access_token"])}
         if answer.get("refresh_token"):
             credentials["refresh_token"] = str(answer["refresh_token"])
-        seconds = answer.get("refresh_token_expires_in")
-        if isinstance(seconds, int | float):
-            expires = datetime.now(UTC) + timedelta(seconds=float(seconds))
-            credentials["refresh_token_expires_at"] = expires.isoformat()
+        refresh_expires = expires_after(answer.get("refresh_token_expires_in"))
+        if refresh_expires is not None:
+            credentials["refresh_token_expires_at"] = refresh_expires.isoformat()
         return credentials
 
-    @staticmethod
-    def _expiry(answer: dict[str, Any]) -> datetime | None:
-        seconds = answer.get("expires_in")
-        if not isinstance(seconds, int | float):
-            return None
-        return datetime.now(UTC) + timedelta(seconds=float(seconds))
-
     async def _token(self, form: dict[str, str], *, refreshing: bool) -> dict[str, Any]:
-        """The token endpoint: a refused refresh means the grant is gone (AuthExpired); a
-        refused code exchange is the callback's problem (Rejected)."""
+        """The token endpoint, with the client's id and secret in the form."""
         if not self._app.token_url or not self._app.client_id or not self._app.client_secret:
             raise Rejected("no LinkedIn app is configured (client id, secret and token URL)")
         data = {**form, "client_id": self._app.client_id, "client_secret": self._app.client_secret}
-        try:
-            response = await self._http.post(self._app.token_url, data=data)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.is_success:
-            answer: dict[str, Any] = response.json()
-            return answer
-        error = classify(response)
-        if response.status_code in (400, 401) and isinstance(error, Rejected | AuthExpired):
-            kind = AuthExpired if refreshing else Rejected
-            raise kind(error.message, code=error.code, status=response.status_code)
-        raise error
+        return await token_request(
+            self._http, self._app.token_url, classify, refreshing=refreshing, data=data
+        )

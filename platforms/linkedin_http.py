@@ -26,7 +26,7 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import retry_after_seconds, send, transport_error
+from platforms.http import json_object, retry_after_seconds, send, transport_error
 
 # A version LinkedIn keeps active for a year from its release (May 2026).
 API_VERSION = "202605"
@@ -38,11 +38,8 @@ def encoded(urn: str) -> str:
 
 def error_parts(response: httpx.Response) -> tuple[str, str | None]:
     """The platform's message and its most specific code."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}", None
-    if not isinstance(body, dict):
+    body = json_object(response)
+    if body is None:
         return f"HTTP {response.status_code}", None
     message = str(body.get("message") or body.get("error_description") or "")
     code: Any = body.get("code") or body.get("error")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -22,14 +22,12 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import classify_response, send, transport_error
+from platforms.http import classify_response, json_object, send, transport_error
+from platforms.matching import FIND_EXISTING_SLACK, normalised
 
 DEFAULT_MAX_CHARACTERS = 500
 CHARACTERS_PER_URL = 23
 MAX_MEDIA = 4
-# How far back to look, beyond our first attempt, for a status whose response we never saw:
-# covers clock skew between Herald and the instance.
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 MEDIA_POLL_FIRST_S = 0.5
 MEDIA_PROCESSING_LIMIT_S = 60.0
 
@@ -38,7 +36,6 @@ _REMOTE_MENTION = re.compile(r"(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+[A-Za-z0-9]")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"</p>\s*<p>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
 
 
 def count_characters(text: str) -> int:
@@ -54,18 +51,9 @@ def html_to_text(content: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
 def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])
-    return f"HTTP {response.status_code}"
+    error = (json_object(response) or {}).get("error")
+    return error if isinstance(error, str) else f"HTTP {response.status_code}"
 
 
 class MastodonAdapter(PlatformAdapter):
@@ -134,13 +122,13 @@ class MastodonAdapter(PlatformAdapter):
         statuses = await self._call(
             account, "GET", f"/api/v1/accounts/{account_id}/statuses", params={"limit": 40}
         )
-        wanted = _normalised(request.text)
+        wanted = normalised(request.text)
         cutoff = since - FIND_EXISTING_SLACK
         for status in statuses:
-            created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
+            created = datetime.fromisoformat(str(status["created_at"]))
             if created < cutoff:
                 break  # newest first: nothing older can be ours
-            if _normalised(html_to_text(str(status.get("content") or ""))) == wanted:
+            if normalised(html_to_text(str(status.get("content") or ""))) == wanted:
                 return self._published(status)
         return None
 
@@ -176,7 +164,7 @@ class MastodonAdapter(PlatformAdapter):
             kind = "text"
         return SourcePost(
             id=str(status["id"]),
-            created_at=datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00")),
+            created_at=datetime.fromisoformat(str(status["created_at"])),
             text=html_to_text(str(status.get("content") or "")).strip(),
             kind=kind,
             hashtags=tuple(str(t.get("name", "")).lower() for t in status.get("tags") or []),
@@ -220,9 +208,7 @@ class MastodonAdapter(PlatformAdapter):
         return PublishedPost(
             platform_post_id=str(status["id"]),
             url=status.get("url") or status.get("uri"),
-            published_at=(
-                datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else None
-            ),
+            published_at=datetime.fromisoformat(str(created)) if created else None,
         )
 
     async def _call(self, account: AccountContext, method: str, path: str, **kwargs: Any) -> Any:

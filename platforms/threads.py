@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +19,6 @@ import httpx
 
 from platforms import graph
 from platforms.base import (
-    EMULATOR_CLIENT_ID,
-    EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -28,7 +26,6 @@ from platforms.base import (
     OAuthStart,
     PlatformAdapter,
     PlatformApp,
-    PlatformError,
     PublishedPost,
     PublishRequest,
     Rejected,
@@ -36,7 +33,7 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import send, transport_error
+from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
 
 PRODUCTION_APP = PlatformApp(
     api_url="https://graph.threads.net/v1.0",
@@ -62,29 +59,16 @@ MEDIA_FIELDS = "id,text,timestamp,media_type,permalink,media_url,is_quote_post"
 POLL_FIRST_S = 0.5
 POLL_MAX_S = 5.0
 POLL_LIMIT_S = 300.0
-# Beyond our first attempt, how far back a post whose answer we never saw may be.
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 LIST_PAGE = 100
 LIST_PAGES = 5
 # Graph codes beyond the shared ones (platforms/graph.py).
 MEDIA_NOT_READY = 9007  # publishing a container before it is FINISHED: try again later
 NOT_FOUND_SUBCODE = 33
+TRANSIENT_CODES = graph.TRANSIENT_CODES | {MEDIA_NOT_READY}
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
 _HASHTAG = re.compile(r"#(\w+)")
-_SPACE = re.compile(r"\s+")
 _KINDS = {"IMAGE": "image", "VIDEO": "video", "CAROUSEL_ALBUM": "image"}
-
-
-def emulated_app(emulator_url: str) -> PlatformApp:
-    base = f"{emulator_url.rstrip('/')}/threads"
-    return PlatformApp(
-        api_url=f"{base}/v1.0",
-        authorize_url=f"{base}/oauth/authorize",
-        token_url=f"{base}/oauth/access_token",
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret=EMULATOR_CLIENT_SECRET,
-    )
 
 
 def _is_emoji(code: int) -> bool:
@@ -109,26 +93,6 @@ def count_links(text: str, attachment: str | None = None) -> int:
     if attachment:
         links.add(attachment.lower())
     return len(links)
-
-
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
-def _timestamp(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        try:
-            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-
-
-def classify(response: httpx.Response) -> PlatformError:
-    return graph.classify(response, graph.TRANSIENT_CODES | {MEDIA_NOT_READY})
 
 
 class ThreadsAdapter(PlatformAdapter):
@@ -313,7 +277,7 @@ class ThreadsAdapter(PlatformAdapter):
         return PublishedPost(
             platform_post_id=head_id,
             url=head.get("permalink"),
-            published_at=_timestamp(head.get("timestamp")),
+            published_at=parse_timestamp(head.get("timestamp")),
             extra_post_ids=tuple(replies),
         )
 
@@ -327,13 +291,13 @@ class ThreadsAdapter(PlatformAdapter):
         thread interrupted half-way is completed rather than started again."""
         user = self._user_id(account)
         cutoff = int((since - FIND_EXISTING_SLACK).timestamp())
-        wanted = (_normalised(request.text), _read_type(request.media))
+        wanted = (normalised(request.text), _read_type(request.media))
         posts = await self._list(account, f"/{user}/threads", "id,text,media_type", since=cutoff)
         head = next(
             (
                 p
                 for p in posts
-                if (_normalised(str(p.get("text") or "")), p.get("media_type")) == wanted
+                if (normalised(str(p.get("text") or "")), p.get("media_type")) == wanted
             ),
             None,
         )
@@ -350,7 +314,7 @@ class ThreadsAdapter(PlatformAdapter):
                         r
                         for r in mine
                         if (r.get("replied_to") or {}).get("id") == parent
-                        and _normalised(str(r.get("text") or "")) == _normalised(text)
+                        and normalised(str(r.get("text") or "")) == normalised(text)
                     ),
                     None,
                 )
@@ -374,16 +338,11 @@ class ThreadsAdapter(PlatformAdapter):
         params: dict[str, Any] = {"fields": fields, "limit": LIST_PAGE}
         if since is not None:
             params["since"] = since
-        found: list[dict[str, Any]] = []
-        for _ in range(pages):
-            page = await self._call(account, "GET", path, params=params)
-            found += [p for p in page.get("data") or [] if isinstance(p, dict)]
-            paging = page.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                break
-            params = {**params, "after": after}
-        return found
+
+        async def fetch(query: dict[str, Any]) -> dict[str, Any]:
+            return await self._call(account, "GET", path, params=query)
+
+        return await graph.paged(fetch, params, pages)
 
     async def list_recent(
         self, account: AccountContext, after: str | None, limit: int
@@ -397,7 +356,7 @@ class ThreadsAdapter(PlatformAdapter):
                 )
             except Rejected:
                 cursor = {}  # the cursor post is gone: start again from the newest
-            moment = _timestamp(cursor.get("timestamp"))
+            moment = parse_timestamp(cursor.get("timestamp"))
             anchor = (moment, after) if moment else None
         if anchor is None:
             page = await self._call(
@@ -426,7 +385,7 @@ class ThreadsAdapter(PlatformAdapter):
         kind = "quote" if post.get("is_quote_post") else _KINDS.get(media_type, "text")
         return SourcePost(
             id=str(post["id"]),
-            created_at=_timestamp(post.get("timestamp")) or datetime.now(UTC),
+            created_at=parse_timestamp(post.get("timestamp")) or datetime.now(UTC),
             text=text,
             kind=kind,
             hashtags=tuple(t.lower() for t in _HASHTAG.findall(text)),
@@ -490,51 +449,25 @@ class ThreadsAdapter(PlatformAdapter):
 
     async def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> OAuthGrant:
         """The code buys a one-hour token, traded at once for a 60-day one."""
-        if not self._app.token_url or not self._app.client_id or not self._app.client_secret:
-            raise Rejected("no Threads app is configured (client id, secret and token URL)")
-        short = await self._token_call(
-            "POST",
-            self._app.token_url,
-            data={
-                "client_id": self._app.client_id,
-                "client_secret": self._app.client_secret,
-                "code": code.removesuffix("#_"),
-                "grant_type": "authorization_code",
-                "redirect_uri": redirect_uri,
-            },
+        return await graph.long_lived_grant(
+            self._http,
+            self._app,
+            code,
+            redirect_uri,
+            name="Threads",
+            prefix="th",
+            root=self._graph_root(),
+            transient_codes=TRANSIENT_CODES,
         )
-        long_lived = await self._token_call(
-            "GET",
-            f"{self._graph_root()}/access_token",
-            params={
-                "grant_type": "th_exchange_token",
-                "client_secret": self._app.client_secret,
-                "access_token": str(short["access_token"]),
-            },
-        )
-        credentials = {"access_token": str(long_lived["access_token"])}
-        if short.get("user_id") is not None:
-            credentials["user_id"] = str(short["user_id"])
-        return OAuthGrant(credentials, self._expiry(long_lived))
 
     async def refresh(self, account: AccountContext) -> OAuthGrant:
-        renewed = await self._token_call(
-            "GET",
-            f"{self._graph_root()}/refresh_access_token",
-            params={
-                "grant_type": "th_refresh_token",
-                "access_token": str(account.credentials["access_token"]),
-            },
+        return await graph.refreshed_grant(
+            self._http,
+            account.credentials,
+            prefix="th",
+            root=self._graph_root(),
+            transient_codes=TRANSIENT_CODES,
         )
-        credentials = {**account.credentials, "access_token": str(renewed["access_token"])}
-        return OAuthGrant(credentials, self._expiry(renewed))
-
-    @staticmethod
-    def _expiry(answer: dict[str, Any]) -> datetime | None:
-        seconds = answer.get("expires_in")
-        if not isinstance(seconds, int | float):
-            return None
-        return datetime.now(UTC) + timedelta(seconds=float(seconds))
 
     def _graph_root(self) -> str:
         """graph.threads.net itself: token exchange and refresh are not versioned paths."""
@@ -549,35 +482,14 @@ class ThreadsAdapter(PlatformAdapter):
     def _user_id(account: AccountContext) -> str:
         return str(account.platform_account_id or account.credentials.get("user_id") or "me")
 
-    async def _token_call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if not response.is_success:
-            raise classify(response)
-        answer: dict[str, Any] = response.json()
-        return answer
-
     async def _call(
         self, account: AccountContext, method: str, path: str, **kwargs: Any
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {account.credentials['access_token']}"}
-        try:
-            response = await send(
-                self._http,
-                method,
-                self._app.api_url.rstrip("/") + path,
-                repeatable=method == "GET",
-                headers=headers,
-                **kwargs,
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.is_success:
-            answer: dict[str, Any] = response.json()
-            return answer
-        raise classify(response)
+        url = self._app.api_url.rstrip("/") + path
+        token = str(account.credentials["access_token"])
+        return await graph.call(
+            self._http, method, url, token, transient_codes=TRANSIENT_CODES, **kwargs
+        )
 
 
 def _read_type(media: list[MediaItem]) -> str:

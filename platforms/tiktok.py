@@ -25,8 +25,6 @@ from urllib.parse import urlencode
 import httpx
 
 from platforms.base import (
-    EMULATOR_CLIENT_ID,
-    EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
     AuthExpired,
@@ -44,7 +42,8 @@ from platforms.base import (
     Transient,
     ValidationProblem,
 )
-from platforms.http import retry_after_seconds, send, transport_error
+from platforms.http import json_object, retry_after_seconds, send, transport_error
+from platforms.matching import FIND_EXISTING_SLACK, normalised
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import BOOLEAN_OPTIONS, is_video, publish_mode, validate
 
@@ -65,14 +64,12 @@ RATE_WINDOW_S = 60.0
 POLL_FIRST_S = 0.5
 POLL_MAX_S = 8.0
 POLL_LIMIT_S = 120.0
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 LIST_PAGE = 20
 LIST_MAX_PAGES = 5
 KNOWN_PUBLISHES = 1000
 USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 VIDEO_FIELDS = "id,create_time,share_url,video_description,title,cover_image_url"
 METRIC_FIELDS = "id,view_count,like_count,comment_count,share_count"
-_SPACE = re.compile(r"\s+")
 _HASHTAG = re.compile(r"#(\w+)")
 
 # POST endpoints that only read: safe to send again after a 5xx or a dropped connection.
@@ -84,17 +81,6 @@ READ_PATHS = frozenset(
         "/v2/video/query/",
     }
 )
-
-
-def emulated_app(emulator_url: str) -> PlatformApp:
-    base = f"{emulator_url.rstrip('/')}/tiktok"
-    return PlatformApp(
-        api_url=base,
-        authorize_url=f"{base}/v2/auth/authorize/",
-        token_url=f"{base}/v2/oauth/token/",
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret=EMULATOR_CLIENT_SECRET,
-    )
 
 
 def chunk_plan(size: int, chunk_size: int = DEFAULT_CHUNK) -> list[tuple[int, int]]:
@@ -109,17 +95,10 @@ def chunk_plan(size: int, chunk_size: int = DEFAULT_CHUNK) -> list[tuple[int, in
     return plan
 
 
-def _normalised(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
 def _error_of(response: httpx.Response) -> tuple[str | None, str]:
     """TikTok's (code, message) from an answer, API or OAuth shaped."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, f"HTTP {response.status_code}"
-    if isinstance(body, dict):
+    body = json_object(response)
+    if body is not None:
         error = body.get("error")
         if isinstance(error, dict):
             code = error.get("code")
@@ -390,14 +369,14 @@ class TikTokAdapter(PlatformAdapter):
                 return await self._outcome(account, known)
             except Rejected:
                 return None  # it failed: nothing was posted
-        wanted = _normalised(request.text)
+        wanted = normalised(request.text)
         cutoff = since - FIND_EXISTING_SLACK
         try:
             videos = await self._videos(account, stop_at=None, cutoff=cutoff)
         except Rejected:
             return None  # no video.list scope: nothing more to look at
         for video in videos:
-            if _normalised(str(video.get("video_description") or "")) == wanted:
+            if normalised(str(video.get("video_description") or "")) == wanted:
                 created = datetime.fromtimestamp(int(video["create_time"]), UTC)
                 return PublishedPost(str(video["id"]), video.get("share_url"), created)
         return None

@@ -25,8 +25,6 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from platforms.base import (
-    EMULATOR_CLIENT_ID,
-    EMULATOR_CLIENT_SECRET,
     AccountContext,
     AccountIdentity,
     AuthExpired,
@@ -40,7 +38,8 @@ from platforms.base import (
     SourcePost,
     ValidationProblem,
 )
-from platforms.http import transport_error
+from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.oauth import expires_after, token_request
 from platforms.x_http import XApi, classify, is_duplicate
 from platforms.x_media import upload
 from platforms.x_rules import validate_request
@@ -53,8 +52,6 @@ PRODUCTION_APP = PlatformApp(
 )
 SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
 TWEET_URL = "https://x.com/{username}/status/{id}"
-# Beyond our first attempt, how far back a Tweet whose answer we never saw may be.
-FIND_EXISTING_SLACK = timedelta(minutes=2)
 # How far back a Tweet X calls a duplicate is looked for (X's window is not documented).
 DUPLICATE_LOOKBACK = timedelta(days=1)
 PAGE = 100
@@ -64,38 +61,20 @@ TIMELINE_FIELDS = {
     "expansions": "attachments.media_keys",
     "media.fields": "url,preview_image_url,type,variants",
 }
-_SPACE = re.compile(r"\s+")
 _SCHEME = re.compile(r"\A(?:https?://)?(?:www\.)?", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
 _MEDIA_LINK = re.compile(r"/status/\d+/(?:photo|video)/\d+\Z")
 
 
-def emulated_app(emulator_url: str) -> PlatformApp:
-    base = f"{emulator_url.rstrip('/')}/x"
-    return PlatformApp(
-        api_url=base,
-        authorize_url=f"{base}/i/oauth2/authorize",
-        token_url=f"{base}/2/oauth2/token",
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret=EMULATOR_CLIENT_SECRET,
-    )
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def _canonical(text: str) -> str:
-    """For comparing texts: links without scheme or www, whitespace collapsed."""
+    """For comparing texts: links without scheme or www, then `normalised`."""
     pieces = []
     cursor = 0
     for start, end in url_spans(text):
         pieces += [text[cursor:start], _SCHEME.sub("", text[start:end]).rstrip("/")]
         cursor = end
     pieces.append(text[cursor:])
-    return _SPACE.sub(" ", "".join(pieces)).strip()
+    return normalised("".join(pieces))
 
 
 def tweet_text(tweet: dict[str, Any]) -> str:
@@ -224,7 +203,7 @@ class XAdapter(PlatformAdapter):
         tweets = await self._timeline(account, {}, stop_before=cutoff)
         wanted = _canonical(request.text)
         for tweet in reversed(tweets):  # oldest first: the first attempt's Tweet wins
-            created = _moment(tweet.get("created_at"))
+            created = parse_timestamp(tweet.get("created_at"))
             if created is None or created < cutoff or _replied_to(tweet) is not None:
                 continue
             if _media_count(tweet) != len(request.media):
@@ -262,7 +241,7 @@ class XAdapter(PlatformAdapter):
                 keys = (tweet.get("attachments") or {}).get("media_keys") or []
                 tweet["media"] = [media[k] for k in keys if k in media]
             found += tweets
-            oldest = _moment(tweets[-1].get("created_at")) if tweets else None
+            oldest = parse_timestamp(tweets[-1].get("created_at")) if tweets else None
             token = (answer.get("meta") or {}).get("next_token")
             if not token or (stop_before and oldest and oldest < stop_before):
                 break
@@ -312,7 +291,7 @@ class XAdapter(PlatformAdapter):
         tweet_id = str(tweet["id"])
         return SourcePost(
             id=tweet_id,
-            created_at=_moment(tweet.get("created_at")) or datetime.now(UTC),
+            created_at=parse_timestamp(tweet.get("created_at")) or datetime.now(UTC),
             text=text,
             kind=kind,
             hashtags=hashtags,
@@ -428,34 +407,17 @@ class XAdapter(PlatformAdapter):
         credentials = {**old, "access_token": answer["access_token"]}
         if isinstance(answer.get("refresh_token"), str):
             credentials["refresh_token"] = answer["refresh_token"]
-        seconds = answer.get("expires_in")
-        expires = (
-            datetime.now(UTC) + timedelta(seconds=float(seconds))
-            if isinstance(seconds, int | float)
-            else None
-        )
-        return OAuthGrant(credentials, expires)
+        return OAuthGrant(credentials, expires_after(answer.get("expires_in")))
 
     async def _token(self, form: dict[str, str], *, refreshing: bool) -> dict[str, Any]:
-        """A refused refresh means the grant is gone (AuthExpired); a refused code exchange is
-        the callback's problem (Rejected)."""
+        """The token endpoint, with the client authenticated by HTTP Basic."""
         app = self._app
         if not app.token_url or not app.client_id or not app.client_secret:
             raise Rejected("no X app is configured (client id, secret and token URL)")
-        try:
-            response = await self._http.post(
-                app.token_url, data=form, auth=httpx.BasicAuth(app.client_id, app.client_secret)
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.is_success:
-            answer: dict[str, Any] = response.json()
-            return answer
-        error = classify(response)
-        if response.status_code in (400, 401) and isinstance(error, Rejected | AuthExpired):
-            kind = AuthExpired if refreshing else Rejected
-            raise kind(error.message, code=error.code, status=response.status_code)
-        raise error
+        auth = httpx.BasicAuth(app.client_id, app.client_secret)
+        return await token_request(
+            self._http, app.token_url, classify, refreshing=refreshing, data=form, auth=auth
+        )
 
 
 def _order(post: SourcePost) -> tuple[int, str]:

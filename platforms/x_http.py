@@ -24,18 +24,15 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import retry_after_seconds, send, transport_error
+from platforms.http import json_object, retry_after_seconds, send, transport_error
 
 DUPLICATE_MARKER = "duplicate content"
 
 
 def error_parts(response: httpx.Response) -> tuple[str, str | None]:
     """The platform's message and a code: the problem type's last segment or the v1.1 code."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}", None
-    if not isinstance(body, dict):
+    body = json_object(response)
+    if body is None:
         return f"HTTP {response.status_code}", None
     errors = body.get("errors")
     first = errors[0] if isinstance(errors, list) and errors else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
 from herald.errors import HeraldError
@@ -25,7 +26,7 @@ async def select_page(
     one of them); the caller commits."""
     context = cipher.context_of(account)
     try:
-        pages = await adapters.get(account.platform).list_pages(context)
+        pages = await adapter_for(adapters, account.platform).list_pages(context)
     except AuthExpired as err:
         raise HeraldError.conflict(f"the account's access was refused ({err.message})") from err
     except Rejected as err:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import SocialAccount
@@ -47,7 +48,7 @@ async def refresh_account_tokens(
             return RefreshOutcome(False, None, expired=True, message="the account is gone")
         read_credentials = account.credentials_encrypted
         context = cipher.context_of(account)
-        adapter = adapters.get(account.platform)
+        adapter = adapter_for(adapters, account.platform)
     try:
         grant = await adapter.refresh(context)  # outside any transaction: a slow platform
     except (AuthExpired, Rejected) as err:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
@@ -95,7 +96,7 @@ async def verify_with_platform(
             raise HeraldError.invalid(f"credentials.{field}", str(err)) from err
     context = AccountContext("", "", None, credentials)
     try:
-        return await adapters.get(platform).verify(context)
+        return await adapter_for(adapters, platform).verify(context)
     except (AuthExpired, Rejected) as err:
         raise HeraldError.invalid(
             "credentials", f"{platform} refused these credentials: {err.message}"

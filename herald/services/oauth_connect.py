@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.models import OAuthState, SocialAccount
 from herald.db.types import utcnow
@@ -73,7 +74,7 @@ def pkce_challenge(verifier: str) -> str:
 
 
 def oauth_adapter(adapters: AdapterRegistry, platform: str) -> PlatformAdapter:
-    adapter = adapters.get(platform)
+    adapter = adapter_for(adapters, platform)
     if not adapter.uses_oauth:
         raise HeraldError.invalid(
             "platform", f"{platform} accounts connect with credentials: POST /v1/accounts"

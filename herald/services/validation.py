@@ -17,7 +17,7 @@ from herald.repositories.accounts import get_accounts
 from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate
 from platforms.base import MediaItem, request_from
-from platforms.registry import AdapterRegistry
+from platforms.registry import AdapterRegistry, UnknownPlatform
 
 
 class Problem(BaseModel):
@@ -66,7 +66,7 @@ def validate_targets(adapters: AdapterRegistry, drafts: list[TargetDraft]) -> Va
     for draft in drafts:
         try:
             adapter = adapters.get(draft.platform)
-        except HeraldError:
+        except UnknownPlatform:
             problems = [
                 Problem(
                     code="unsupported_platform",

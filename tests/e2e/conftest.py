@@ -60,9 +60,9 @@ async def crash_stack(
             "data_dir",
             "emulator_port",
             "mirror_poll_interval_s",
+            "platform_apps",
         ),
         "HERALD_LOG_LEVEL": "WARNING",
-        "HERALD_PLATFORMS_USE_EMULATOR": "true",
     }
     resources = Resources.build(settings)
     resources.temporal = TemporalGateway(settings, temporal_env.client)

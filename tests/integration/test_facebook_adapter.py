@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from emulator.presets import emulated_app
 from herald.db.models import SocialAccount
 from platforms.base import AccountContext, AuthExpired, PublishRequest, Transient, request_from
-from platforms.facebook import FacebookAdapter, emulated_app
+from platforms.facebook import FacebookAdapter
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
@@ -255,7 +256,7 @@ async def test_connect_through_oauth_and_refresh(stack: Stack) -> None:
 @pytest.fixture
 async def adapter(emulator_url: str) -> AsyncIterator[FacebookAdapter]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield FacebookAdapter(http, emulated_app(emulator_url))
+        yield FacebookAdapter(http, emulated_app("facebook", emulator_url))
 
 
 async def _account(emulator_url: str, **credentials: str) -> AccountContext:
@@ -323,12 +324,12 @@ async def test_a_timed_out_publish_is_transient_and_the_retry_finds_it(emulator_
         assert (await emulator.post("/_emulator/faults", json=fault)).status_code == 200
         try:
             async with httpx.AsyncClient(timeout=0.5) as http:
-                adapter = FacebookAdapter(http, emulated_app(emulator_url))
+                adapter = FacebookAdapter(http, emulated_app("facebook", emulator_url))
                 with pytest.raises(Transient, match="timed out"):
                     await adapter.publish(account, request)
             await asyncio.sleep(0.6)  # the emulator finishes the delayed write
             async with httpx.AsyncClient(timeout=5) as http:
-                adapter = FacebookAdapter(http, emulated_app(emulator_url))
+                adapter = FacebookAdapter(http, emulated_app("facebook", emulator_url))
                 found = await adapter.find_existing(
                     account, request, datetime.now(UTC) - timedelta(seconds=5)
                 )

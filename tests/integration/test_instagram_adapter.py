@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.presets import emulated_app
 from herald.db.models import SocialAccount
 from platforms.base import AccountContext, Rejected, request_from
-from platforms.instagram import InstagramAdapter, emulated_app
+from platforms.instagram import InstagramAdapter
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
@@ -170,7 +171,7 @@ async def test_validate_reports_instagram_limits_with_paths(stack: Stack) -> Non
 @pytest.fixture
 async def adapter(emulator_url: str) -> AsyncIterator[InstagramAdapter]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield InstagramAdapter(http, emulated_app(emulator_url))
+        yield InstagramAdapter(http, emulated_app("instagram", emulator_url))
 
 
 async def test_adapter_verify_lists_and_refuses_delete(

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from emulator.presets import emulated_app
 from herald.db.models import SocialAccount
 from platforms.base import (
     AccountContext,
@@ -23,7 +24,7 @@ from platforms.base import (
     Rejected,
     request_from,
 )
-from platforms.linkedin import LinkedInAdapter, emulated_app
+from platforms.linkedin import LinkedInAdapter
 from platforms.linkedin_text import commentary_length, escape_little, unescape_little
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
@@ -265,7 +266,7 @@ async def test_connect_through_oauth_and_refresh(stack: Stack) -> None:
 @pytest.fixture
 async def adapter(emulator_url: str) -> AsyncIterator[LinkedInAdapter]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield LinkedInAdapter(http, emulated_app(emulator_url))
+        yield LinkedInAdapter(http, emulated_app("linkedin", emulator_url))
 
 
 async def _account(emulator_url: str) -> AccountContext:
@@ -346,7 +347,7 @@ async def test_adapter_rules_and_little_text() -> None:
     assert escape_little("(see https://x.io/wiki/A_(b))") == r"\(see https://x.io/wiki/A_(b\)\)"
     assert unescape_little(escape_little("x_y {z} @me")) == "x_y {z} @me"
     assert commentary_length("(😀") == 4  # "\(" plus a surrogate pair
-    adapter = LinkedInAdapter(httpx.AsyncClient(), emulated_app("http://unused"))
+    adapter = LinkedInAdapter(httpx.AsyncClient(), emulated_app("linkedin", "http://unused"))
     image = MediaItem("m1", "image/png", "pic.png", b"")
     clip = MediaItem("m2", "video/mp4", "clip.mp4", b"")
     text = MediaItem("m3", "text/plain", "notes.txt", b"")

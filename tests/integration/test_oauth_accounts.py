@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from emulator.oauth import CLIENT_SECRET as EMULATOR_CLIENT_SECRET
 from herald.db.models import Event, OAuthState, SocialAccount
 from herald.logs import quiet_libraries
-from platforms.base import EMULATOR_CLIENT_SECRET
 from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
 from tests.support.stack import Stack
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from emulator.presets import emulated_app
 from herald.db.models import SocialAccount
 from platforms.base import (
     AccountContext,
@@ -25,7 +26,7 @@ from platforms.base import (
     Rejected,
     request_from,
 )
-from platforms.threads import ThreadsAdapter, count_characters, emulated_app
+from platforms.threads import ThreadsAdapter, count_characters
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
@@ -292,7 +293,7 @@ async def test_connect_through_oauth_and_refresh(stack: Stack) -> None:
 @pytest.fixture
 async def adapter(emulator_url: str) -> AsyncIterator[ThreadsAdapter]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield ThreadsAdapter(http, emulated_app(emulator_url))
+        yield ThreadsAdapter(http, emulated_app("threads", emulator_url))
 
 
 async def _account(emulator_url: str) -> AccountContext:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from emulator.presets import emulated_app
 from platforms.base import (
     AccountContext,
     AuthExpired,
@@ -26,7 +27,7 @@ from platforms.base import (
     Transient,
     request_from,
 )
-from platforms.tiktok import TikTokAdapter, chunk_plan, emulated_app
+from platforms.tiktok import TikTokAdapter, chunk_plan
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import validate
 from tests.integration.test_media import MediaClient
@@ -323,7 +324,7 @@ async def test_connect_through_login_kit_then_a_refused_token_is_refreshed(stack
 @pytest.fixture
 async def adapter(emulator_url: str) -> AsyncIterator[TikTokAdapter]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield TikTokAdapter(http, emulated_app(emulator_url))
+        yield TikTokAdapter(http, emulated_app("tiktok", emulator_url))
 
 
 async def _account(emulator_url: str) -> AccountContext:
@@ -359,7 +360,7 @@ async def test_adapter_uploads_a_large_video_in_chunks(emulator_url: str) -> Non
     clip = mp4(seconds=3.5)
     clip += b"\x00" * (12 * MB - len(clip))  # trailing padding the player ignores
     async with httpx.AsyncClient(timeout=10) as http:
-        adapter = TikTokAdapter(http, emulated_app(emulator_url), chunk_size=5 * MB)
+        adapter = TikTokAdapter(http, emulated_app("tiktok", emulator_url), chunk_size=5 * MB)
         published = await adapter.publish(account, _video_request("big", clip))
     async with httpx.AsyncClient(base_url=emulator_url) as emulator:
         posts = (await emulator.get(f"/_emulator/posts?account={account.username}")).json()
@@ -403,7 +404,7 @@ async def test_adapter_verifies_finds_lists_and_cannot_delete(
 
     # A fresh adapter (another worker) knows no publish_id: it finds the post by its text.
     async with httpx.AsyncClient(timeout=10) as http:
-        other = TikTokAdapter(http, emulated_app(emulator_url))
+        other = TikTokAdapter(http, emulated_app("tiktok", emulator_url))
         found = await other.find_existing(account, _video_request("first  #one", clip), started)
     assert found is not None and found.platform_post_id == first.platform_post_id
     # This adapter follows the publish_id it remembers.
@@ -445,7 +446,7 @@ async def test_a_timed_out_status_is_transient_and_the_retry_finds_the_post(
         assert (await emulator.post("/_emulator/faults", json=fault)).status_code == 200
         try:
             async with httpx.AsyncClient(timeout=0.5) as http:
-                adapter = TikTokAdapter(http, emulated_app(emulator_url))
+                adapter = TikTokAdapter(http, emulated_app("tiktok", emulator_url))
                 with pytest.raises(Transient, match="timed out"):
                     await adapter.publish(account, request)
                 found = await adapter.find_existing(account, request, datetime.now(UTC))

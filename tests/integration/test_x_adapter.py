@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from emulator.presets import emulated_app
 from herald.db.models import SocialAccount
 from platforms.base import (
     AccountContext,
@@ -28,7 +29,7 @@ from platforms.base import (
     Transient,
     request_from,
 )
-from platforms.x import XAdapter, emulated_app
+from platforms.x import XAdapter
 from platforms.x_text import weighted_length
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
@@ -266,7 +267,7 @@ async def test_connect_through_oauth_and_refresh(stack: Stack) -> None:
 @pytest.fixture
 async def adapter(emulator_url: str) -> AsyncIterator[XAdapter]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield XAdapter(http, emulated_app(emulator_url))
+        yield XAdapter(http, emulated_app("x", emulator_url))
 
 
 async def _account(emulator_url: str, known_id: bool = True) -> AccountContext:
@@ -370,7 +371,7 @@ async def test_adapter_counts_like_twitter_text_and_validates_media() -> None:
 
 def _mock_adapter(handler: Any) -> XAdapter:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return XAdapter(http, emulated_app("http://x.test"))
+    return XAdapter(http, emulated_app("x", "http://x.test"))
 
 
 ME = AccountContext("a", "alice", "42", {"access_token": "t", "refresh_token": "r"})
@@ -505,7 +506,7 @@ async def test_adapter_a_timed_out_create_is_transient_and_then_found(emulator_u
         assert (await emulator.post("/_emulator/faults", json=fault)).status_code == 200
         try:
             async with httpx.AsyncClient(timeout=0.5) as http:
-                slow = XAdapter(http, emulated_app(emulator_url))
+                slow = XAdapter(http, emulated_app("x", emulator_url))
                 with pytest.raises(Transient, match="timed out"):
                     await slow.publish(account, _request("slow answer"))
         finally:
@@ -515,7 +516,7 @@ async def test_adapter_a_timed_out_create_is_transient_and_then_found(emulator_u
         )
     [made] = listed.json()["data"]
     async with httpx.AsyncClient(timeout=10) as http:
-        found = await XAdapter(http, emulated_app(emulator_url)).find_existing(
+        found = await XAdapter(http, emulated_app("x", emulator_url)).find_existing(
             account, _request("slow answer"), started
         )
     assert found is not None and found.platform_post_id == made["id"]

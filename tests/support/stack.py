@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from api.resources import Resources
 from herald.crypto import CredentialCipher, api_key_digest, new_api_key
 from herald.db.models import ApiKey, Brand, SocialAccount, Workspace
+from herald.dev import with_emulator_apps
 from herald.settings import Settings
 from herald.status import PostStatus
 
@@ -210,4 +211,4 @@ def make_settings(**overrides: Any) -> Settings:
         "platforms_use_emulator": True,
     }
     values.update(overrides)
-    return Settings(**values)
+    return with_emulator_apps(Settings(**values))

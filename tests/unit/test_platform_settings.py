@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from emulator.oauth import CLIENT_ID as EMULATOR_CLIENT_ID
+from herald.adapters import resolve_app
+from herald.dev import with_emulator_apps
 from herald.settings import Settings
-from platforms.base import EMULATOR_CLIENT_ID
-from platforms.registry import ADAPTERS, resolve_app
+from platforms.registry import ADAPTERS
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -32,16 +34,22 @@ def test_production_urls_unless_the_emulator_or_explicit_values_say_otherwise(
     assert production.api_url == "https://api.x.com" and production.client_id is None
 
     emulated = resolve_app(
-        _settings(monkeypatch, platforms_use_emulator="true", emulator_port="9911"), "x", spec
+        with_emulator_apps(
+            _settings(monkeypatch, platforms_use_emulator="true", emulator_port="9911")
+        ),
+        "x",
+        spec,
     )
     assert emulated.api_url.startswith("http://127.0.0.1:9911/x")
     assert emulated.client_id == EMULATOR_CLIENT_ID
 
     explicit = resolve_app(
-        _settings(
-            monkeypatch,
-            platforms_use_emulator="false",
-            platform_apps='{"x": {"client_id": "mine", "client_secret": "s3cret"}}',
+        with_emulator_apps(
+            _settings(
+                monkeypatch,
+                platforms_use_emulator="false",
+                platform_apps='{"x": {"client_id": "mine", "client_secret": "s3cret"}}',
+            )
         ),
         "x",
         spec,
