@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -25,7 +26,11 @@ from herald.db.types import utcnow
 from herald.payloads import PublishTargetInput, TargetOutcome
 from herald.posts import transitions
 from herald.repositories.media import get_media_many
-from herald.repositories.posts import get_target_for_publishing, lock_target_and_post
+from herald.repositories.posts import (
+    get_target_for_publishing,
+    lock_target_and_post,
+    save_publish_progress,
+)
 from herald.services.account_tokens import refresh_account_tokens
 from herald.status import AccountStatus, TargetError, TargetStatus
 from herald.storage.base import MediaStorage
@@ -36,6 +41,7 @@ from platforms.base import (
     PlatformAdapter,
     PlatformError,
     PublishedPost,
+    PublishProgress,
     PublishRequest,
     RateLimited,
     Rejected,
@@ -59,6 +65,23 @@ def idempotency_key(post_id: str, target_id: str) -> str:
 
 def _outcome(target: PostTarget) -> TargetOutcome:
     return outcome_of(str(target.id), target)
+
+
+class StoredProgress(PublishProgress):
+    """A target's publish progress, kept with the target: an attempt in another worker process,
+    after this one died, carries the publish on from the same step."""
+
+    def __init__(
+        self, sessions: SessionFactory, target_id: uuid.UUID, saved: dict[str, Any] | None
+    ) -> None:
+        super().__init__(saved)
+        self._sessions = sessions
+        self._target_id = target_id
+
+    async def save(self, state: dict[str, Any] | None) -> None:
+        await super().save(state)
+        async with self._sessions() as session, session.begin():
+            await save_publish_progress(session, self._target_id, state)
 
 
 class PublishActivities:
@@ -189,6 +212,7 @@ class PublishActivities:
             idempotency_key(input.post_id, input.target_id),
             await self._media(session, post.workspace_id, media_ids),
             target.options,
+            StoredProgress(self._sessions, target.id, target.publish_progress),
         )
 
     async def _claim(self, input: PublishTargetInput) -> TargetOutcome | Claimed:

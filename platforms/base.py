@@ -67,6 +67,20 @@ class MediaItem:
     url: str | None = None
 
 
+class PublishProgress:
+    """How far a publish made of several platform calls got (TikTok: init, then chunks, then
+    status), so that the next attempt carries on from there instead of starting over. The
+    adapter reads `saved` and calls `save` once the platform has acknowledged a step; `save(None)`
+    forgets a publish that cannot be continued. This default keeps it with the request object;
+    the caller may keep it anywhere that outlives the process (Herald keeps it with the target)."""
+
+    def __init__(self, saved: dict[str, Any] | None = None) -> None:
+        self.saved = saved
+
+    async def save(self, state: dict[str, Any] | None) -> None:
+        self.saved = state
+
+
 @dataclass(frozen=True)
 class PublishRequest:
     """One target's content. `thread` holds the parts after the first (each a reply to the one
@@ -79,6 +93,7 @@ class PublishRequest:
     options: dict[str, Any] = field(default_factory=dict)
     thread: list[str] = field(default_factory=list)
     first_comment: str | None = None
+    progress: PublishProgress = field(default_factory=PublishProgress, compare=False, repr=False)
 
 
 def thread_from_options(options: dict[str, Any]) -> list[str]:
@@ -96,7 +111,11 @@ def first_comment_from_options(options: dict[str, Any]) -> str | None:
 
 
 def request_from(
-    text: str, idempotency_key: str, media: list[MediaItem], options: dict[str, Any]
+    text: str,
+    idempotency_key: str,
+    media: list[MediaItem],
+    options: dict[str, Any],
+    progress: PublishProgress | None = None,
 ) -> PublishRequest:
     return PublishRequest(
         text=text,
@@ -105,6 +124,7 @@ def request_from(
         options=options,
         thread=thread_from_options(options),
         first_comment=first_comment_from_options(options),
+        progress=progress or PublishProgress(),
     )
 
 

@@ -15,9 +15,9 @@ The post id is the public post id when TikTok gives one (public posts, after mod
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -47,6 +47,8 @@ from platforms.matching import FIND_EXISTING_SLACK, normalised
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import BOOLEAN_OPTIONS, is_video, publish_mode, validate
 
+log = logging.getLogger(__name__)
+
 PRODUCTION_APP = PlatformApp(
     api_url="https://open.tiktokapis.com",
     authorize_url="https://www.tiktok.com/v2/auth/authorize/",
@@ -66,7 +68,6 @@ POLL_MAX_S = 8.0
 POLL_LIMIT_S = 120.0
 LIST_PAGE = 20
 LIST_MAX_PAGES = 5
-KNOWN_PUBLISHES = 1000
 USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 VIDEO_FIELDS = "id,create_time,share_url,video_description,title,cover_image_url"
 METRIC_FIELDS = "id,view_count,like_count,comment_count,share_count"
@@ -122,26 +123,41 @@ def _classify(response: httpx.Response) -> PlatformError:
 
 
 @dataclass
-class _Known:
-    """A publish this process started, so a retry can follow it instead of posting again."""
+class _Publish:
+    """A publish TikTok acknowledged: what the next attempt needs to follow it or carry it on
+    (kept in the request's `progress`)."""
 
     publish_id: str
-    kind: str
+    kind: str  # "video" or "photo": the public URL's path
     size: int = 0  # bytes of a FILE_UPLOAD video
+    chunk_size: int = 0  # as declared at init: the chunks must stay the same
+    upload_url: str | None = None
     transferred: bool = False
+
+    @classmethod
+    def of(cls, saved: dict[str, Any] | None) -> _Publish | None:
+        if not saved or not isinstance(saved.get("publish_id"), str):
+            return None
+        try:
+            return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+        except TypeError:
+            return None  # written by another version: start over rather than guess
 
 
 class TikTokAdapter(PlatformAdapter):
-    """``find_existing``: TikTok has no idempotency keys and no lookup by content. The adapter
-    remembers the ``publish_id`` of each post it started in this process and, on a retry,
-    follows that publish's status instead of posting again (at-most-once rests on the
-    publish_id); otherwise it looks for the text among the account's public videos (Display
+    """A publish is three steps (init, chunks, status) and TikTok has no idempotency keys, so
+    the adapter saves each acknowledged step in the request's ``progress`` (publish_id, upload
+    URL, whether every byte went). The next attempt carries on from there: it follows a
+    transferred publish's status instead of posting again (at-most-once rests on the
+    publish_id), and sends an unfinished upload's remaining chunks to the same upload URL from
+    the publish's ``uploaded_bytes``; a publish TikTok failed, or an upload URL that no longer
+    takes chunks (they live an hour), is forgotten and the post starts over. Without saved
+    progress ``find_existing`` looks for the text among the account's public videos (Display
     API ``video/list``: needs the ``video.list`` scope, lists public posts only) and returns
     None when that finds nothing. A lost answer to a video's init is harmless (that publish
     never gets the bytes); a lost answer to its last chunk is recognised by the publish's
     ``uploaded_bytes``. What stays uncovered, for posts that are private or still in
-    moderation: a photo post whose init answer was lost (TikTok pulls the photos itself), and
-    a retry in another worker process after the first one died."""
+    moderation: a photo post whose init answer was lost (TikTok pulls the photos itself)."""
 
     platform = "tiktok"
     uses_oauth = True
@@ -158,7 +174,6 @@ class TikTokAdapter(PlatformAdapter):
         self._app = app
         self._chunk_size = chunk_size
         self._poll_limit_s = poll_limit_s
-        self._known: OrderedDict[tuple[str, str], _Known] = OrderedDict()
 
     def validate(self, request: PublishRequest) -> list[ValidationProblem]:
         return validate(request)
@@ -169,6 +184,9 @@ class TikTokAdapter(PlatformAdapter):
         problems = validate(request)
         if problems:
             raise Rejected(problems[0].message, problems[0].code)
+        resumed = await self._resume(account, request)
+        if resumed is not None:
+            return await self._finish(account, request, resumed)
         direct = publish_mode(request.options) == "direct"
         creator = await self._creator_info(account, direct)
         privacy = request.options.get("privacy_level")
@@ -179,13 +197,50 @@ class TikTokAdapter(PlatformAdapter):
                 f"it allows {', '.join(options)}",
                 "privacy_level_option_mismatch",
             )
-        key = (account.account_id, request.idempotency_key)
         if is_video(request.media[0]):
             self._check_duration(request.media[0], creator)
-            known = await self._send_video(account, request, creator, direct, key)
+            started = await self._send_video(account, request, creator, direct)
         else:
-            known = await self._send_photos(account, request, creator, direct, key)
-        return await self._outcome(account, known)
+            started = await self._send_photos(account, request, creator, direct)
+        return await self._finish(account, request, started)
+
+    async def _finish(
+        self, account: AccountContext, request: PublishRequest, started: _Publish
+    ) -> PublishedPost:
+        try:
+            return await self._outcome(account, started)
+        except Rejected:
+            await request.progress.save(None)  # TikTok failed it: a retry posts anew
+            raise
+
+    async def _resume(self, account: AccountContext, request: PublishRequest) -> _Publish | None:
+        """The saved publish, its upload completed, or None to start a new one."""
+        saved = _Publish.of(request.progress.saved)
+        if saved is None or saved.transferred:
+            return saved
+        video = request.media[0].data
+        status = await self._status(account, saved.publish_id)
+        uploaded = status.get("uploaded_bytes")
+        plan = chunk_plan(saved.size, saved.chunk_size)
+        remaining = [(first, last) for first, last in plan if first >= (uploaded or 0)]
+        if (
+            status.get("status") == "FAILED"
+            or saved.upload_url is None
+            or len(video) != saved.size
+            or not isinstance(uploaded, int)
+            or (uploaded < saved.size and (not remaining or remaining[0][0] != uploaded))
+        ):
+            await request.progress.save(None)
+            return None
+        log.info("tiktok publish %s: resuming its upload at byte %d", saved.publish_id, uploaded)
+        try:
+            await self._put_chunks(saved.upload_url, request.media[0], remaining)
+        except Rejected:
+            await request.progress.save(None)  # the upload URL has expired
+            return None
+        saved.transferred = True
+        await request.progress.save(asdict(saved))
+        return saved
 
     async def _creator_info(self, account: AccountContext, direct: bool) -> dict[str, Any]:
         """creator_info needs the video.publish scope; an app that only uploads to the inbox
@@ -224,19 +279,13 @@ class TikTokAdapter(PlatformAdapter):
             settings[name] = settings[name] or bool(creator.get(disabled))
         return settings
 
-    def _remember(self, key: tuple[str, str], known: _Known) -> None:
-        self._known[key] = known
-        while len(self._known) > KNOWN_PUBLISHES:
-            self._known.popitem(last=False)
-
     async def _send_video(
         self,
         account: AccountContext,
         request: PublishRequest,
         creator: dict[str, Any],
         direct: bool,
-        key: tuple[str, str],
-    ) -> _Known:
+    ) -> _Publish:
         item = request.media[0]
         plan = chunk_plan(len(item.data), self._chunk_size)
         body: dict[str, Any] = {
@@ -261,14 +310,24 @@ class TikTokAdapter(PlatformAdapter):
                 info["video_cover_timestamp_ms"] = options["video_cover_timestamp_ms"]
             body["post_info"] = info
         path = "/v2/post/publish/video/init/" if direct else "/v2/post/publish/inbox/video/init/"
-        started = await self._call(account, "POST", path, json=body)
-        known = _Known(str(started["publish_id"]), "video", len(item.data))
-        self._remember(key, known)
+        answer = await self._call(account, "POST", path, json=body)
+        started = _Publish(
+            str(answer["publish_id"]),
+            "video",
+            len(item.data),
+            plan[0][1] + 1,
+            str(answer["upload_url"]),
+        )
+        await request.progress.save(asdict(started))
+        await self._put_chunks(str(started.upload_url), item, plan)
+        started.transferred = True
+        await request.progress.save(asdict(started))
+        return started
+
+    async def _put_chunks(self, url: str, item: MediaItem, chunks: list[tuple[int, int]]) -> None:
         mime = item.mime_type if item.mime_type in VIDEO_TYPES else "video/mp4"
-        for first, last in plan:
-            await self._put_chunk(str(started["upload_url"]), item.data, first, last, mime)
-        known.transferred = True
-        return known
+        for first, last in chunks:
+            await self._put_chunk(url, item.data, first, last, mime)
 
     async def _put_chunk(self, url: str, data: bytes, first: int, last: int, mime: str) -> None:
         headers = {"Content-Type": mime, "Content-Range": f"bytes {first}-{last}/{len(data)}"}
@@ -287,8 +346,7 @@ class TikTokAdapter(PlatformAdapter):
         request: PublishRequest,
         creator: dict[str, Any],
         direct: bool,
-        key: tuple[str, str],
-    ) -> _Known:
+    ) -> _Publish:
         urls = [item.url for item in request.media]
         if any(url is None for url in urls):
             raise Rejected("TikTok pulls photos from URLs, and this media has no URL")
@@ -312,17 +370,17 @@ class TikTokAdapter(PlatformAdapter):
                 "photo_images": urls,
             },
         }
-        started = await self._call(account, "POST", "/v2/post/publish/content/init/", json=body)
-        known = _Known(str(started["publish_id"]), "photo", transferred=True)
-        self._remember(key, known)
-        return known
+        answer = await self._call(account, "POST", "/v2/post/publish/content/init/", json=body)
+        started = _Publish(str(answer["publish_id"]), "photo", transferred=True)
+        await request.progress.save(asdict(started))
+        return started
 
     async def _status(self, account: AccountContext, publish_id: str) -> dict[str, Any]:
         return await self._call(
             account, "POST", "/v2/post/publish/status/fetch/", json={"publish_id": publish_id}
         )
 
-    async def _fully_uploaded(self, account: AccountContext, known: _Known) -> bool:
+    async def _fully_uploaded(self, account: AccountContext, known: _Publish) -> bool:
         """Whether TikTok got every byte although we never saw the last chunk's answer."""
         status = await self._status(account, known.publish_id)
         uploaded = status.get("uploaded_bytes")
@@ -332,7 +390,7 @@ class TikTokAdapter(PlatformAdapter):
             and (0 < known.size <= uploaded)
         )
 
-    async def _outcome(self, account: AccountContext, known: _Known) -> PublishedPost:
+    async def _outcome(self, account: AccountContext, known: _Publish) -> PublishedPost:
         """Polls the publish with back-off until TikTok has decided."""
         delay, waited = POLL_FIRST_S, 0.0
         while True:
@@ -361,10 +419,10 @@ class TikTokAdapter(PlatformAdapter):
     async def find_existing(
         self, account: AccountContext, request: PublishRequest, since: datetime
     ) -> PublishedPost | None:
-        known = self._known.get((account.account_id, request.idempotency_key))
+        known = _Publish.of(request.progress.saved)
         if known is not None:
             if not known.transferred and not await self._fully_uploaded(account, known):
-                return None  # the upload never finished: TikTok drops that publish
+                return None  # the upload never finished: publish() carries it on
             try:
                 return await self._outcome(account, known)
             except Rejected:

@@ -174,6 +174,9 @@ class PostTarget(Base):
     platform_post_url: Mapped[str | None] = mapped_column(Text, default=None)
     # Replies of a thread and a first comment made with the post (deleted with it).
     extra_post_ids: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
+    # How far a publish of several platform calls got (platforms.base.PublishProgress), so an
+    # attempt in another worker process carries it on.
+    publish_progress: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     error_retryable: Mapped[bool | None] = mapped_column(default=None)

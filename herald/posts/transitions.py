@@ -391,6 +391,7 @@ def requeue_for_fix(
         raise IllegalTransition(f"the target is {target.status}; only a failed target is fixed")
     for field, value in changes.items():
         setattr(target, field, value)
+    target.publish_progress = None  # the content changed: nothing of the old one carries on
     _requeue(target)
     post.phase = PostPhase.QUEUED
     _changed(session, post)

@@ -8,13 +8,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from herald.db.models import Post, PostTarget, SocialAccount
 from herald.errors import HeraldError
+from herald.status import TargetStatus
 
 
 async def get_post(
@@ -66,6 +68,18 @@ async def get_target_for_publishing(
         )
     ).first()
     return (row[0], row[1], row[2]) if row is not None else None
+
+
+async def save_publish_progress(
+    session: AsyncSession, target_id: uuid.UUID, progress: dict[str, Any] | None
+) -> None:
+    """One statement, holding no other lock: it cannot join a lock cycle with the post's. A
+    target no longer publishing (cancelled meanwhile) keeps what it has."""
+    await session.execute(
+        update(PostTarget)
+        .where(PostTarget.id == target_id, PostTarget.status == TargetStatus.PUBLISHING)
+        .values(publish_progress=progress)
+    )
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,13 @@ async def test_a_daily_series_keeps_its_local_time_across_dst(stack: Stack) -> N
         f"/v1/posts/{post['id']}/recurrence", json=body, headers=tenant.headers
     )
     assert again.status_code == 409
-    listed = [s async for s in await client.list_schedules()]
-    assert f"recurrence/{series['id']}" in [s.id for s in listed]
+    # Listing is eventually consistent (visibility): a new schedule shows up shortly.
+    for _ in range(50):
+        listed = [s.id async for s in await client.list_schedules()]
+        if f"recurrence/{series['id']}" in listed:
+            break
+        await asyncio.sleep(0.2)
+    assert f"recurrence/{series['id']}" in listed
 
 
 async def test_count_ends_the_series_exactly_and_delete_removes_the_schedule(stack: Stack) -> None:

@@ -14,13 +14,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from emulator.presets import emulated_app
+from herald.db.models import PostTarget
 from platforms.base import (
     AccountContext,
     AuthExpired,
     MediaItem,
     OAuthStart,
+    PublishProgress,
     PublishRequest,
     RateLimited,
     Rejected,
@@ -178,6 +181,38 @@ async def test_a_lost_status_answer_follows_the_same_publish(stack: Stack) -> No
     assert len(await stack.emulator_posts("tiktok", tenant.usernames["tiktok"])) == 1
     # No public id for a friends-only post: the publish_id stands for it.
     assert post["targets"][0]["platform_post_id"].startswith("v_pub_file~")
+
+
+async def test_a_failed_upload_is_carried_on_by_the_next_attempt(stack: Stack) -> None:
+    """The chunk never reached TikTok: the next attempt (which shares nothing in memory with
+    the first, only the target's stored progress) sends it to the same upload URL instead of
+    initialising a second publish."""
+    tenant = await stack.new_tenant(("tiktok",))
+    media_id, clip = await _video(stack, tenant)
+    await _fault(stack, status=503, count=1, path="/upload/video/", method="PUT")
+    try:
+        post = await _publish(
+            stack, tenant, "carried on", {"privacy_level": "SELF_ONLY"}, media_ids=[media_id]
+        )
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published", post["targets"][0]["error"]
+    assert post["targets"][0]["attempts"] == 2
+    async with stack.resources.sessions() as session:
+        target = await session.scalar(
+            select(PostTarget).where(PostTarget.id == uuid.UUID(post["targets"][0]["id"]))
+        )
+    assert target is not None and target.publish_progress is not None
+    progress = target.publish_progress
+    # A private post's id is its publish_id: the one the first attempt's init made.
+    assert post["targets"][0]["platform_post_id"] == progress["publish_id"]
+    assert progress["transferred"] is True
+    upload_id = parse_qs(urlsplit(progress["upload_url"]).query)["upload_id"][0]
+    log = (await stack.emulator.get("/_emulator/requests?platform=tiktok&method=PUT")).json()
+    puts = [r for r in log["data"] if f"upload_id={upload_id}" in r["query"]]
+    assert [r["status"] for r in puts] == [503, 201]
+    posts = await stack.emulator_posts("tiktok", tenant.usernames["tiktok"])
+    assert len(posts) == 1 and posts[0]["media"][0]["sha256"] == _sha(clip)
 
 
 @pytest.mark.parametrize("path", ["/video/init/", "/upload/video/"])
@@ -370,6 +405,92 @@ async def test_adapter_uploads_a_large_video_in_chunks(emulator_url: str) -> Non
     assert post["media"][0]["sha256"] == _sha(clip)
     puts = [r for r in requests if r["method"] == "PUT" and "/upload/video/" in r["path"]]
     assert [r["status"] for r in puts][-2:] == [206, 201]
+
+
+async def test_adapter_carries_an_interrupted_upload_on_from_the_chunk_it_reached(
+    emulator_url: str,
+) -> None:
+    """Three chunks; the second one fails. Another adapter (another process), given only the
+    saved progress, sends the second and third chunks to the same upload URL."""
+    account = await _account(emulator_url)
+    clip = mp4(seconds=3.5)
+    clip += b"\x00" * (17 * MB - len(clip))
+    armed = False
+
+    async def fail_the_next_chunk(response: httpx.Response) -> None:
+        nonlocal armed
+        if response.request.method == "PUT" and response.status_code == 206 and not armed:
+            armed = True
+            async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+                fault = {"platform": "tiktok", "status": 503, "count": 1, "method": "PUT"}
+                assert (await emulator.post("/_emulator/faults", json=fault)).status_code == 200
+
+    first = _video_request("carried on", clip)
+    async with httpx.AsyncClient(timeout=10, event_hooks={"response": [fail_the_next_chunk]}) as h:
+        adapter = TikTokAdapter(h, emulated_app("tiktok", emulator_url), chunk_size=5 * MB)
+        with pytest.raises(Transient):
+            await adapter.publish(account, first)
+    assert first.progress.saved is not None and first.progress.saved["transferred"] is False
+    again = request_from(
+        first.text,
+        first.idempotency_key,
+        first.media,
+        first.options,
+        PublishProgress(dict(first.progress.saved)),
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        other = TikTokAdapter(http, emulated_app("tiktok", emulator_url), chunk_size=5 * MB)
+        assert await other.find_existing(account, again, datetime.now(UTC)) is None
+        published = await other.publish(account, again)
+    assert again.progress.saved is not None and again.progress.saved["transferred"] is True
+    upload_id = parse_qs(urlsplit(again.progress.saved["upload_url"]).query)["upload_id"][0]
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        posts = (await emulator.get(f"/_emulator/posts?account={account.username}")).json()
+        log = (await emulator.get("/_emulator/requests?platform=tiktok&method=PUT")).json()
+    puts = [r for r in log["data"] if f"upload_id={upload_id}" in r["query"]]
+    assert [r["status"] for r in puts] == [206, 503, 206, 201]
+    [post] = posts["data"]
+    assert post["id"] == published.platform_post_id
+    assert post["media"][0]["sha256"] == _sha(clip)
+
+
+class _RecordedProgress(PublishProgress):
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[dict[str, Any] | None] = []
+
+    async def save(self, state: dict[str, Any] | None) -> None:
+        await super().save(state)
+        self.history.append(state)
+
+
+async def test_adapter_forgets_a_publish_tiktok_failed_and_starts_over(emulator_url: str) -> None:
+    account = await _account(emulator_url)
+    progress = _RecordedProgress()
+    item = MediaItem("m1", "video/mp4", "clip.mp4", b"\x00" * 4096)  # not a video: FAILED
+    bad = request_from("not a video", uuid.uuid4().hex, [item], PUBLIC, progress)
+    clip = mp4(seconds=3.5)
+    async with httpx.AsyncClient(timeout=10) as http:
+        adapter = TikTokAdapter(http, emulated_app("tiktok", emulator_url))
+        with pytest.raises(Rejected):
+            await adapter.publish(account, bad)
+        init, sent, forgotten = progress.history
+        assert init is not None and init["transferred"] is False
+        assert sent is not None and sent["transferred"] is True and forgotten is None
+        # Progress that still points at the failed publish (saved before it failed): the
+        # next attempt sees TikTok's FAILED and initialises a new publish.
+        stale = {**init, "size": len(clip)}
+        retry = request_from(
+            "a video",
+            bad.idempotency_key,
+            [_video_request("", clip).media[0]],
+            PUBLIC,
+            PublishProgress(stale),
+        )
+        published = await adapter.publish(account, retry)
+    assert retry.progress.saved is not None
+    assert retry.progress.saved["publish_id"] != init["publish_id"]
+    assert published.platform_post_id
 
 
 async def test_adapter_refuses_a_video_longer_than_the_creator_may_post(
