@@ -42,20 +42,6 @@ from workflows.unpublish import UnpublishWorkflow
 
 log = logging.getLogger(__name__)
 
-ENGINE_UNREACHABLE = "the workflow engine is unreachable"
-
-
-@contextlib.contextmanager
-def _engine_call(*, missing_ok: bool = False) -> Iterator[None]:
-    """Temporal's RPC failures become 503 (Retry-After); with `missing_ok` a workflow that is
-    not running is no error."""
-    try:
-        yield
-    except RPCError as err:
-        if missing_ok and err.status == RPCStatusCode.NOT_FOUND:
-            return
-        raise HeraldError.unavailable(ENGINE_UNREACHABLE) from err
-
 
 def _status_at_start(post: Post) -> PostStatus:
     # A post to publish now starts publishing in the workflow's first activity: show it as
@@ -100,7 +86,7 @@ class TemporalGateway:
                 try:
                     self._client = await asyncio.wait_for(names.connect(self._settings), 5)
                 except (RuntimeError, OSError, TimeoutError) as exc:
-                    raise HeraldError.unavailable(ENGINE_UNREACHABLE) from exc
+                    raise HeraldError.engine_unreachable() from exc
             return self._client
 
     async def check(self) -> None:
@@ -108,7 +94,7 @@ class TemporalGateway:
         try:
             await asyncio.wait_for(client.service_client.check_health(), 3)
         except (RPCError, RuntimeError, TimeoutError) as exc:
-            raise HeraldError.unavailable(ENGINE_UNREACHABLE) from exc
+            raise HeraldError.engine_unreachable() from exc
 
     # --- posts ------------------------------------------------------------------------------
 
@@ -140,7 +126,7 @@ class TemporalGateway:
         client = await self.client()
         for attempt in range(50):
             try:
-                with _engine_call():
+                with names.engine_call():
                     await client.start_workflow(
                         PostWorkflow.run,
                         PostWorkflowInput(
@@ -175,7 +161,7 @@ class TemporalGateway:
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise HeraldError.conflict("the post is no longer waiting to publish") from err
-            raise HeraldError.unavailable(ENGINE_UNREACHABLE) from err
+            raise HeraldError.engine_unreachable() from err
 
     async def reschedule(self, post_id: uuid.UUID, at: datetime) -> None:
         handle = await self._post(post_id)
@@ -204,7 +190,7 @@ class TemporalGateway:
 
     async def start_unpublish(self, post: Post) -> None:
         client = await self.client()
-        with _engine_call():
+        with names.engine_call():
             await client.start_workflow(
                 UnpublishWorkflow.run,
                 UnpublishInput(post_id=str(post.id)),
@@ -218,7 +204,7 @@ class TemporalGateway:
 
     async def start_media_import(self, media_id: uuid.UUID, url: str) -> None:
         client = await self.client()
-        with _engine_call():
+        with names.engine_call():
             await client.start_workflow(
                 MediaImportWorkflow.run,
                 MediaImportInput(media_id=str(media_id), url=url),
@@ -229,7 +215,7 @@ class TemporalGateway:
 
     async def start_mirror(self, mirror_id: uuid.UUID) -> None:
         client = await self.client()
-        with _engine_call():
+        with names.engine_call():
             await client.start_workflow(
                 MirrorWorkflow.run,
                 MirrorInput(
@@ -251,7 +237,7 @@ class TemporalGateway:
             await handle.execute_update(update)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
-                raise HeraldError.unavailable(ENGINE_UNREACHABLE) from err
+                raise HeraldError.engine_unreachable() from err
             await self.start_mirror(mirror_id)
 
     async def pause_mirror(self, mirror_id: uuid.UUID) -> None:
@@ -265,7 +251,7 @@ class TemporalGateway:
 
     async def stop_mirror(self, mirror_id: uuid.UUID) -> None:
         client = await self.client()
-        with _engine_call(missing_ok=True):
+        with names.engine_call(missing_ok=True):
             handle = client.get_workflow_handle(names.mirror_workflow_id(mirror_id))
             await handle.terminate("mirror deleted")
 
@@ -281,13 +267,13 @@ class TemporalGateway:
 
     async def watch_account_tokens(self, account_id: uuid.UUID) -> None:
         """Starts the account's token workflow, or tells the running one its tokens changed."""
-        with _engine_call():
+        with names.engine_call():
             handle = await self._start_account_tokens(account_id)
             await handle.signal(AccountTokensWorkflow.tokens_changed)
 
     async def ensure_account_tokens(self, account_id: uuid.UUID) -> None:
         """Starts the account's token workflow unless one runs (then this changes nothing)."""
-        with _engine_call():
+        with names.engine_call():
             await self._start_account_tokens(account_id)
 
     async def account_tokens_changed(self, account_id: uuid.UUID) -> None:
@@ -296,5 +282,5 @@ class TemporalGateway:
         handle = client.get_workflow_handle_for(
             AccountTokensWorkflow.run, names.account_tokens_workflow_id(account_id)
         )
-        with _engine_call(missing_ok=True):
+        with names.engine_call(missing_ok=True):
             await handle.signal(AccountTokensWorkflow.tokens_changed)

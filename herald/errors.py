@@ -78,6 +78,14 @@ class HeraldError(Exception):
     def unavailable(cls, message: str, retry_after_s: int = 5) -> HeraldError:
         return cls(ErrorCode.UNAVAILABLE, message, headers={"Retry-After": str(retry_after_s)})
 
+    @classmethod
+    def platform_unreachable(cls, platform: str, reason: str) -> HeraldError:
+        return cls.unavailable(f"{platform} could not be reached: {reason}")
+
+    @classmethod
+    def engine_unreachable(cls) -> HeraldError:
+        return cls.unavailable("the workflow engine is unreachable")
+
 
 class IllegalTransition(HeraldError):
     """A change the post's state forbids (409). Workflow Update validators refuse the same

@@ -5,7 +5,9 @@ module spells a workflow, Update or signal name as a string."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -17,6 +19,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from herald.errors import HeraldError
 from herald.settings import Settings
 
 # Workflow types. The server records them in every history: renaming one orphans every run
@@ -109,3 +112,15 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
+
+
+@contextlib.contextmanager
+def engine_call(*, missing_ok: bool = False) -> Iterator[None]:
+    """Temporal's RPC failures become 503 (Retry-After); with `missing_ok` a workflow or
+    schedule that does not exist is no error."""
+    try:
+        yield
+    except RPCError as err:
+        if missing_ok and err.status == RPCStatusCode.NOT_FOUND:
+            return
+        raise HeraldError.engine_unreachable() from err

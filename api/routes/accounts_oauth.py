@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Annotated, Literal
 
@@ -10,25 +9,20 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.deps import ResourcesDep, SessionDep, require
-from api.resources import Resources
 from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account
 from herald.schemas.accounts import AccountOut
 from herald.services.account_pages import SelectPageBody, select_page
-from herald.services.account_tokens import refresh_account_tokens
+from herald.services.account_tokens import refresh_now, watch_tokens
 from herald.services.oauth_connect import (
     ConnectRequest,
     finish_connect,
-    oauth_adapter,
     spend_state,
     start_connect,
 )
 from herald.settings import PLATFORMS
 from herald.status import AccountStatus
-from platforms.base import PlatformError
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -92,17 +86,8 @@ async def oauth_callback(
             session, resources.adapters, resources.cipher, platform, code, pending
         )
         answer = AccountOut.of(account)
-    await _watch_tokens(resources, answer.id)
+    await watch_tokens(resources.temporal, answer.id)
     return answer
-
-
-async def _watch_tokens(resources: Resources, account_id: uuid.UUID) -> None:
-    """The account is stored either way; without Temporal its tokens are still renewed when a
-    publish meets an expired one, and POST /refresh starts the workflow later."""
-    try:
-        await resources.temporal.watch_account_tokens(account_id)
-    except HeraldError as err:
-        log.warning("token workflow of account %s not started: %s", account_id, err.message)
 
 
 @router.post(
@@ -148,23 +133,14 @@ async def refresh(
     account = await get_account(session, principal.workspace_id, account_id)
     if account is None:
         raise HeraldError.not_found("account")
-    oauth_adapter(resources.adapters, account.platform)
-    if account.status == AccountStatus.REVOKED:
-        raise HeraldError.conflict("the account was disconnected; connect it again")
-    platform = account.platform
-    await session.rollback()  # the refresh writes in its own transactions
-    try:
-        outcome = await refresh_account_tokens(
-            resources.sessions, resources.adapters, resources.cipher, account_id
-        )
-    except PlatformError as err:  # transient: say so, and mark nothing
-        raise HeraldError.unavailable(f"{platform} could not be reached: {err.message}") from err
-    if outcome.expired:
-        raise HeraldError.conflict(
-            f"{platform} refused to renew the tokens ({outcome.message}); reconnect"
-        )
-    await _watch_tokens(resources, account_id)
-    await session.refresh(account)
+    await refresh_now(
+        session,
+        resources.sessions,
+        resources.adapters,
+        resources.cipher,
+        resources.temporal,
+        account,
+    )
     return AccountOut.of(account)
 
 

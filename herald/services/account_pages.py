@@ -32,9 +32,7 @@ async def select_page(
     except Rejected as err:
         raise HeraldError.invalid("page_id", err.message) from err
     except PlatformError as err:
-        raise HeraldError.unavailable(
-            f"{account.platform} could not be reached: {err.message}"
-        ) from err
+        raise HeraldError.platform_unreachable(account.platform, err.message) from err
     page = next((p for p in pages if str(p.get("id")) == page_id), None)
     if page is None:
         known = ", ".join(f"{p.get('id')} ({p.get('name')})" for p in pages) or "none"

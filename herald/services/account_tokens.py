@@ -1,5 +1,5 @@
 """Renewing an OAuth account's tokens, shared by the token workflow, POST /refresh and the
-publish activity's one refresh after AuthExpired.
+publish activity's one refresh after AuthExpired; starting the workflow that keeps them fresh.
 
 Platforms that rotate refresh tokens (X, TikTok) invalidate the old one on use, so two
 refreshes racing for one account would make the loser look revoked: a failed refresh first
@@ -11,15 +11,19 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import SocialAccount
+from herald.errors import HeraldError
 from herald.services.events import account_event
-from herald.services.oauth_connect import apply_grant
+from herald.services.oauth_connect import apply_grant, oauth_adapter
 from herald.status import AccountStatus
-from platforms.base import AuthExpired, Rejected
+from platforms.base import AuthExpired, PlatformError, Rejected
 from platforms.registry import AdapterRegistry
 
 log = logging.getLogger(__name__)
@@ -77,3 +81,44 @@ async def _refused(
             account_event(session, account, "account.expired", reason=message)
         log.warning("%s account %s expired: %s", account.platform, account_id, message)
         return RefreshOutcome(False, account.token_expires_at, expired=True, message=message)
+
+
+class TokenWatch(Protocol):
+    async def watch_account_tokens(self, account_id: uuid.UUID) -> None: ...
+
+
+async def watch_tokens(workflows: TokenWatch, account_id: uuid.UUID) -> None:
+    """The account is stored either way; without Temporal its tokens are still renewed when a
+    publish meets an expired one, and POST /refresh starts the workflow later."""
+    try:
+        await workflows.watch_account_tokens(account_id)
+    except HeraldError as err:
+        log.warning("token workflow of account %s not started: %s", account_id, err.message)
+
+
+async def refresh_now(
+    session: AsyncSession,
+    sessions: SessionFactory,
+    adapters: AdapterRegistry,
+    cipher: CredentialCipher,
+    workflows: TokenWatch,
+    account: SocialAccount,
+) -> None:
+    """POST /refresh: renews the tokens now (409 when the platform refuses, and the account is
+    then expired; 503 when it cannot be reached, and nothing is marked), then makes sure the
+    token workflow runs. `account` is reloaded from `session` afterwards."""
+    oauth_adapter(adapters, account.platform)
+    if account.status == AccountStatus.REVOKED:
+        raise HeraldError.conflict("the account was disconnected; connect it again")
+    platform, account_id = account.platform, account.id
+    await session.rollback()  # the refresh writes in its own transactions
+    try:
+        outcome = await refresh_account_tokens(sessions, adapters, cipher, account_id)
+    except PlatformError as err:
+        raise HeraldError.platform_unreachable(platform, err.message) from err
+    if outcome.expired:
+        raise HeraldError.conflict(
+            f"{platform} refused to renew the tokens ({outcome.message}); reconnect"
+        )
+    await watch_tokens(workflows, account_id)
+    await session.refresh(account)

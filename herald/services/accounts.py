@@ -102,7 +102,7 @@ async def verify_with_platform(
             "credentials", f"{platform} refused these credentials: {err.message}"
         ) from err
     except PlatformError as err:
-        raise HeraldError.unavailable(f"{platform} could not be reached: {err.message}") from err
+        raise HeraldError.platform_unreachable(platform, err.message) from err
 
 
 async def connect_account(

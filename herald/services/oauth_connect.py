@@ -172,7 +172,7 @@ async def finish_connect(
             "code", f"{platform} refused the authorization: {err.message}"
         ) from err
     except PlatformError as err:
-        raise HeraldError.unavailable(f"{platform} could not be reached: {err.message}") from err
+        raise HeraldError.platform_unreachable(platform, err.message) from err
     existing = await session.scalar(
         select(SocialAccount).where(
             SocialAccount.workspace_id == pending.workspace_id,

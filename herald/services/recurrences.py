@@ -19,7 +19,6 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from herald import temporal as names
 from herald.db.models import Post, Recurrence
@@ -27,7 +26,7 @@ from herald.errors import HeraldError
 from herald.payloads import OccurrenceInput
 from herald.recurrence import RecurrenceBody, next_runs, schedule_spec
 from herald.schemas.posts import rfc3339
-from herald.temporal import recurrence_schedule_id
+from herald.temporal import engine_call, recurrence_schedule_id
 
 
 class RecurrenceOut(BaseModel):
@@ -126,12 +125,10 @@ async def create_series(
     session.add(series)
     post.recurrence_id = series.id
     await session.flush()
-    try:
+    with engine_call():
         await client.create_schedule(
             recurrence_schedule_id(series.id), _schedule(series, task_queue)
         )
-    except RPCError as err:
-        raise HeraldError.unavailable("the workflow engine is unreachable") from err
     return series
 
 
@@ -149,20 +146,15 @@ async def update_series(
     def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
         return ScheduleUpdate(schedule=schedule)
 
-    try:
+    with engine_call():
         await client.get_schedule_handle(recurrence_schedule_id(series.id)).update(replace)
-    except RPCError as err:
-        raise HeraldError.unavailable("the workflow engine is unreachable") from err
     return series
 
 
 async def delete_series(
     session: AsyncSession, client: Client, series: Recurrence, post: Post
 ) -> None:
-    try:
+    with engine_call(missing_ok=True):
         await client.get_schedule_handle(recurrence_schedule_id(series.id)).delete()
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise HeraldError.unavailable("the workflow engine is unreachable") from err
     post.recurrence_id = None
     await session.delete(series)
