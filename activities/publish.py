@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -80,8 +81,14 @@ class StoredProgress(PublishProgress):
 
     async def save(self, state: dict[str, Any] | None) -> None:
         await super().save(state)
-        async with self._sessions() as session, session.begin():
-            await save_publish_progress(session, self._target_id, state)
+        try:
+            async with self._sessions() as session, session.begin():
+                await save_publish_progress(session, self._target_id, state)
+        except SQLAlchemyError as err:
+            # Not worth abandoning an upload half-way for: without it the next attempt knows
+            # only what was stored before (at worst it starts over, as it did before progress
+            # was kept).
+            log.warning("target %s: publish progress not stored: %s", self._target_id, err)
 
 
 class PublishActivities:
