@@ -284,17 +284,12 @@ class FacebookAdapter(PlatformAdapter):
         """The Pages the user manages, each with ``id``, ``name`` and its ``access_token``
         (what select-page stores as ``page_id`` / ``page_access_token``)."""
         token = str(account.credentials["access_token"])
-        pages: list[dict[str, Any]] = []
         params: dict[str, Any] = {"fields": "id,name,access_token,category,tasks", "limit": 100}
-        for _ in range(LIST_PAGES):
-            answer = await self._call(token, "GET", "/me/accounts", params=params)
-            pages += [p for p in answer.get("data") or [] if isinstance(p, dict)]
-            paging = answer.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                break
-            params = {**params, "after": after}
-        return pages
+
+        async def fetch(query: dict[str, Any]) -> dict[str, Any]:
+            return await self._call(token, "GET", "/me/accounts", params=query)
+
+        return await graph.paged(fetch, params, LIST_PAGES)
 
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         await self._page_call(account, "DELETE", f"/{platform_post_id}")
