@@ -88,7 +88,7 @@ class PostActivities:
         )
 
     async def _plan(self, session: AsyncSession, post: Post, input: PostWorkflowInput) -> PostPlan:
-        targets = transitions.waiting_targets(post, input.target_ids)
+        targets = transitions.unfinished_targets(post, input.target_ids)
         return PostPlan(
             post_id=str(post.id),
             workspace_id=str(post.workspace_id),

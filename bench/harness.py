@@ -230,24 +230,30 @@ class CpuMeter:
         me = psutil.Process()
         self._servers = [p for p in me.children(recursive=True) if "temporal" in p.name()]
         self._children = children
-        self._started = (0.0, 0.0, 0.0)
+        self._started: tuple[float, float, dict[str, float]] = (0.0, 0.0, {})
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, float, dict[str, float]]:
         server = 0.0
         for process in self._servers:
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 server += times.user + times.system
-        children = self._children.cpu_seconds() if self._children is not None else 0.0
+        children = self._children.cpu_seconds() if self._children is not None else {}
         return time.process_time(), server, children
 
     def start(self) -> None:
         self._started = self._now()
 
     def stop(self) -> dict[str, float]:
+        """Seconds spent: `process_s`, `temporal_server_s`, `children_s` (all the side's own
+        processes) and `<name>_s` for each of them."""
         own, server, children = self._now()
+        by_child = {
+            f"{name}_s": s - self._started[2].get(name, 0.0) for name, s in children.items()
+        }
         return {
             "process_s": own - self._started[0],
             "temporal_server_s": server - self._started[1],
-            "children_s": children - self._started[2],
+            "children_s": sum(by_child.values()),
+            **by_child,
         }

@@ -38,14 +38,16 @@ class Children:
 
     children: list[Child]
 
-    def cpu_seconds(self) -> float:
-        total = 0.0
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far, by the child's name (`api`, `worker`, `baseline`)."""
+        spent: dict[str, float] = {}
         for child in self.children:
+            spent[child.name] = 0.0
             with contextlib.suppress(psutil.Error):
                 assert child.process is not None
                 times = psutil.Process(child.process.pid).cpu_times()
-                total += times.user + times.system
-        return total
+                spent[child.name] = times.user + times.system
+        return spent
 
 
 def _environment(settings: Settings, **extra: str) -> dict[str, str]:

@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from bench.baseline_activities import Destination
 from bench.baseline_worker import BaselineQueues, running_baseline
@@ -30,6 +32,7 @@ from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
 from bench.processes import Children, baseline_process, herald_processes
 from bench.report import at_least, row
 from bench.stats import ratio, summary_ms
+from herald import temporal as names
 from herald.db.models import Post, PostTarget
 from herald.status import TargetStatus
 
@@ -46,6 +49,8 @@ WARMUP_POSTS = 60
 # Requests (or workflow starts) in flight at once from the benchmark's client, for both sides.
 DEFAULT_SUBMIT_CONCURRENCY = 20
 POLL_S = 0.05
+# Workflows of each run whose histories are read (after the clock stops) and counted.
+HISTORY_SAMPLE = 10
 TIMEOUT_S = 600.0
 GOAL = 0.5
 
@@ -111,7 +116,7 @@ async def _herald(
         except BaseException:
             creating.cancel()
             raise
-        await creating
+        post_ids = await creating
         # Per target: from the post's creation to the platform's created_at.
         latency_rows = await _rows(
             engine,
@@ -136,6 +141,34 @@ async def _herald(
         "db_polls": polls,
         "create_to_published": summary_ms(latencies),
         "cpu_ms_per_target": _per_target(spent, expected),
+        "history_events": await _history_events(
+            stack.client, [names.post_workflow_id(p) for p in _sample(post_ids)]
+        ),
+    }
+
+
+def _sample(items: list[str]) -> list[str]:
+    step = max(1, len(items) // HISTORY_SAMPLE)
+    return items[::step][:HISTORY_SAMPLE]
+
+
+async def _history_events(client: Client, workflow_ids: list[str]) -> dict[str, Any]:
+    """Events per workflow (the mean over the sample) and how many of each type: what the
+    Temporal server persisted and dispatched for one post."""
+    by_type: Counter[str] = Counter()
+    total = 0
+    for workflow_id in workflow_ids:
+        handle = client.get_workflow_handle(workflow_id)
+        await handle.result()
+        history = await handle.fetch_history()
+        total += len(history.events)
+        by_type.update(
+            EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events
+        )
+    count = max(1, len(workflow_ids))
+    return {
+        "per_workflow": round(total / count, 1),
+        "by_type": {name: round(n / count, 1) for name, n in by_type.most_common()},
     }
 
 
@@ -167,11 +200,14 @@ async def _until_published(
 
 
 def _per_target(spent: dict[str, float], targets: int) -> dict[str, float]:
-    return {
-        "process": round(spent["process_s"] * 1000 / targets, 2),
-        "own_processes": round(spent["children_s"] * 1000 / targets, 2),
-        "temporal_server": round(spent["temporal_server_s"] * 1000 / targets, 2),
+    """Milliseconds per target: `process` (the benchmark's), `own_processes` (the side's,
+    also by name: `api`, `worker`, `baseline`) and `temporal_server`."""
+    per_target = {
+        name.removesuffix("_s"): round(seconds * 1000 / targets, 2)
+        for name, seconds in spent.items()
     }
+    per_target["own_processes"] = per_target.pop("children")
+    return per_target
 
 
 async def _rows(engine: Any, query: Any) -> list[Any]:
@@ -187,6 +223,7 @@ async def _baseline(
     destinations = [Destination(instance_url=instance_url, token=token) for _, token in accounts]
     run = uuid.uuid4().hex[:8]
     gate = asyncio.Semaphore(concurrency)
+    workflow_ids = [f"bench-fanout/{run}/{index}" for index in range(posts)]
 
     async def one(index: int) -> list[str]:
         async with gate:
@@ -198,7 +235,7 @@ async def _baseline(
                     destinations=destinations,
                     activity_queue=side.queues.activities,
                 ),
-                id=f"bench-fanout/{run}/{index}",
+                id=workflow_ids[index],
                 task_queue=side.queues.workflows,
             )
         return await handle.result()
@@ -218,13 +255,27 @@ async def _baseline(
         "seconds": round(elapsed, 3),
         "targets_per_s": round(made / elapsed, 2),
         "cpu_ms_per_target": _per_target(spent, made),
+        "history_events": await _history_events(stack.client, _sample(workflow_ids)),
     }
 
 
 def _cpu(result: dict[str, Any]) -> str:
     cpu = result["cpu_ms_per_target"]
-    own = f"{cpu['own_processes']} ms in its own processes, " if cpu["own_processes"] else ""
+    named = ", ".join(
+        f"{name} {ms}" for name, ms in cpu.items() if name in ("api", "worker", "baseline")
+    )
+    own = (
+        f"{cpu['own_processes']} ms in its own processes ({named}), "
+        if cpu["own_processes"]
+        else ""
+    )
     return f"{own}{cpu['process']} ms in this process, {cpu['temporal_server']} ms in Temporal"
+
+
+def _events(result: dict[str, Any]) -> str:
+    events = result["history_events"]
+    kinds = ", ".join(f"{name.lower()} {n:g}" for name, n in events["by_type"].items())
+    return f"{events['per_workflow']:g} history events per workflow ({kinds})"
 
 
 def _parameters(args: argparse.Namespace) -> tuple[int, int, int]:
@@ -237,7 +288,8 @@ def _parameters(args: argparse.Namespace) -> tuple[int, int, int]:
 def _report_baseline(result: dict[str, Any]) -> None:
     print(
         f"[{NAME}] baseline: {result['targets']} targets in {result['seconds']} s "
-        f"= {result['targets_per_s']} targets/s; CPU per target: {_cpu(result)}",
+        f"= {result['targets_per_s']} targets/s; CPU per target: {_cpu(result)}; "
+        f"{_events(result)}",
         flush=True,
     )
 
@@ -251,7 +303,7 @@ def _report_herald(result: dict[str, Any], posts: int) -> None:
         f"create→published p50 "
         f"{result['create_to_published']['p50_ms']} ms, "
         f"p99 {result['create_to_published']['p99_ms']} ms); CPU per target: "
-        f"{_cpu(result)}",
+        f"{_cpu(result)}; {_events(result)}",
         flush=True,
     )
 

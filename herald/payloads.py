@@ -23,6 +23,11 @@ class PostWorkflowInput(BaseModel):
     # `workflow.patched`, whose marker costs each post a history event and a search-attribute
     # upsert (TemporalChangeVersion). Histories recorded without it still replay as before.
     lean_publish: bool = False
+    # Set by every start the API makes: the database steps (loading the plan, starting a
+    # batch, recording a decision or a schedule change) run as local activities, in the worker
+    # that holds the workflow task, each leaving one marker instead of three events and a task
+    # the server dispatches. Histories recorded without it replay their regular activities.
+    local_steps: bool = False
 
 
 class TargetRef(BaseModel):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -50,6 +51,9 @@ FINAL_STATUSES = frozenset(
 )
 PUBLISH_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
+_Arg = TypeVar("_Arg")
+_Result = TypeVar("_Result")
+
 
 class Stage:
     LOADING = "loading"
@@ -74,6 +78,7 @@ class PostWorkflow:
         self._author_id = ""
         self._decided: ApprovalStatus | None = None
         self._lean = False
+        self._local = input.local_steps
 
     @workflow.run
     async def run(self, input: PostWorkflowInput) -> PostRunResult:
@@ -82,11 +87,8 @@ class PostWorkflow:
         # for runs the API starts; only the others (children of mirrors and recurrences) pay
         # for the patch marker.
         self._lean = input.lean_publish or workflow.patched(LEAN_PUBLISH_PATCH)
-        plan = await workflow.execute_activity_method(
-            PostActivities.load_post_plan,
-            input.model_copy(update={"start_if_due": self._lean}),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+        plan = await self._db_step(
+            PostActivities.load_post_plan, input.model_copy(update={"start_if_due": self._lean})
         )
         if plan is None or not plan.targets:
             self._stage = Stage.DONE
@@ -113,7 +115,7 @@ class PostWorkflow:
                     break
                 # Decided with no await in between, so no Update can slip in after the check.
                 self._stage = Stage.PUBLISHING
-                batch = await workflow.execute_activity_method(
+                batch = await self._db_step(
                     PostActivities.start_publishing,
                     StartPublishing(
                         post_id=plan.post_id,
@@ -121,8 +123,6 @@ class PostWorkflow:
                         publish_all=self._publish_now,
                         target_ids=input.target_ids,
                     ),
-                    start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                    retry_policy=DB_RETRY,
                 )
             else:
                 self._stage = Stage.PUBLISHING  # load_post_plan already started it
@@ -138,18 +138,26 @@ class PostWorkflow:
         status = (
             final
             if final is not None
-            else await workflow.execute_activity_method(
-                PostActivities.finalize_post,
-                plan.post_id,
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
+            else await self._db_step(PostActivities.finalize_post, plan.post_id)
         )
         self._set_status(status)
         self._stage = Stage.DONE
         await workflow.wait_condition(workflow.all_handlers_finished)
         return PostRunResult(
             post_id=plan.post_id, status=status, outcomes=list(self._outcomes.values())
+        )
+
+    async def _db_step(
+        self, step: Callable[[PostActivities, _Arg], Awaitable[_Result]], arg: _Arg
+    ) -> _Result:
+        """One of PostActivities' database steps: a local activity in runs that say so
+        (PostWorkflowInput.local_steps), a regular one in the histories recorded before."""
+        if self._local:
+            return await workflow.execute_local_activity_method(
+                step, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
+            )
+        return await workflow.execute_activity_method(
+            step, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
         )
 
     async def _await_approval(self, plan: PostPlan) -> bool:
@@ -173,13 +181,11 @@ class PostWorkflow:
     async def _record_approval(
         self, decision: ApprovalStatus, actor_id: str | None, reason: str | None
     ) -> PostPhase:
-        return await workflow.execute_activity_method(
+        return await self._db_step(
             PostActivities.decide_approval,
             ApprovalChange(
                 post_id=self._post_id, decision=decision, actor_id=actor_id, reason=reason
             ),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
         )
 
     def _refuse_unless_awaiting_approval(self, decision: ApprovalDecision) -> None:
@@ -256,11 +262,8 @@ class PostWorkflow:
                 ),
             )
         except ActivityError as err:
-            outcome = await workflow.execute_activity_method(
-                PostActivities.record_target_failure,
-                _failure_of(target.id, err),
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
+            outcome = await self._db_step(
+                PostActivities.record_target_failure, _failure_of(target.id, err)
             )
         self._outcomes[target.id] = outcome
 
@@ -305,12 +308,7 @@ class PostWorkflow:
         try:
             await workflow.wait_condition(lambda: self._stage != Stage.LOADING)
             self._refuse_unless_waiting()
-            return await workflow.execute_activity_method(
-                PostActivities.apply_schedule_change,
-                change,
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
+            return await self._db_step(PostActivities.apply_schedule_change, change)
         finally:
             self._updates_in_flight -= 1
 

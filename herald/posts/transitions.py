@@ -200,8 +200,10 @@ def _named(target: PostTarget, target_ids: list[str] | None) -> bool:
     return target_ids is None or str(target.id) in target_ids
 
 
-def waiting_targets(post: Post, target_ids: list[str] | None) -> list[PostTarget]:
-    return [t for t in post.targets if t.status in WAITING_TARGET_STATES and _named(t, target_ids)]
+def unfinished_targets(post: Post, target_ids: list[str] | None) -> list[PostTarget]:
+    """Targets still to publish: waiting, or marked publishing by an attempt whose answer was
+    lost (a step that committed in a worker that died before the workflow saw it)."""
+    return [t for t in post.targets if not is_decided(t) and _named(t, target_ids)]
 
 
 def earliest(post: Post, targets: list[PostTarget]) -> datetime | None:
@@ -229,12 +231,12 @@ def start_batch(
 ) -> Batch:
     """Marks the targets due at `at` publishing (from here on the post can no longer be
     edited) and counts their first attempt."""
-    waiting = waiting_targets(post, target_ids)
-    due = [t for t in waiting if publish_all or (time_of(post, t) or at) <= at]
-    # Already marked by an earlier attempt of this batch whose answer was lost (the worker
-    # died after committing): they are due too, or nothing would publish them.
-    due += [
-        t for t in post.targets if t.status == TargetStatus.PUBLISHING and _named(t, target_ids)
+    unfinished = unfinished_targets(post, target_ids)
+    # Those already publishing are due too, or nothing would publish them.
+    due = [
+        t
+        for t in unfinished
+        if publish_all or t.status == TargetStatus.PUBLISHING or (time_of(post, t) or at) <= at
     ]
     fresh = {t.id for t in due if t.status != TargetStatus.PUBLISHING}
     for target in due:
@@ -243,7 +245,7 @@ def start_batch(
             target.first_attempt_at = target.first_attempt_at or now
         target.status = TargetStatus.PUBLISHING
     refresh_status(session, post)
-    return Batch(due=due, fresh=fresh, later=[t for t in waiting if t not in due])
+    return Batch(due=due, fresh=fresh, later=[t for t in unfinished if t not in due])
 
 
 def is_decided(target: PostTarget) -> bool:

@@ -54,6 +54,13 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         await environment.shutdown()
 
 
+@pytest.fixture(params=[False, True], ids=["activities", "local_steps"])
+def local_steps(request: pytest.FixtureRequest) -> bool:
+    """Every scenario runs both ways: database steps as regular activities (histories recorded
+    before PostWorkflowInput.local_steps) and as local activities (every run the API starts)."""
+    return bool(request.param)
+
+
 @dataclass
 class FakeActivities:
     """Stands in for the database and platforms; records what the workflow asked and when."""
@@ -175,34 +182,56 @@ async def _run(
     steer: object = None,
     *,
     lean_publish: bool = False,
+    local_steps: bool = False,
     histories: list[WorkflowHistory] | None = None,
 ) -> tuple[PostStatus, FakeActivities]:
     queue = f"wf-{uuid.uuid4().hex[:8]}"
     async with workers_for(env, fake, queue):
         handle = await env.client.start_workflow(
             PostWorkflow.run,
-            PostWorkflowInput(post_id=str(uuid.uuid4()), lean_publish=lean_publish),
+            PostWorkflowInput(
+                post_id=str(uuid.uuid4()), lean_publish=lean_publish, local_steps=local_steps
+            ),
             id=f"post/{uuid.uuid4()}",
             task_queue=queue,
         )
         if steer is not None:
             await steer(handle)  # type: ignore[operator]
         result = await handle.result()
+        history = await handle.fetch_history()
         if histories is not None:
-            histories.append(await handle.fetch_history())
+            histories.append(history)
+        if local_steps:
+            # Only publishing is dispatched by the server; the database steps left markers.
+            assert set(_activities(history)) <= {"publish_target"}
+        await Replayer(
+            workflows=[PostWorkflow], data_converter=pydantic_data_converter
+        ).replay_workflow(history)
         return result.status, fake
 
 
-async def test_publishes_every_target_at_the_scheduled_time(env: WorkflowEnvironment) -> None:
+def _activities(history: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+async def test_publishes_every_target_at_the_scheduled_time(
+    env: WorkflowEnvironment, local_steps: bool
+) -> None:
     at = await env.get_current_time() + timedelta(hours=3)
-    status, fake = await _run(env, FakeActivities(env, at))
+    status, fake = await _run(env, FakeActivities(env, at), local_steps=local_steps)
     assert status == PostStatus.PUBLISHED
     assert set(fake.published_at) == {"t-mastodon", "t-x"}
     for moment in fake.published_at.values():
         assert at <= moment < at + timedelta(seconds=5)
 
 
-async def test_reschedule_moves_the_timer_each_time(env: WorkflowEnvironment) -> None:
+async def test_reschedule_moves_the_timer_each_time(
+    env: WorkflowEnvironment, local_steps: bool
+) -> None:
     start = await env.get_current_time()
     final = start + timedelta(hours=5)
 
@@ -213,47 +242,57 @@ async def test_reschedule_moves_the_timer_each_time(env: WorkflowEnvironment) ->
                 RescheduleRequest(scheduled_at=start + timedelta(hours=hours)),
             )
 
-    status, fake = await _run(env, FakeActivities(env, start + timedelta(hours=1)), steer)
+    status, fake = await _run(
+        env, FakeActivities(env, start + timedelta(hours=1)), steer, local_steps=local_steps
+    )
     assert status == PostStatus.PUBLISHED
     assert [c.kind for c in fake.changes] == ["reschedule"] * 3
     for moment in fake.published_at.values():
         assert final <= moment < final + timedelta(seconds=5)
 
 
-async def test_cancel_stops_the_post_before_it_publishes(env: WorkflowEnvironment) -> None:
+async def test_cancel_stops_the_post_before_it_publishes(
+    env: WorkflowEnvironment, local_steps: bool
+) -> None:
     at = await env.get_current_time() + timedelta(hours=1)
 
     async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
         await handle.execute_update(PostWorkflow.cancel)
 
-    status, fake = await _run(env, FakeActivities(env, at), steer)
+    status, fake = await _run(env, FakeActivities(env, at), steer, local_steps=local_steps)
     assert status == PostStatus.CANCELLED
     assert fake.published_at == {}
 
 
-async def test_publish_now_skips_the_wait(env: WorkflowEnvironment) -> None:
+async def test_publish_now_skips_the_wait(env: WorkflowEnvironment, local_steps: bool) -> None:
     start = await env.get_current_time()
 
     async def steer(handle: WorkflowHandle[PostWorkflow, object]) -> None:
         await handle.execute_update(PostWorkflow.publish_now)
 
-    status, fake = await _run(env, FakeActivities(env, start + timedelta(days=30)), steer)
+    status, fake = await _run(
+        env, FakeActivities(env, start + timedelta(days=30)), steer, local_steps=local_steps
+    )
     assert status == PostStatus.PUBLISHED
     for moment in fake.published_at.values():
         assert moment < start + timedelta(minutes=1)
 
 
 async def test_a_target_that_keeps_failing_is_recorded_failed_and_the_post_partial(
-    env: WorkflowEnvironment,
+    env: WorkflowEnvironment, local_steps: bool
 ) -> None:
     at = await env.get_current_time() + timedelta(minutes=1)
-    status, fake = await _run(env, FakeActivities(env, at, fail_platform="x"))
+    status, fake = await _run(
+        env, FakeActivities(env, at, fail_platform="x"), local_steps=local_steps
+    )
     assert status == PostStatus.PARTIAL
     assert [(f.target_id, f.code) for f in fake.failures] == [("t-x", "platform_unavailable")]
     assert "t-mastodon" in fake.published_at
 
 
-async def test_changes_are_refused_once_publishing_has_begun(env: WorkflowEnvironment) -> None:
+async def test_changes_are_refused_once_publishing_has_begun(
+    env: WorkflowEnvironment, local_steps: bool
+) -> None:
     # Due at once: time only skips while the test awaits a result, and it awaits updates here.
     at = await env.get_current_time()
     fake = FakeActivities(env, at, hold=asyncio.Event())
@@ -269,21 +308,23 @@ async def test_changes_are_refused_once_publishing_has_begun(env: WorkflowEnviro
         assert fake.hold is not None
         fake.hold.set()
 
-    status, _ = await _run(env, fake, steer)
+    status, _ = await _run(env, fake, steer, local_steps=local_steps)
     assert status == PostStatus.PUBLISHED
     assert len(refused) == 2 and all("publishing" in reason for reason in refused)
     assert fake.changes == []
 
 
-async def test_an_unanswered_approval_expires(env: WorkflowEnvironment) -> None:
+async def test_an_unanswered_approval_expires(env: WorkflowEnvironment, local_steps: bool) -> None:
     at = await env.get_current_time() + timedelta(hours=3)
     fake = FakeActivities(env, at, needs_approval=True, approval_timeout_s=3600)
-    status, _ = await _run(env, fake)
+    status, _ = await _run(env, fake, local_steps=local_steps)
     assert status == PostStatus.REJECTED
     assert fake.decisions == ["expired"] and fake.published_at == {}
 
 
-async def test_a_late_approval_publishes_at_once(env: WorkflowEnvironment) -> None:
+async def test_a_late_approval_publishes_at_once(
+    env: WorkflowEnvironment, local_steps: bool
+) -> None:
     start = await env.get_current_time()
     fake = FakeActivities(env, start + timedelta(hours=1), needs_approval=True)
     approved_at: list[datetime] = []
@@ -293,14 +334,16 @@ async def test_a_late_approval_publishes_at_once(env: WorkflowEnvironment) -> No
         approved_at.append(await env.get_current_time())
         await handle.execute_update(PostWorkflow.approve, ApprovalDecision(actor_id="reviewer"))
 
-    status, _ = await _run(env, fake, steer)
+    status, _ = await _run(env, fake, steer, local_steps=local_steps)
     assert status == PostStatus.PUBLISHED
     assert fake.decisions == ["approved"]
     for moment in fake.published_at.values():
         assert approved_at[0] <= moment < approved_at[0] + timedelta(seconds=5)
 
 
-async def test_the_author_cannot_approve_and_a_rejection_is_final(env: WorkflowEnvironment) -> None:
+async def test_the_author_cannot_approve_and_a_rejection_is_final(
+    env: WorkflowEnvironment, local_steps: bool
+) -> None:
     at = await env.get_current_time() + timedelta(hours=1)
     fake = FakeActivities(env, at, needs_approval=True)
     refused: list[str] = []
@@ -314,7 +357,7 @@ async def test_the_author_cannot_approve_and_a_rejection_is_final(env: WorkflowE
             PostWorkflow.reject, ApprovalDecision(actor_id="reviewer", reason="off-brand")
         )
 
-    status, _ = await _run(env, fake, steer)
+    status, _ = await _run(env, fake, steer, local_steps=local_steps)
     assert status == PostStatus.REJECTED
     assert refused and "author" in refused[0]
     assert fake.decisions == ["rejected"] and fake.published_at == {}
@@ -341,18 +384,8 @@ async def test_a_run_the_api_starts_takes_the_lean_path_without_a_patch_marker(
     def markers(history: WorkflowHistory) -> int:
         return sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes"))
 
-    def activities(history: WorkflowHistory) -> list[str]:
-        return [
-            e.activity_task_scheduled_event_attributes.activity_type.name
-            for e in history.events
-            if e.HasField("activity_task_scheduled_event_attributes")
-        ]
-
     assert markers(flagged) == 0 and markers(unflagged) == 1
-    assert activities(flagged) == activities(unflagged)
-    replayer = Replayer(workflows=[PostWorkflow], data_converter=pydantic_data_converter)
-    for history in histories:
-        await replayer.replay_workflow(history)
+    assert _activities(flagged) == _activities(unflagged)
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
