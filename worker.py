@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounts import AccountTokenActivities
 from activities.media import MediaActivities
@@ -52,6 +53,17 @@ WORKFLOWS = (
 )
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """Temporal's sandbox as it ships, on purpose. Measured (bench/README.md, sleeping_scale,
+    2026-12-02): it costs a scheduled post's first workflow task about 7 of its 30 ms of worker
+    CPU and a third of each cached run's memory, nearly all of it re-importing the workflow
+    module for every run. Passing every module through
+    (`SandboxRestrictions.with_passthrough_all_modules`) saves that, but then a workflow
+    module's own `time.time()`, `random.random()` or `open()` run unchecked: determinism would
+    rest on review alone. tests/workflows/test_sandbox.py holds this runner to refusing them."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
+
+
 @contextlib.asynccontextmanager
 async def running_workers(settings: Settings, client: Client) -> AsyncIterator[list[Worker]]:
     """Builds and runs every worker until the context exits (tests use this directly)."""
@@ -81,6 +93,10 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             client,
             task_queue=main_queue,
             workflows=list(WORKFLOWS),
+            workflow_runner=workflow_runner(),
+            # What bounds the worker's memory however many posts sleep: runs beyond this are
+            # evicted and rebuilt from their history when they wake.
+            max_cached_workflows=settings.worker_max_cached_workflows,
             activities=[
                 posts.load_post_plan,
                 posts.start_publishing,

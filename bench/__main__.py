@@ -20,7 +20,13 @@ from typing import Any
 from bench.harness import build_stack
 from bench.report import markdown_table
 
-BENCHMARKS = ("publish_throughput", "schedule_lateness", "list_scaling")
+BENCHMARKS = (
+    "publish_throughput",
+    "burst",
+    "sleeping_scale",
+    "schedule_lateness",
+    "list_scaling",
+)
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
@@ -45,6 +51,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--rounds",
         type=int,
         help="publish_throughput: baseline/Herald pairs, median reported (default 5; quick 1)",
+    )
+    parser.add_argument("--burst", type=int, help="burst: posts due at one second (1000)")
+    parser.add_argument(
+        "--sleeping", type=int, help="sleeping_scale: posts sleeping 1-2 h ahead (20000)"
     )
     parser.add_argument("--scheduled", type=int, help="schedule_lateness: posts (default 60)")
     parser.add_argument(

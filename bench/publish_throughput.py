@@ -5,32 +5,27 @@ Baseline, on the same Temporal server and emulator: N bare workflows started con
 running 3 activities that make one POST /api/v1/statuses with httpx — the same platform work
 without Herald's API and database. Both sides use fresh emulator accounts and the same worker
 limits (settings.platform_concurrency concurrent platform activities) and submit with the same
-client concurrency. The goal (the issue): Herald ≥ 0.5 x baseline.
+client concurrency. The goal (the issue): Herald ≥ 0.8 x baseline.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.baseline_activities import Destination
-from bench.baseline_worker import BaselineQueues, running_baseline
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
 from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
-from bench.processes import Children, baseline_process, herald_processes
 from bench.report import at_least, row
+from bench.sides import BaselineSide, HeraldSide, sides_for
 from bench.stats import ratio, summary_ms
 from herald import temporal as names
 from herald.db.models import Post, PostTarget
@@ -52,21 +47,7 @@ POLL_S = 0.05
 # Workflows of each run whose histories are read (after the clock stops) and counted.
 HISTORY_SAMPLE = 10
 TIMEOUT_S = 600.0
-GOAL = 0.5
-
-
-@dataclass
-class HeraldSide:
-    """Where Herald's API answers, and its processes when it runs in its own."""
-
-    api: httpx.AsyncClient
-    children: Children | None = None
-
-
-@dataclass
-class BaselineSide:
-    queues: BaselineQueues
-    children: Children | None = None
+GOAL = 0.8
 
 
 async def _herald(
@@ -332,25 +313,6 @@ async def _round(
     return herald, baseline
 
 
-@contextlib.asynccontextmanager
-async def _sides(
-    stack: BenchStack, in_process: bool
-) -> AsyncIterator[tuple[HeraldSide, BaselineSide]]:
-    """Both sides, either as the test suite builds them (API through ASGI and every worker in
-    this process) or as they are deployed (bench/processes.py)."""
-    if in_process:
-        async with running_baseline(stack.settings, stack.client) as queues:
-            yield HeraldSide(stack.api), BaselineSide(queues)
-        return
-    queue = f"{stack.settings.temporal_task_queue}-processes"
-    async with (
-        herald_processes(stack.settings, queue) as (url, herald_children),
-        httpx.AsyncClient(base_url=url, timeout=60) as api,
-        baseline_process(stack.settings) as (queues, baseline_children),
-    ):
-        yield HeraldSide(api, herald_children), BaselineSide(queues, baseline_children)
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     posts, concurrency, rounds = _parameters(args)
     in_process = bool(getattr(args, "in_process", False))
@@ -362,7 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             f"platform activities, {concurrency} submissions in flight",
             flush=True,
         )
-        async with _sides(stack, in_process) as sides:
+        async with sides_for(stack, in_process=in_process) as sides:
             warmup = min(WARMUP_POSTS, posts)
             print(f"[{NAME}] warming up both paths ({warmup} posts each)", flush=True)
             await _baseline(stack, sides[1], warmup, concurrency)

@@ -10,8 +10,8 @@ from typing import Any
 def row(
     metric: str,
     measured: float,
-    baseline: float,
-    value_ratio: float,
+    baseline: float | None,
+    value_ratio: float | None,
     goal: str,
     met: bool | None,
     *,
@@ -19,14 +19,15 @@ def row(
     baseline_label: str = "baseline",
 ) -> dict[str, Any]:
     """One line of the table: a figure, the baseline it is compared with, and their ratio;
-    `met` is None for a figure that has no goal of its own."""
+    `met` is None for a figure that has no goal of its own; a figure measured against no
+    baseline has None for both."""
     return {
         "metric": metric,
         "measured": measured,
         "measured_label": measured_label,
         "baseline": baseline,
         "baseline_label": baseline_label,
-        "ratio": None if math.isnan(value_ratio) else round(value_ratio, 3),
+        "ratio": None if value_ratio is None or math.isnan(value_ratio) else round(value_ratio, 3),
         "goal": goal,
         "met": met,
     }
@@ -60,7 +61,8 @@ def markdown_table(results: Iterable[dict[str, Any]]) -> str:
             lines.append(
                 f"| {result['name']} | {line['metric']} "
                 f"| {_number(line['measured'])} ({line['measured_label']}) "
-                f"| {_number(line['baseline'])} ({line['baseline_label']}) "
+                f"| {_number(line['baseline'])}"
+                f"{f' ({label})' if (label := line['baseline_label']) else ''} "
                 f"| {_number(line['ratio'])} | {line['goal']} "
                 f"| {'—' if line['met'] is None else 'yes' if line['met'] else 'no'} |"
             )

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-platform caps that replace platform_concurrency, as JSON: {"tiktok": 4}.',
     )
+    worker_max_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        description="Workflow runs a worker keeps in memory (Temporal's sticky cache; about "
+        "110 KB each). More sleeping posts than this cost no worker memory: an evicted run is "
+        "rebuilt from its history when it wakes.",
+    )
     publish_attempts: int = Field(
         default=5, description="Attempts per target before it is marked failed."
     )
