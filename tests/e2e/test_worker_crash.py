@@ -34,10 +34,12 @@ async def test_sigkill_mid_publish_publishes_everything_exactly_once(
     tenant = await stack.new_tenant()
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
-    # The platform stores each status, then answers slowly: the worst moment to die.
+    # The platform stores each status, then answers slowly: the worst moment to die. Slow
+    # enough that creating the posts one by one ends while most are still in flight (at 0.5 s
+    # a worker that takes posts in fast had published all 50 before the check).
     fault = {
         "platform": "mastodon",
-        "delay_s": 0.5,
+        "delay_s": 2.0,
         "path": "/api/v1/statuses",
         "method": "POST",
         "phase": "after",
