@@ -1,6 +1,7 @@
 """Records the history of a post workflow run (rescheduled, then published with one target
-failing) into tests/workflows/histories/, for the replay test. Rerun only on purpose:
-`python -m tests.workflows.record_history` — a released history must keep replaying."""
+failing) into tests/workflows/histories/, for the replay test. Rerun only on purpose, for a
+history that is not there yet: `python -m tests.workflows.record_history [NAME]` — a released
+history must keep replaying, never be re-recorded. NAME is one of RUNS (default: the first)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,18 @@ from tests.workflows.test_post_workflow import FakeActivities, workers_for
 from workflows.post import PostWorkflow
 
 OUT = Path(__file__).parent / "histories"
+# Each recorded run: the flags of its start. The first predates both flags; the second starts
+# as the API has since 2026-12-02 (database steps as local activities).
+RUNS = {
+    "post_rescheduled_partial": {},
+    "post_rescheduled_partial_local_steps": {"lean_publish": True, "local_steps": True},
+}
 
 
-async def main() -> None:
+async def main(name: str) -> None:
+    out = OUT / f"{name}.json"
+    if out.exists():
+        raise SystemExit(f"{out} exists: a recorded history is never re-recorded")
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -34,7 +44,7 @@ async def main() -> None:
         async with workers_for(env, fake, queue):
             handle = await env.client.start_workflow(
                 PostWorkflow.run,
-                PostWorkflowInput(post_id=str(uuid.uuid4())),
+                PostWorkflowInput(post_id=str(uuid.uuid4()), **RUNS[name]),
                 id=f"post/{uuid.uuid4()}",
                 task_queue=queue,
             )
@@ -44,10 +54,10 @@ async def main() -> None:
             await handle.result()
             history = await handle.fetch_history()
         OUT.mkdir(exist_ok=True)
-        (OUT / "post_rescheduled_partial.json").write_text(history.to_json())
+        out.write_text(history.to_json())
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else next(iter(RUNS))))
