@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeating
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import Mirror, MirrorPost, SocialAccount
@@ -41,6 +42,12 @@ class MirrorActivities:
 
     @activity.defn(name="poll_mirror")
     async def poll_mirror(self, input: MirrorInput) -> MirrorPoll:
+        # Heartbeats: a worker killed mid-poll is noticed within the workflow's heartbeat
+        # timeout, not after the whole start-to-close timeout.
+        async with heartbeating():
+            return await self._poll(input)
+
+    async def _poll(self, input: MirrorInput) -> MirrorPoll:
         async with self._sessions() as session:
             mirror = await session.get(Mirror, uuid.UUID(input.mirror_id))
             if mirror is None:

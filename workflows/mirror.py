@@ -36,6 +36,8 @@ class MirrorWorkflow:
                     MirrorActivities.poll_mirror,
                     input,
                     start_to_close_timeout=timedelta(minutes=5),
+                    # A worker killed mid-poll is noticed in seconds; the poll is retried.
+                    heartbeat_timeout=timedelta(seconds=10),
                     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
                 )
                 if not result.exists:
