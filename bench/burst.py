@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.baseline_activities import Destination
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
 from bench.harness import BenchStack, CpuMeter, open_stack
 from bench.report import at_most, row
 from bench.sides import BaselineSide, HeraldSide, sides_for
+from bench.stamps import iso, parse
 from bench.stats import ratio, summary_ms
 
 NAME = "burst"
@@ -42,14 +42,6 @@ GOAL = 1.3
 
 # Creates one post (Herald) or starts one workflow (baseline) due at the given second.
 Submit = Callable[[int, datetime], Awaitable[None]]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _second(lead_s: float) -> datetime:
@@ -81,7 +73,7 @@ async def _landed(
         stamps: list[datetime] = []
         for username in usernames:
             posts = await stack.emulator_posts(username)
-            stamps += [_parse(p["created_at"]) for p in posts if p["text"].startswith(prefix)]
+            stamps += [parse(p["created_at"]) for p in posts if p["text"].startswith(prefix)]
         if len(stamps) >= count * len(usernames):
             break
         if time.monotonic() > deadline:
@@ -142,7 +134,7 @@ async def _herald(stack: BenchStack, side: HeraldSide, count: int, lead_s: float
     async def create(index: int, due: datetime) -> None:
         response = await side.api.post(
             "/v1/posts",
-            json={"content": f"{prefix}#{index}", "targets": targets, "scheduled_at": _iso(due)},
+            json={"content": f"{prefix}#{index}", "targets": targets, "scheduled_at": iso(due)},
             headers=tenant.headers,
         )
         if response.status_code != 201:
@@ -155,9 +147,7 @@ async def _herald(stack: BenchStack, side: HeraldSide, count: int, lead_s: float
 async def _baseline(
     stack: BenchStack, side: BaselineSide, count: int, lead_s: float
 ) -> dict[str, Any]:
-    accounts = [await stack.emulator_account() for _ in range(ACCOUNTS)]
-    instance_url = f"{stack.emulator_url}/mastodon"
-    destinations = [Destination(instance_url=instance_url, token=token) for _, token in accounts]
+    usernames, destinations = await stack.emulator_destinations(ACCOUNTS)
     run = uuid.uuid4().hex[:8]
     prefix = f"bench burst baseline {run} "
 
@@ -176,7 +166,6 @@ async def _baseline(
         )
 
     cpu = CpuMeter(side.children)
-    usernames = [username for username, _ in accounts]
     return await _burst(stack, start, usernames, prefix, count, lead_s, cpu)
 
 

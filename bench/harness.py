@@ -31,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.gateway import TemporalGateway
 from api.resources import Resources
+from bench.baseline_activities import Destination
 from bench.processes import Children
 from emulator.app import create_app as create_emulator
 from herald import temporal as names
@@ -115,6 +116,14 @@ class BenchStack:
         )
         created.raise_for_status()
         return username, str(created.json()["token"])
+
+    async def emulator_destinations(self, count: int) -> tuple[list[str], list[Destination]]:
+        """`count` fresh emulator accounts as the baselines post to them: (usernames, where)."""
+        accounts = [await self.emulator_account() for _ in range(count)]
+        instance_url = f"{self.emulator_url}/mastodon"
+        return [username for username, _ in accounts], [
+            Destination(instance_url=instance_url, token=token) for _, token in accounts
+        ]
 
     async def emulator_posts(self, username: str) -> list[dict[str, Any]]:
         return await self.stack.emulator_posts("mastodon", username)

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from bench.baseline_activities import Destination
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
 from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
 from bench.report import at_least, row
@@ -199,9 +198,7 @@ async def _rows(engine: Any, query: Any) -> list[Any]:
 async def _baseline(
     stack: BenchStack, side: BaselineSide, posts: int, concurrency: int
 ) -> dict[str, Any]:
-    accounts = [await stack.emulator_account() for _ in range(ACCOUNTS)]
-    instance_url = f"{stack.emulator_url}/mastodon"
-    destinations = [Destination(instance_url=instance_url, token=token) for _, token in accounts]
+    usernames, destinations = await stack.emulator_destinations(ACCOUNTS)
     run = uuid.uuid4().hex[:8]
     gate = asyncio.Semaphore(concurrency)
     workflow_ids = [f"bench-fanout/{run}/{index}" for index in range(posts)]
@@ -228,7 +225,7 @@ async def _baseline(
     elapsed = time.perf_counter() - started
     spent = cpu.stop()
     made = sum(len(r) for r in results)
-    for username, _ in accounts:
+    for username in usernames:
         if len(await stack.emulator_posts(username)) != posts:
             raise RuntimeError(f"baseline: @{username} did not get {posts} statuses")
     return {

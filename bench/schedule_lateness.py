@@ -20,6 +20,7 @@ from bench.baseline_worker import BaselineQueues, running_baseline
 from bench.baseline_workflows import TimerInput, TimerWorkflow
 from bench.harness import BenchStack, BenchTenant, open_stack
 from bench.report import at_most, row
+from bench.stamps import iso, parse
 from bench.stats import ratio, summary_ms
 
 NAME = "schedule_lateness"
@@ -58,14 +59,6 @@ def _times(
     return [at(step * i) for i in range(count)], [at(step * (i + 0.5)) for i in range(count)]
 
 
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 async def _herald(stack: BenchStack, tenant: BenchTenant, due: list[datetime]) -> dict[str, Any]:
     username = tenant.usernames[0]
     count = len(due)
@@ -80,7 +73,7 @@ async def _herald(stack: BenchStack, tenant: BenchTenant, due: list[datetime]) -
                 json={
                     "content": text,
                     "targets": [{"account_id": str(tenant.account_ids[0])}],
-                    "scheduled_at": _iso(at),
+                    "scheduled_at": iso(at),
                 },
                 headers=tenant.headers,
             )
@@ -96,7 +89,7 @@ async def _herald(stack: BenchStack, tenant: BenchTenant, due: list[datetime]) -
     await asyncio.sleep(max(0.0, (due[-1] - datetime.now(UTC)).total_seconds()))
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
-        seen = {p["text"]: _parse(p["created_at"]) for p in await stack.emulator_posts(username)}
+        seen = {p["text"]: parse(p["created_at"]) for p in await stack.emulator_posts(username)}
         if all(text in seen for text in texts):
             break
         if time.monotonic() > deadline:

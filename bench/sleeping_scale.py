@@ -27,6 +27,7 @@ import psutil
 from bench.harness import BenchStack, open_stack
 from bench.processes import herald_processes
 from bench.report import at_most, row
+from bench.stamps import iso, parse
 from bench.stats import summary_ms
 from herald import temporal as names
 
@@ -48,14 +49,6 @@ QUIET_SAMPLES = 3
 QUIET_TIMEOUT_S = 900.0
 GOAL_WORKER_MB = 300.0
 GOAL_P99_MS = 1000.0
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 class MemoryWatch:
@@ -116,7 +109,7 @@ async def _create(
                 json={
                     "content": f"bench sleeping #{index}",
                     "targets": [{"account_id": account}],
-                    "scheduled_at": _iso(due[index]),
+                    "scheduled_at": iso(due[index]),
                 },
                 headers=headers,
             )
@@ -162,7 +155,7 @@ async def _probes(
     for text, at in texts.items():
         response = await api.post(
             "/v1/posts",
-            json={"content": text, "targets": [{"account_id": account}], "scheduled_at": _iso(at)},
+            json={"content": text, "targets": [{"account_id": account}], "scheduled_at": iso(at)},
             headers=headers,
         )
         if response.status_code != 201:
@@ -171,7 +164,7 @@ async def _probes(
     await asyncio.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()))
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
-        seen = {p["text"]: _parse(p["created_at"]) for p in await stack.emulator_posts(username)}
+        seen = {p["text"]: parse(p["created_at"]) for p in await stack.emulator_posts(username)}
         if all(text in seen for text in texts):
             return [(seen[text] - at).total_seconds() for text, at in texts.items()]
         if time.monotonic() > deadline:
