@@ -38,6 +38,7 @@ from herald.storage.base import MediaStorage
 from platforms.base import (
     AccountContext,
     AuthExpired,
+    Duplicate,
     MediaItem,
     PlatformAdapter,
     PlatformError,
@@ -174,7 +175,17 @@ class PublishActivities:
             if existing:
                 log.info("target %s: found the post an earlier attempt made", target_id)
                 return existing
-        return await adapter.publish(account, request)
+        try:
+            return await adapter.publish(account, request)
+        except Duplicate:
+            if resume_since is None:
+                raise  # nothing of ours can be there: the account's own earlier post
+            # A call we gave up on can still land after the look above: the platform holds it.
+            existing = await adapter.find_existing(account, request, resume_since)
+            if existing is None:
+                raise
+            log.info("target %s: an earlier attempt landed late; adopting its post", target_id)
+            return existing
 
     async def _renewed_context(self, account: AccountContext) -> AccountContext | str:
         """The account with freshly refreshed tokens, or why they could not be renewed."""

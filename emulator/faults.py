@@ -8,6 +8,10 @@ if ``status`` is set, answers that status with the platform's own error body.
 front end refusing it. ``phase="after"`` lets the platform fully process the request (the
 status is created and stored) and only then replaces or delays the answer: "the platform did
 it but the client never learned", which is what at-most-once publishing must survive.
+
+``lands_after_s`` (with ``phase="before"`` and a ``status``) answers the status at once and
+carries the request out that many seconds later, unseen: a gateway that gave up while the
+platform went on, so the work lands after the client has moved on (and after any look it takes).
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator.asgi import run_captured, send_json
+from emulator.asgi import read_body, replaying, run_captured, send_json
 from emulator.platform import KNOWN_PLATFORMS, PlatformEmulator, split_platform_path
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ class FaultSpec(BaseModel):
     path: str | None = None
     method: str | None = None
     phase: Phase = "before"
+    lands_after_s: float | None = Field(default=None, ge=0.0, le=600.0)
     # Not in the original contract: overrides the platform's default error message.
     message: str | None = None
 
@@ -54,6 +59,12 @@ class FaultSpec(BaseModel):
         if value not in KNOWN_PLATFORMS:
             raise ValueError(f"unknown platform {value!r}; known: {', '.join(KNOWN_PLATFORMS)}")
         return value
+
+    @model_validator(mode="after")
+    def _lands_only_after_an_answer(self) -> FaultSpec:
+        if self.lands_after_s is not None and (self.phase != "before" or self.status is None):
+            raise ValueError("lands_after_s needs phase 'before' and a status to answer first")
+        return self
 
     @field_validator("method")
     @classmethod
@@ -141,6 +152,8 @@ class FaultMiddleware:
         self.app = app
         self.state = state
         self.platforms = platforms
+        # Requests carried out after their answer (lands_after_s); held so they are not collected.
+        self._landing: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         split = (
@@ -159,6 +172,8 @@ class FaultMiddleware:
             if before.spec.delay_s:
                 await asyncio.sleep(before.spec.delay_s)
             if before.spec.status is not None:
+                if before.spec.lands_after_s is not None:
+                    await self._land_later(scope, receive, before.spec.lands_after_s)
                 await self._answer(send, platform, before)
                 return
 
@@ -176,6 +191,18 @@ class FaultMiddleware:
                 await self._answer(send, platform, after)
                 return
         await captured.replay(send)
+
+    async def _land_later(self, scope: Scope, receive: Receive, delay_s: float) -> None:
+        """Reads the request now and has the platform carry it out after `delay_s`."""
+        body = await read_body(receive)
+
+        async def land() -> None:
+            await asyncio.sleep(delay_s)
+            await run_captured(self.app, dict(scope), replaying(body))
+
+        task = asyncio.create_task(land())
+        self._landing.add(task)
+        task.add_done_callback(self._landing.discard)
 
     async def _answer(self, send: Send, platform: PlatformEmulator, fault: Fault) -> None:
         status = fault.spec.status

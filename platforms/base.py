@@ -42,6 +42,11 @@ class Rejected(PlatformError):
     retryable = False
 
 
+class Duplicate(Rejected):
+    """The platform refused the content as a repeat of a post the account already holds. After
+    an attempt whose answer was lost, that post is most likely the one the attempt made."""
+
+
 @dataclass(frozen=True)
 class AccountContext:
     """What an adapter needs to act as one account: decrypted credentials and settings."""

@@ -17,6 +17,7 @@ import httpx
 
 from platforms.base import (
     AuthExpired,
+    Duplicate,
     OAuthGrant,
     PlatformApp,
     PlatformError,
@@ -31,6 +32,8 @@ GRAPH_VERSION = "v26.0"
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
 TOKEN_CODES = frozenset({190, 102})
 TRANSIENT_CODES = frozenset({1, 2})
+# "Duplicate status message": the Page already holds this text.
+DUPLICATE_CODE = 506
 
 
 def graph_error(response: httpx.Response) -> dict[str, Any]:
@@ -80,6 +83,8 @@ def classify(
         return Transient(message, code=label, status=status)
     if error.get("is_transient") is True:
         return Transient(message, code=label, status=status)
+    if code == DUPLICATE_CODE:
+        return Duplicate(message, code=label, status=status)
     return Rejected(message, code=label, status=status)
 
 

@@ -20,6 +20,7 @@ import httpx
 from platforms.base import (
     AccountContext,
     AuthExpired,
+    Duplicate,
     PlatformApp,
     PlatformError,
     RateLimited,
@@ -30,6 +31,8 @@ from platforms.http import json_object, retry_after_seconds, send, transport_err
 
 # A version LinkedIn keeps active for a year from its release (May 2026).
 API_VERSION = "202605"
+# LinkedIn refuses the same commentary posted again (422, in errorDetails.inputErrors).
+DUPLICATE_CODE = "DUPLICATE_POST"
 
 
 def encoded(urn: str) -> str:
@@ -60,6 +63,8 @@ def classify(response: httpx.Response) -> PlatformError:
         return AuthExpired(message, code=code, status=status)
     if status >= 500 or status in (408, 425):
         return Transient(message, code=code, status=status)
+    if code == DUPLICATE_CODE:
+        return Duplicate(message, code=code, status=status)
     return Rejected(message, code=code, status=status)
 
 

@@ -28,6 +28,7 @@ from platforms.base import (
     AccountContext,
     AccountIdentity,
     AuthExpired,
+    Duplicate,
     OAuthGrant,
     OAuthStart,
     PlatformAdapter,
@@ -40,7 +41,7 @@ from platforms.base import (
 )
 from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
 from platforms.oauth import expires_after, token_request
-from platforms.x_http import XApi, classify, is_duplicate
+from platforms.x_http import XApi, classify
 from platforms.x_media import upload
 from platforms.x_rules import validate_request
 from platforms.x_text import url_spans
@@ -129,9 +130,7 @@ class XAdapter(PlatformAdapter):
             body["reply_settings"] = reply_settings
         try:
             head = await self._create(account, body)
-        except Rejected as err:
-            if not is_duplicate(err):
-                raise
+        except Duplicate:
             # An earlier attempt got through: that Tweet is this post.
             since = datetime.now(UTC) - DUPLICATE_LOOKBACK
             found = await self.find_existing(account, request, since)
@@ -162,9 +161,7 @@ class XAdapter(PlatformAdapter):
                     existing = await self._create(
                         account, {"text": part, "reply": {"in_reply_to_tweet_id": previous}}
                     )
-                except Rejected as err:
-                    if not is_duplicate(err):
-                        raise
+                except Duplicate:
                     known = await self._timeline(account, {"since_id": previous})
                     existing = self._reply_in(known, previous, part)
                     if existing is None:

@@ -18,6 +18,7 @@ import httpx
 from platforms.base import (
     AccountContext,
     AuthExpired,
+    Duplicate,
     PlatformApp,
     PlatformError,
     RateLimited,
@@ -66,11 +67,9 @@ def classify(response: httpx.Response) -> PlatformError:
         return AuthExpired(message, code=code, status=status)
     if status >= 500 or status in (408, 425):
         return Transient(message, code=code, status=status)
+    if status == 403 and DUPLICATE_MARKER in message.lower():
+        return Duplicate(message, code=code, status=status)
     return Rejected(message, code=code, status=status)
-
-
-def is_duplicate(error: PlatformError) -> bool:
-    return error.status == 403 and DUPLICATE_MARKER in error.message.lower()
 
 
 class XApi:

@@ -746,6 +746,28 @@ async def test_after_phase_delay_lets_a_client_time_out_after_the_post_exists(
     assert [p["text"] for p in await emulator_posts(client)] == ["slow"]
 
 
+async def test_a_landing_fault_answers_at_once_and_makes_the_post_later(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    await add_fault(client, status=504, lands_after_s=0.5, method="POST", path="/statuses")
+    response = await post_status(client, alice, status="landing later")
+    assert response.status_code == 504
+    assert await emulator_posts(client) == []  # not yet: the gateway gave up first
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if posts := await emulator_posts(client):
+            break
+    assert [p["text"] for p in posts] == ["landing later"]
+
+
+async def test_a_landing_fault_needs_an_answer_before_it(client: httpx.AsyncClient) -> None:
+    for spec in ({"phase": "after", "status": 500}, {"delay_s": 1}):
+        refused = await client.post(
+            "/_emulator/faults", json={"platform": "mastodon", "lands_after_s": 1, **spec}
+        )
+        assert refused.status_code == 422, refused.text
+
+
 async def test_fault_count_expires(client: httpx.AsyncClient, alice: User) -> None:
     await add_fault(client, status=500, count=2, method="POST")
     listed = (await client.get("/_emulator/faults")).json()["data"]

@@ -145,6 +145,26 @@ async def test_a_lost_answer_does_not_post_twice(stack: Stack) -> None:
     assert post["targets"][0]["platform_post_id"] == head["id"]
 
 
+async def test_a_post_that_lands_after_the_retry_looked_is_adopted_not_refused(
+    stack: Stack,
+) -> None:
+    """The first call is answered 504 but the Page gets the post 3 s later, after the retry
+    looked and found nothing; the retry's own call (slowed to land later still) is refused as
+    "Duplicate status message", and that post is then this target's post."""
+    tenant = await stack.new_tenant((PLATFORM,))
+    await _fault(stack, status=504, lands_after_s=3, count=1, path="/feed", method="POST")
+    await _fault(stack, delay_s=5, count=1, path="/feed", method="POST")
+    try:
+        post = await _publish(stack, tenant, "late but once")
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    [target] = post["targets"]
+    assert target["status"] == "published", target["error"]
+    assert target["attempts"] == 2
+    [made] = await _posts(stack, tenant)
+    assert target["platform_post_id"] == made["id"]
+
+
 async def test_an_invalid_token_is_refreshed_once_then_fails_the_target(stack: Stack) -> None:
     tenant = await stack.new_tenant((PLATFORM,))
     await _fault(stack, status=401, count=1, path="/feed", method="POST")

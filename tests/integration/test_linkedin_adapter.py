@@ -146,6 +146,26 @@ async def test_a_lost_answer_does_not_post_twice_and_the_comment_is_completed(
     assert post["targets"][0]["platform_post_id"] == posts[0]["id"]
 
 
+async def test_a_post_that_lands_after_the_retry_looked_is_adopted_not_refused(
+    stack: Stack,
+) -> None:
+    """The first call is answered 504 but LinkedIn makes the post 3 s later, after the retry
+    looked for it and found nothing; the retry's own call (slowed to land later still) is
+    refused as a duplicate of that post, which is then this target's post, not a failure."""
+    tenant = await stack.new_tenant(("linkedin",))
+    await _fault(stack, status=504, lands_after_s=3, count=1, path="/rest/posts", method="POST")
+    await _fault(stack, delay_s=5, count=1, path="/rest/posts", method="POST")
+    try:
+        post = await _publish(stack, tenant, "late but once")
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    [target] = post["targets"]
+    assert target["status"] == "published", target["error"]
+    assert target["attempts"] == 2
+    [made] = await _posts(stack, tenant)
+    assert target["platform_post_id"] == made["id"]
+
+
 async def test_an_invalid_token_fails_the_target_as_auth_expired(stack: Stack) -> None:
     """Without a refresh token (LinkedIn grants them to approved apps only) the one refresh
     Herald tries cannot help: the target fails, asking for a reconnect."""
