@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.accounts import AccountTokenActivities
 from activities.media import MediaActivities
 from activities.mirrors import MirrorActivities
+from activities.outcomes import OutcomeStore
 from activities.posts import PostActivities
 from activities.publish import PublishActivities
 from activities.reconciler import ReconcilerActivities
@@ -75,6 +76,8 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     storage = build_storage(settings)
     cipher = CredentialCipher(load_or_create_secret_key(settings))
     read_sessions = create_session_factory(engine, read_only=True)
+    # One per process: outcomes from every activity of the process share transactions.
+    outcomes = OutcomeStore(sessions)
     posts = PostActivities(
         sessions,
         settings.publish_attempts,
@@ -82,8 +85,11 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         publish_retry=RetrySchedule(
             initial_s=settings.publish_retry_initial_s, max_s=settings.publish_retry_max_s
         ),
+        outcomes=outcomes,
     )
-    publish = PublishActivities(sessions, adapters, cipher, storage, read_sessions=read_sessions)
+    publish = PublishActivities(
+        sessions, adapters, cipher, storage, read_sessions=read_sessions, outcomes=outcomes
+    )
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, http)
     tokens = AccountTokenActivities(sessions, adapters, cipher)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outcomes import store_failure
+from activities.outcomes import OutcomeStore
 from herald.db.engine import SessionFactory
 from herald.db.models import Post, Workspace
 from herald.db.types import utcnow
@@ -42,8 +42,10 @@ class PostActivities:
         max_attempts: int,
         read_sessions: SessionFactory | None = None,
         publish_retry: RetrySchedule | None = None,
+        outcomes: OutcomeStore | None = None,
     ) -> None:
         self._sessions = sessions
+        self._outcomes = outcomes or OutcomeStore(sessions)
         self._publish_retry = publish_retry or RetrySchedule()
         # Sessions that never write: on SQLite they take no write lock.
         self._read_sessions = read_sessions or sessions
@@ -178,8 +180,8 @@ class PostActivities:
 
     @activity.defn(name="record_target_failure")
     async def record_target_failure(self, failure: TargetFailure) -> TargetOutcome:
-        return await store_failure(
-            self._sessions, failure.target_id, failure.code, failure.message, failure.retryable
+        return await self._outcomes.store_failure(
+            failure.target_id, failure.code, failure.message, failure.retryable
         )
 
     @activity.defn(name="finalize_post")

@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
-from activities.outcomes import outcome_of, store, store_failure
+from activities.outcomes import OutcomeStore, outcome_of
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import Post, PostTarget, SocialAccount
@@ -100,8 +100,10 @@ class PublishActivities:
         cipher: CredentialCipher,
         storage: MediaStorage,
         read_sessions: SessionFactory | None = None,
+        outcomes: OutcomeStore | None = None,
     ) -> None:
         self._sessions = sessions
+        self._outcomes = outcomes or OutcomeStore(sessions)
         # Sessions that never write: on SQLite they take no write lock.
         self._read_sessions = read_sessions or sessions
         self._adapters = adapters
@@ -283,12 +285,12 @@ class PublishActivities:
             list(published.extra_post_ids),
             published.published_at or utcnow(),
         )
-        return await store(self._sessions, target_id, values, unless_published=False)
+        return await self._outcomes.store(target_id, values, unless_published=False)
 
     async def _finish_failed(
         self, target_id: str, code: str, message: str, retryable: bool
     ) -> TargetOutcome:
-        return await store_failure(self._sessions, target_id, code, message, retryable)
+        return await self._outcomes.store_failure(target_id, code, message, retryable)
 
     async def _note_error(self, target_id: str, err: PlatformError) -> None:
         """Keeps the last error visible on a target that is still being retried."""

@@ -1,25 +1,41 @@
-"""Storing one target's outcome and the post status it leads to, in a handful of plain
+"""Storing targets' outcomes and the post statuses they lead to, in a handful of plain
 statements: this runs once per published target, the hottest write in Herald, so it avoids
-loading the post and its targets as ORM objects (only the final status change, which emits an
-event with the whole post, does).
+loading posts and targets as ORM objects (only a post's status change, which emits an event with
+the whole post, does). Several outcomes share one transaction and the same statements.
 
-Concurrent outcomes of one post serialise on the post row (FOR UPDATE; SQLite's writer lock
-does the same), so the outcome stored last always sees every other target decided."""
+Concurrent outcomes of one post serialise on the post row (FOR UPDATE, taken in post id order so
+two batches cannot deadlock; SQLite's writer lock does the same), so the outcome stored last
+always sees every other target decided."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post, PostTarget
 from herald.db.types import utcnow
 from herald.posts.status import derive_post_status, refresh_status
 from herald.status import PostPhase, PostStatus, TargetStatus
+
+# Plain tables for the executemany updates (an ORM update with many rows means something else).
+_TARGETS = cast(Table, PostTarget.__table__)
+_POSTS = cast(Table, Post.__table__)
+
+
+@dataclass(frozen=True)
+class OutcomeWrite:
+    """`values` for one target's columns; `unless_published`: never over a published target."""
+
+    target_id: uuid.UUID
+    values: dict[str, Any]
+    unless_published: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,54 +55,124 @@ async def store_outcome(
     *,
     unless_published: bool = False,
 ) -> StoredOutcome | None:
-    """Writes `values` onto the target (not over a published one if `unless_published`) and
-    re-derives the post's status; None if the target is gone."""
-    locked = (
-        await session.execute(
-            select(Post.id, Post.phase, Post.status, Post.published_at)
+    """Writes `values` onto the target and re-derives the post's status; None if the target is
+    gone."""
+    [stored] = await store_outcomes(session, [OutcomeWrite(target_id, values, unless_published)])
+    return stored
+
+
+async def store_outcomes(
+    session: AsyncSession, writes: Sequence[OutcomeWrite]
+) -> list[StoredOutcome | None]:
+    """Applies `writes` in order and re-derives their posts' statuses, in the caller's
+    transaction; for each write its target as stored (None: the target is gone)."""
+    connection = await session.connection()
+    locked = {
+        row.target_id: row
+        for row in await connection.execute(
+            select(
+                PostTarget.id.label("target_id"),
+                Post.id.label("post_id"),
+                Post.phase,
+                Post.status,
+                Post.published_at,
+            )
             .join(PostTarget, PostTarget.post_id == Post.id)
-            .where(PostTarget.id == target_id)
+            .where(PostTarget.id.in_({w.target_id for w in writes}))
+            .order_by(Post.id)
             .with_for_update(of=Post)
         )
-    ).first()
-    if locked is None:
-        return None
-    post_id, phase, before, published_before = locked
-    change = update(PostTarget).where(PostTarget.id == target_id)
-    if unless_published:
-        change = change.where(PostTarget.status != TargetStatus.PUBLISHED)
-    await session.execute(change.values(**values, updated_at=utcnow()))
-    rows = (
-        await session.execute(
+    }
+    found = [w for w in writes if w.target_id in locked]
+    if not found:
+        return [None] * len(writes)
+    await _write_targets(session, found)
+    post_ids = {locked[w.target_id].post_id for w in found}
+    targets = (
+        await connection.execute(
             select(
                 PostTarget.id,
+                PostTarget.post_id,
                 PostTarget.status,
                 PostTarget.published_at,
                 PostTarget.platform_post_id,
                 PostTarget.platform_post_url,
                 PostTarget.error_code,
                 PostTarget.error_message,
-            ).where(PostTarget.post_id == post_id)
+            ).where(PostTarget.post_id.in_(post_ids))
         )
     ).all()
-    mine = next(r for r in rows if r.id == target_id)
-    status = derive_post_status(PostPhase(phase), (TargetStatus(r.status) for r in rows))
-    published_times: list[datetime] = [r.published_at for r in rows if r.published_at]
-    published_at = min(published_times) if published_times else None
-    if status != before:
-        # Rare (once or twice per post): the event carries the whole post, so load it.
-        post = await session.get(Post, post_id, populate_existing=True)
-        assert post is not None
-        status = refresh_status(session, post)
-    elif published_at != published_before:
-        await session.execute(
-            update(Post).where(Post.id == post_id).values(published_at=published_at)
+    statuses = await _refresh_posts(session, [locked[w.target_id] for w in found], targets)
+    by_id = {t.id: t for t in targets}
+    stored: list[StoredOutcome | None] = []
+    for write in writes:
+        lock = locked.get(write.target_id)
+        if lock is None:
+            stored.append(None)
+            continue
+        mine = by_id[write.target_id]
+        stored.append(
+            StoredOutcome(
+                status=TargetStatus(mine.status),
+                platform_post_id=mine.platform_post_id,
+                platform_post_url=mine.platform_post_url,
+                error_code=mine.error_code,
+                error_message=mine.error_message,
+                post_status=statuses[lock.post_id],
+            )
         )
-    return StoredOutcome(
-        status=TargetStatus(mine.status),
-        platform_post_id=mine.platform_post_id,
-        platform_post_url=mine.platform_post_url,
-        error_code=mine.error_code,
-        error_message=mine.error_message,
-        post_status=status,
-    )
+    return stored
+
+
+async def _write_targets(session: AsyncSession, writes: Sequence[OutcomeWrite]) -> None:
+    """One statement per kind of write (its columns and condition), run for all its rows."""
+    connection = await session.connection()
+    now = utcnow()
+    kinds: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]] = defaultdict(list)
+    for write in writes:
+        columns = tuple(sorted(write.values))
+        params = {f"new_{name}": value for name, value in write.values.items()}
+        kinds[(columns, write.unless_published)].append(
+            {"target": write.target_id, "new_updated_at": now, **params}
+        )
+    for (columns, unless_published), rows in kinds.items():
+        change = update(_TARGETS).where(_TARGETS.c.id == bindparam("target"))
+        if unless_published:
+            change = change.where(_TARGETS.c.status != TargetStatus.PUBLISHED)
+        names = (*columns, "updated_at")
+        await connection.execute(change.values({n: bindparam(f"new_{n}") for n in names}), rows)
+
+
+async def _refresh_posts(
+    session: AsyncSession, locked: Sequence[Any], targets: Sequence[Any]
+) -> dict[uuid.UUID, PostStatus]:
+    """Each post's status from its targets' rows; a changed status goes through the ORM (its
+    event carries the whole post), a changed first publish time is one plain update."""
+    states: dict[uuid.UUID, list[TargetStatus]] = defaultdict(list)
+    published: dict[uuid.UUID, list[datetime]] = defaultdict(list)
+    for target in targets:
+        states[target.post_id].append(TargetStatus(target.status))
+        if target.published_at:
+            published[target.post_id].append(target.published_at)
+    statuses: dict[uuid.UUID, PostStatus] = {}
+    moved: list[dict[str, Any]] = []
+    for post in {row.post_id: row for row in locked}.values():
+        status = derive_post_status(PostPhase(post.phase), states[post.post_id])
+        first_published = min(published[post.post_id], default=None)
+        if status != post.status:
+            # Rare (once or twice per post): the event carries the whole post, so load it.
+            loaded = await session.get(Post, post.post_id, populate_existing=True)
+            assert loaded is not None
+            status = refresh_status(session, loaded)
+        elif first_published != post.published_at:
+            moved.append({"post": post.post_id, "new_published_at": first_published})
+        statuses[post.post_id] = status
+    if moved:
+        connection = await session.connection()
+        await connection.execute(
+            update(_POSTS)
+            .where(_POSTS.c.id == bindparam("post"))
+            .values(published_at=bindparam("new_published_at")),
+            moved,
+        )
+    return statuses
