@@ -13,7 +13,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post, PostTarget
 from herald.db.types import utcnow
-from herald.posts.status import derive_post_status, refresh_status
+from herald.posts.status import STATUS_EVENTS, derive_post_status, emit
 from herald.status import PostPhase, PostStatus, TargetStatus
 
 # Plain tables for the executemany updates (an ORM update with many rows means something else).
@@ -88,18 +87,10 @@ async def store_outcomes(
         return [None] * len(writes)
     await _write_targets(session, found)
     post_ids = {locked[w.target_id].post_id for w in found}
+    # Whole rows: a post whose status changes announces itself with all its targets.
     targets = (
         await connection.execute(
-            select(
-                PostTarget.id,
-                PostTarget.post_id,
-                PostTarget.status,
-                PostTarget.published_at,
-                PostTarget.platform_post_id,
-                PostTarget.platform_post_url,
-                PostTarget.error_code,
-                PostTarget.error_message,
-            ).where(PostTarget.post_id.in_(post_ids))
+            select(_TARGETS).where(_TARGETS.c.post_id.in_(post_ids)).order_by(_TARGETS.c.position)
         )
     ).all()
     statuses = await _refresh_posts(session, [locked[w.target_id] for w in found], targets)
@@ -146,33 +137,49 @@ async def _write_targets(session: AsyncSession, writes: Sequence[OutcomeWrite]) 
 async def _refresh_posts(
     session: AsyncSession, locked: Sequence[Any], targets: Sequence[Any]
 ) -> dict[uuid.UUID, PostStatus]:
-    """Each post's status from its targets' rows; a changed status goes through the ORM (its
-    event carries the whole post), a changed first publish time is one plain update."""
-    states: dict[uuid.UUID, list[TargetStatus]] = defaultdict(list)
-    published: dict[uuid.UUID, list[datetime]] = defaultdict(list)
+    """Each post's status from its targets' rows, stored with its first publish time; a post
+    whose status changes also gets its status event (written from plain rows: this happens
+    once or twice per post)."""
+    by_post: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for target in targets:
-        states[target.post_id].append(TargetStatus(target.status))
-        if target.published_at:
-            published[target.post_id].append(target.published_at)
+        by_post[target.post_id].append(target)
     statuses: dict[uuid.UUID, PostStatus] = {}
-    moved: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    announced: list[uuid.UUID] = []
     for post in {row.post_id: row for row in locked}.values():
-        status = derive_post_status(PostPhase(post.phase), states[post.post_id])
-        first_published = min(published[post.post_id], default=None)
-        if status != post.status:
-            # Rare (once or twice per post): the event carries the whole post, so load it.
-            loaded = await session.get(Post, post.post_id, populate_existing=True)
-            assert loaded is not None
-            status = refresh_status(session, loaded)
-        elif first_published != post.published_at:
-            moved.append({"post": post.post_id, "new_published_at": first_published})
+        rows = by_post[post.post_id]
+        status = derive_post_status(PostPhase(post.phase), (TargetStatus(t.status) for t in rows))
+        first_published = min((t.published_at for t in rows if t.published_at), default=None)
         statuses[post.post_id] = status
-    if moved:
-        connection = await session.connection()
-        await connection.execute(
-            update(_POSTS)
-            .where(_POSTS.c.id == bindparam("post"))
-            .values(published_at=bindparam("new_published_at")),
-            moved,
+        if status != post.status:
+            if status in STATUS_EVENTS:
+                announced.append(post.post_id)
+        elif first_published == post.published_at:
+            continue
+        changes.append(
+            {"post": post.post_id, "new_status": status, "new_published_at": first_published}
         )
+    if not changes:
+        return statuses
+    connection = await session.connection()
+    await connection.execute(
+        update(_POSTS)
+        .where(_POSTS.c.id == bindparam("post"))
+        .values(
+            status=bindparam("new_status"),
+            published_at=bindparam("new_published_at"),
+            updated_at=utcnow(),
+        ),
+        changes,
+    )
+    if announced:
+        for post in await connection.execute(select(_POSTS).where(_POSTS.c.id.in_(announced))):
+            emit(session, _detached(post, by_post[post.id]), STATUS_EVENTS[statuses[post.id]])
     return statuses
+
+
+def _detached(post: Any, targets: Sequence[Any]) -> Post:
+    """The post as plain objects outside the session, for its event (PostOut.of reads it)."""
+    detached = Post(**post._mapping)
+    detached.targets = [PostTarget(**t._mapping) for t in targets]
+    return detached

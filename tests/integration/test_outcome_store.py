@@ -51,6 +51,15 @@ async def _events(stack: Stack, post_id: str) -> list[str]:
         return list(rows)
 
 
+async def _event_data(stack: Stack, post_id: str, event_type: str) -> Any:
+    async with stack.resources.sessions() as session:
+        return await session.scalar(
+            select(Event.data).where(
+                Event.resource_id == uuid.UUID(post_id), Event.type == event_type
+            )
+        )
+
+
 async def test_outcomes_arriving_together_share_a_transaction_and_answer_each_caller(
     stack: Stack,
 ) -> None:
@@ -77,6 +86,10 @@ async def test_outcomes_arriving_together_share_a_transaction_and_answer_each_ca
         row = await session.get(Post, uuid.UUID(post["id"]))
         assert row is not None and row.status == "published"
         assert row.published_at is not None
+
+    # The event carries the post as the API shows it.
+    shown = await stack.api.get(f"/v1/posts/{post['id']}", headers=tenant.headers)
+    assert await _event_data(stack, post["id"], "post.published") == shown.json()
 
     # A late failure of an attempt that lost the race leaves the published target as it is.
     again = await outcomes.store_failure(targets[0], "platform_unavailable", "late", True)
