@@ -115,7 +115,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 RecurrenceActivities(sessions, client).create_occurrence,
                 MirrorActivities(sessions, adapters, cipher).poll_mirror,
                 ReconcilerActivities(
-                    sessions, client, TemporalGateway(settings, client)
+                    sessions, client, TemporalGateway(settings, client), main_queue
                 ).reconcile_posts,
                 tokens.load_token_plan,
                 tokens.refresh_account_tokens,

@@ -202,6 +202,8 @@ class Disagreement(BaseModel):
 
 class ReconcileReport(BaseModel):
     checked: int = 0
+    # Of those, the posts Temporal did not list as running, each described on its own.
+    described: int = 0
     started: list[str] = Field(default_factory=list)
     disagreements: list[Disagreement] = Field(default_factory=list)
     # OAuth accounts whose token workflow was made sure to run.
