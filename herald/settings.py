@@ -83,8 +83,9 @@ class Settings(BaseSettings):
         default=1000,
         ge=0,
         description="Workflow runs a worker keeps in memory (Temporal's sticky cache; about "
-        "110 KB each). More sleeping posts than this cost no worker memory: an evicted run is "
-        "rebuilt from its history when it wakes.",
+        "170 KB each with the sandbox). More sleeping posts than this cost no worker memory: an "
+        "evicted run is rebuilt from its history when it wakes. 500 keeps a worker under "
+        "300 MB; fewer cached runs mean more replays when many posts wake at once.",
     )
     publish_attempts: int = Field(
         default=5, description="Attempts per target before it is marked failed."
