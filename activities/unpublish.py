@@ -72,7 +72,7 @@ class UnpublishActivities:
             assert found is not None
             target, post = found
             transitions.deleted(session, post, target)
-            return TargetOutcome(target_id=ref.id, status=target.status)
+            return TargetOutcome(target_id=ref.id, status=target.status, post_status=post.status)
 
     @staticmethod
     async def _delete_one(

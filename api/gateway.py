@@ -200,6 +200,7 @@ class TemporalGateway:
                 task_queue=self.task_queue,
                 # A second unpublish while one runs joins it; after it ends, runs again.
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=post_search_attributes(post),
             )
 
     # --- media, mirrors, accounts -----------------------------------------------------------

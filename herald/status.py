@@ -27,6 +27,7 @@ class PostStatus(StrEnum):
     PARTIAL = "partial"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    UNPUBLISHED = "unpublished"
     ARCHIVED = "archived"
 
 

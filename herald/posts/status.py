@@ -45,8 +45,10 @@ def derive_post_status(phase: PostPhase, targets: Iterable[TargetStatus]) -> Pos
         return PostStatus.QUEUED if phase is PostPhase.QUEUED else PostStatus.SCHEDULED
     if not live <= DONE_TARGET_STATES:
         return PostStatus.PROCESSING
-    published = bool(live & {TargetStatus.PUBLISHED, TargetStatus.DELETED})
+    published = TargetStatus.PUBLISHED in live
     failed = TargetStatus.FAILED in live
+    if not published and TargetStatus.DELETED in live:
+        return PostStatus.UNPUBLISHED  # every target that was published has been deleted
     if published and failed:
         return PostStatus.PARTIAL
     return PostStatus.FAILED if failed else PostStatus.PUBLISHED

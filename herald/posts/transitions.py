@@ -38,7 +38,9 @@ EDITABLE = frozenset({_S.DRAFT, _S.SCHEDULED, _S.QUEUED})
 # Waiting on its timer: the workflow's Updates may still move, publish or cancel it.
 WAITING = frozenset({_S.SCHEDULED, _S.QUEUED})
 DELETABLE = frozenset({_S.DRAFT, _S.CANCELLED, _S.FAILED, _S.ARCHIVED, _S.REJECTED})
-ARCHIVABLE = frozenset({_S.DRAFT, _S.PUBLISHED, _S.PARTIAL, _S.FAILED, _S.CANCELLED, _S.REJECTED})
+ARCHIVABLE = frozenset(
+    {_S.DRAFT, _S.PUBLISHED, _S.PARTIAL, _S.FAILED, _S.CANCELLED, _S.REJECTED, _S.UNPUBLISHED}
+)
 UNPUBLISHABLE = frozenset({_S.PUBLISHED, _S.PARTIAL})
 RETRYABLE = frozenset({_S.FAILED, _S.PARTIAL})
 SUBMITTABLE = frozenset({_S.DRAFT})

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from herald import temporal as names
 from tests.support.stack import Stack, Tenant
 
 
@@ -371,7 +372,17 @@ async def test_unpublish_deletes_from_the_platform(stack: Stack) -> None:
             break
         await asyncio.sleep(0.1)
     assert current["targets"][0]["status"] == "deleted"
+    assert current["status"] == "unpublished"
     assert await stack.emulator_posts("mastodon", tenant.usernames["mastodon"]) == []
+    # Operators find it in the Temporal UI by the post's id, and see it is gone.
+    client = await stack.resources.temporal.client()
+    unpublishing = client.get_workflow_handle(f"unpublish/{post['id']}")
+    await unpublishing.result()
+    attributes = (await unpublishing.describe()).typed_search_attributes
+    assert attributes.get(names.POST_ID) == post["id"]
+    assert attributes.get(names.STATUS) == "unpublished"
+    again = await stack.api.post(f"/v1/posts/{post['id']}/unpublish", headers=tenant.headers)
+    assert again.status_code == 409
     draft = await _create(stack, tenant, draft=True)
     refused = await stack.api.post(f"/v1/posts/{draft['id']}/unpublish", headers=tenant.headers)
     assert refused.status_code == 409

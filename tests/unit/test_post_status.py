@@ -31,7 +31,11 @@ P, F, C, S, W, D = (
         (PostPhase.SCHEDULED, [F, F], PostStatus.FAILED),
         (PostPhase.SCHEDULED, [C, C], PostStatus.CANCELLED),
         (PostPhase.SCHEDULED, [P, C], PostStatus.PUBLISHED),
-        (PostPhase.SCHEDULED, [D, P], PostStatus.PUBLISHED),
+        (PostPhase.SCHEDULED, [D, P], PostStatus.PUBLISHED),  # partly deleted: still out there
+        (PostPhase.SCHEDULED, [D, D], PostStatus.UNPUBLISHED),
+        (PostPhase.SCHEDULED, [D, F], PostStatus.UNPUBLISHED),  # all it published is gone
+        (PostPhase.SCHEDULED, [D, C], PostStatus.UNPUBLISHED),
+        (PostPhase.SCHEDULED, [D, P, F], PostStatus.PARTIAL),
         (PostPhase.SCHEDULED, [F, C], PostStatus.FAILED),
         (PostPhase.QUEUED, [P, F, C], PostStatus.PARTIAL),
     ],
