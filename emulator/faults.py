@@ -50,6 +50,9 @@ class FaultSpec(BaseModel):
     method: str | None = None
     phase: Phase = "before"
     lands_after_s: float | None = Field(default=None, ge=0.0, le=600.0)
+    # Let this many matching requests through before the fault may fire (the second part of a
+    # thread, not the first).
+    skip: int = Field(default=0, ge=0)
     # Not in the original contract: overrides the platform's default error message.
     message: str | None = None
 
@@ -78,6 +81,7 @@ class Fault:
     spec: FaultSpec
     remaining: int | None
     fired: int = 0
+    skipped: int = 0
 
     def matches(self, platform: str, path: str, method: str, phase: Phase) -> bool:
         spec = self.spec
@@ -128,6 +132,9 @@ class FaultRegistry:
         """The first armed fault that matches and wins its dice roll; spends one of its count."""
         for fault in list(self._faults):
             if not fault.matches(platform, path, method, phase):
+                continue
+            if fault.skipped < fault.spec.skip:
+                fault.skipped += 1
                 continue
             # Only roll for partial probabilities so a certain fault never consumes randomness
             # (keeps seeded sequences stable when certain faults are mixed in).

@@ -1,10 +1,12 @@
-"""Mastodon (and compatible servers): statuses with Idempotency-Key, per-account instance URL."""
+"""Mastodon (and compatible servers): statuses with Idempotency-Key, per-account instance URL;
+threads (`options.thread`) as replies, each part after the one before (`in_reply_to_id`)."""
 
 from __future__ import annotations
 
 import asyncio
 import html
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -66,15 +68,9 @@ class MastodonAdapter(PlatformAdapter):
         problems: list[ValidationProblem] = []
         if not request.text.strip() and not request.media:
             problems.append(ValidationProblem("empty", "Mastodon needs text or media", "content"))
-        length = count_characters(request.text)
-        if length > DEFAULT_MAX_CHARACTERS:
-            problems.append(
-                ValidationProblem(
-                    "text_too_long",
-                    f"{length} characters; Mastodon allows {DEFAULT_MAX_CHARACTERS}",
-                    "content",
-                )
-            )
+        problems += _length_problems(request.text, "content")
+        for index, part in enumerate(request.thread):
+            problems += _length_problems(part, f"options.thread.{index}")
         kinds = {item.mime_type.split("/")[0] for item in request.media}
         if "video" in kinds and len(request.media) > 1:
             problems.append(
@@ -93,14 +89,7 @@ class MastodonAdapter(PlatformAdapter):
         return problems
 
     async def publish(self, account: AccountContext, request: PublishRequest) -> PublishedPost:
-        body: dict[str, Any] = {
-            "status": request.text,
-            "visibility": request.options.get("visibility", "public"),
-        }
-        if request.options.get("spoiler_text"):
-            body["spoiler_text"] = request.options["spoiler_text"]
-        if request.options.get("language"):
-            body["language"] = request.options["language"]
+        body = _status_body(request.text, request.options)
         if request.media:
             body["media_ids"] = [await self._upload(account, item) for item in request.media]
         status = await self._call(
@@ -110,7 +99,29 @@ class MastodonAdapter(PlatformAdapter):
             json=body,
             headers={"Idempotency-Key": request.idempotency_key},
         )
-        return self._published(status)
+        return await self._with_thread(account, request, status)
+
+    async def _with_thread(
+        self, account: AccountContext, request: PublishRequest, head: dict[str, Any]
+    ) -> PublishedPost:
+        """The thread's other parts, each a reply to the one before. Each part has its own
+        Idempotency-Key, so an attempt after a lost answer gets back the part already made
+        (Mastodon keeps a key for an hour) instead of posting it again."""
+        previous = str(head["id"])
+        replies = []
+        for index, part in enumerate(request.thread, start=1):
+            body = {**_status_body(part, request.options), "in_reply_to_id": previous}
+            status = await self._call(
+                account,
+                "POST",
+                "/api/v1/statuses",
+                json=body,
+                headers={"Idempotency-Key": f"{request.idempotency_key}/part/{index}"},
+            )
+            previous = str(status["id"])
+            replies.append(previous)
+        published = self._published(head)
+        return replace(published, extra_post_ids=tuple(replies))
 
     async def find_existing(
         self, account: AccountContext, request: PublishRequest, since: datetime
@@ -128,8 +139,10 @@ class MastodonAdapter(PlatformAdapter):
             created = datetime.fromisoformat(str(status["created_at"]))
             if created < cutoff:
                 break  # newest first: nothing older can be ours
-            if normalised(html_to_text(str(status.get("content") or ""))) == wanted:
-                return self._published(status)
+            if status.get("in_reply_to_id") is None and (
+                normalised(html_to_text(str(status.get("content") or ""))) == wanted
+            ):
+                return await self._with_thread(account, request, status)
         return None
 
     async def list_recent(
@@ -232,3 +245,20 @@ class MastodonAdapter(PlatformAdapter):
             # 206 Partial Content: media still processing; the body is the attachment so far.
             return response.json()
         raise classify_response(response, _error_message, reset_header="x-ratelimit-reset")
+
+
+def _status_body(text: str, options: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": text, "visibility": options.get("visibility", "public")}
+    if options.get("spoiler_text"):
+        body["spoiler_text"] = options["spoiler_text"]
+    if options.get("language"):
+        body["language"] = options["language"]
+    return body
+
+
+def _length_problems(text: str, path: str) -> list[ValidationProblem]:
+    length = count_characters(text)
+    if length <= DEFAULT_MAX_CHARACTERS:
+        return []
+    message = f"{length} characters; Mastodon allows {DEFAULT_MAX_CHARACTERS}"
+    return [ValidationProblem("text_too_long", message, path)]
