@@ -95,8 +95,12 @@ class ReconcilerActivities:
             f"WorkflowType = '{names.POST_WORKFLOW}' AND ExecutionStatus = 'Running' "
             f"AND TaskQueue = '{self._task_queue}'"
         )
-        listed = self._client.list_workflows(query, page_size=LIST_PAGE)
-        return {execution.id async for execution in listed}
+        running: set[str] = set()
+        async for execution in self._client.list_workflows(query, page_size=LIST_PAGE):
+            running.add(execution.id)
+            if len(running) % LIST_PAGE == 0:
+                activity.heartbeat(f"listed {len(running)} running posts")
+        return running
 
     async def _watch_expiring_tokens(self, report: ReconcileReport) -> None:
         """Every active account whose token expires has its token workflow (a start that was
