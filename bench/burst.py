@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
-from bench.harness import BenchStack, CpuMeter, open_stack
+from bench.harness import BenchStack, CpuMeter, cpu_ms_per, open_stack
 from bench.report import at_most, row
 from bench.sides import BaselineSide, HeraldSide, sides_for
 from bench.stamps import iso, parse
@@ -120,10 +120,7 @@ async def _burst(
         "last_s": round(landed[-1], 3),
         "first_10pct": summary_ms(landed[:tenth]),
         "last_10pct": summary_ms(landed[-tenth:]),
-        "cpu_ms_per_target": {
-            name.removesuffix("_s"): round(seconds * 1000 / targets, 2)
-            for name, seconds in spent.items()
-        },
+        "cpu_ms_per_target": cpu_ms_per(spent, targets),
     }
 
 

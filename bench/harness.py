@@ -266,3 +266,9 @@ class CpuMeter:
             "children_s": sum(by_child.values()),
             **by_child,
         }
+
+
+def cpu_ms_per(spent: dict[str, float], units: int) -> dict[str, float]:
+    """`CpuMeter.stop()`'s seconds as milliseconds per unit of work, by the same names
+    without their `_s`."""
+    return {name.removesuffix("_s"): round(s * 1000 / units, 2) for name, s in spent.items()}

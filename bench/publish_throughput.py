@@ -22,7 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
-from bench.harness import BenchStack, CpuMeter, measuring_engine, open_stack
+from bench.harness import BenchStack, CpuMeter, cpu_ms_per, measuring_engine, open_stack
 from bench.report import at_least, row
 from bench.sides import BaselineSide, HeraldSide, sides_for
 from bench.stats import ratio, summary_ms
@@ -182,10 +182,7 @@ async def _until_published(
 def _per_target(spent: dict[str, float], targets: int) -> dict[str, float]:
     """Milliseconds per target: `process` (the benchmark's), `own_processes` (the side's,
     also by name: `api`, `worker`, `baseline`) and `temporal_server`."""
-    per_target = {
-        name.removesuffix("_s"): round(seconds * 1000 / targets, 2)
-        for name, seconds in spent.items()
-    }
+    per_target = cpu_ms_per(spent, targets)
     per_target["own_processes"] = per_target.pop("children")
     return per_target
 

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from herald.db.models import Post
 from herald.db.types import utcnow
+from herald.payloads import ReconcileReport
 from herald.posts.creation import create_post
 from herald.principal import ALL_PERMISSIONS, ActorType, Principal
 from herald.schedules import ensure_reconciler_schedule, reconciler_schedule_id
@@ -19,16 +20,16 @@ from herald.schemas.posts import PostCreate
 from herald.temporal import account_tokens_workflow_id
 from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
 from tests.support.stack import Stack
+from workflows.reconciler import ReconcilerWorkflow
 
 
-async def _reconcile(stack: Stack) -> dict[str, object]:
+async def _reconcile(stack: Stack) -> ReconcileReport:
     client = await stack.resources.temporal.client()
     report = await client.execute_workflow(
-        "ReconcilerWorkflow",
+        ReconcilerWorkflow.run,
         id=f"reconcile-{uuid.uuid4()}",
         task_queue=stack.settings.temporal_task_queue,
     )
-    assert isinstance(report, dict)
     return report
 
 
@@ -76,9 +77,9 @@ async def test_sleeping_posts_are_checked_from_one_list_not_described_one_by_one
             .values(created_at=utcnow() - timedelta(minutes=1))
         )
     after = await _reconcile(stack)
-    assert after["checked"] == before["checked"] + 5  # type: ignore[operator]
-    assert after["described"] == before["described"]
-    assert not set(post_ids) & set(after["started"])  # type: ignore[arg-type]
+    assert after.checked == before.checked + 5
+    assert after.described == before.described
+    assert not set(post_ids) & set(after.started)
 
 
 async def test_a_post_whose_start_was_lost_is_published(stack: Stack) -> None:
@@ -102,12 +103,12 @@ async def test_a_post_whose_start_was_lost_is_published(stack: Stack) -> None:
             .values(created_at=utcnow() - timedelta(minutes=1))
         )
     report = await _reconcile(stack)
-    assert str(post_id) in report["started"]
+    assert str(post_id) in report.started
     done = await stack.wait_for_post(tenant, str(post_id))
     assert done["status"] == "published"
     assert len(await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])) == 1
     again = await _reconcile(stack)
-    assert str(post_id) not in again["started"]
+    assert str(post_id) not in again.started
 
 
 async def test_a_terminated_run_is_resumed(stack: Stack) -> None:
@@ -133,7 +134,7 @@ async def test_a_terminated_run_is_resumed(stack: Stack) -> None:
             .values(created_at=utcnow() - timedelta(minutes=1), scheduled_at=utcnow())
         )
     report = await _reconcile(stack)
-    assert post_id in report["started"]
+    assert post_id in report.started
     assert (await stack.wait_for_post(tenant, post_id))["status"] == "published"
 
 
@@ -161,6 +162,6 @@ async def test_an_oauth_account_without_its_token_workflow_gets_one(stack: Stack
 
     report = await _reconcile(stack)
 
-    assert int(str(report["token_accounts_checked"])) >= 1
+    assert report.token_accounts_checked >= 1
     running = await client.get_workflow_handle(handle.id).describe()
     assert running.status == WorkflowExecutionStatus.RUNNING
