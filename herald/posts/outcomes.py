@@ -47,19 +47,6 @@ class StoredOutcome:
     post_status: PostStatus
 
 
-async def store_outcome(
-    session: AsyncSession,
-    target_id: uuid.UUID,
-    values: dict[str, Any],
-    *,
-    unless_published: bool = False,
-) -> StoredOutcome | None:
-    """Writes `values` onto the target and re-derives the post's status; None if the target is
-    gone."""
-    [stored] = await store_outcomes(session, [OutcomeWrite(target_id, values, unless_published)])
-    return stored
-
-
 async def store_outcomes(
     session: AsyncSession, writes: Sequence[OutcomeWrite]
 ) -> list[StoredOutcome | None]:
