@@ -233,6 +233,7 @@ class PublishActivities:
             await self._media(session, post.workspace_id, media_ids),
             target.options,
             StoredProgress(self._sessions, target.id, target.publish_progress),
+            target.first_attempt_at,
         )
 
     async def _claim(self, input: PublishTargetInput) -> TargetOutcome | Claimed:

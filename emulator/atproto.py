@@ -35,7 +35,10 @@ RAW = 0x55
 
 class TidClock:
     """Timestamp identifiers: 53 bits of microseconds since the epoch and a 10-bit clock id,
-    written in sortable base32 (13 characters). Strictly increasing, like a PDS's."""
+    written in sortable base32 (13 characters). Strictly increasing, like a PDS's, while the
+    clock runs forward; when a test turns the emulator's clock back, the identifiers follow it
+    (as a PDS's follow its clock, and a client's keys theirs) under the next clock id, so none
+    repeats one issued before."""
 
     def __init__(self, clock: Clock, clock_id: int = 7) -> None:
         self._clock = clock
@@ -44,7 +47,10 @@ class TidClock:
 
     def next(self) -> str:
         micros = int(self._clock.now().timestamp() * 1_000_000)
-        micros = max(micros, self._last + 1)
+        if micros < self._last - 1_000_000:
+            self._clock_id = (self._clock_id + 1) & 0x3FF
+        else:
+            micros = max(micros, self._last + 1)
         self._last = micros
         return encode_tid(micros, self._clock_id)
 

@@ -42,6 +42,7 @@ from emulator.atproto import (
 )
 from emulator.bluesky_records import (
     POST_COLLECTION,
+    PROFILE_COLLECTION,
     BlobUse,
     RecordInvalid,
     parse_post,
@@ -320,7 +321,17 @@ def optional_viewer(request: Request) -> Account | None:
 Me = Annotated[Account, Depends(access_account)]
 Viewer = Annotated[Account | None, Depends(optional_viewer)]
 
-router = APIRouter()
+
+def appview_gate(request: Request) -> None:
+    """Without an AppView the PDS has nowhere to proxy app.bsky.* to (the reference PDS then
+    answers UpstreamFailure for reads and writes alike); com.atproto.* is its own."""
+    if state_of(request).switches.bluesky_appview:
+        return
+    if request.url.path.split("/xrpc/", 1)[-1].startswith("app.bsky."):
+        raise xrpc_error(502, "UpstreamFailure", "Upstream service unreachable")
+
+
+router = APIRouter(dependencies=[Depends(appview_gate)])
 
 
 # -- request helpers ----------------------------------------------------------------------------
@@ -737,6 +748,17 @@ async def delete_record(request: Request, me: Me) -> dict[str, Any]:
     return {"commit": _commit(state)}
 
 
+def _profile_record(account: Account) -> dict[str, Any]:
+    """The account's app.bsky.actor.profile record, as the Bluesky app writes it at sign-up
+    (the emulator models no avatar)."""
+    value = {"$type": PROFILE_COLLECTION, "displayName": account.display_name}
+    return {
+        "uri": f"at://{account.id}/{PROFILE_COLLECTION}/self",
+        "cid": record_cid(value),
+        "value": value,
+    }
+
+
 def _record_json(post: Post) -> dict[str, Any]:
     return {"uri": post.id, "cid": post.options["cid"], "value": post.options["record"]}
 
@@ -753,6 +775,8 @@ async def get_record(request: Request) -> dict[str, Any]:
     if account is None:
         raise invalid(f"Could not find repo: {repo}")
     uri = f"at://{account.id}/{collection}/{rkey}"
+    if collection == PROFILE_COLLECTION and rkey == "self":
+        return _profile_record(account)
     post = state.post(PLATFORM, uri)
     if post is None or post.deleted or (cid is not None and post.options["cid"] != cid):
         raise invalid(f"Could not locate record: {uri}", "RecordNotFound")

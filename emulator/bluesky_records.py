@@ -24,6 +24,7 @@ from emulator.atproto import (
 from emulator.graphemes import grapheme_length
 
 POST_COLLECTION = "app.bsky.feed.post"
+PROFILE_COLLECTION = "app.bsky.actor.profile"
 IMAGE_MAX_SIZE = 1_000_000
 VIDEO_MAX_SIZE = 100_000_000
 MAX_IMAGES = 4

@@ -7,6 +7,7 @@ Platform-neutral on purpose: the same shapes for every platform, so a test can a
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -54,6 +55,12 @@ class SeedBody(BaseModel):
 
 class ClockBody(BaseModel):
     seconds: float = Field(ge=0)
+
+
+class SwitchesBody(BaseModel):
+    """Body of PATCH /_emulator/switches: only the switches named change."""
+
+    bluesky_appview: bool | None = None
 
 
 def _platforms(request: Request) -> dict[str, PlatformEmulator]:
@@ -222,6 +229,21 @@ async def list_requests(
 async def clear_requests(request: Request) -> dict[str, Any]:
     state_of(request).requests.clear()
     return {"ok": True}
+
+
+@router.get("/switches")
+async def get_switches(request: Request) -> dict[str, Any]:
+    return asdict(state_of(request).switches)
+
+
+@router.patch("/switches")
+async def set_switches(request: Request, body: SwitchesBody) -> dict[str, Any]:
+    """Turns parts of the world on or off, e.g. ``{"bluesky_appview": false}``: the Bluesky
+    side becomes a PDS without an AppView. A reset restores the settings' defaults."""
+    switches = state_of(request).switches
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(switches, name, value)
+    return asdict(switches)
 
 
 @router.post("/clock")

@@ -46,6 +46,10 @@ class EmulatorSettings:
     bluesky_write_points_day: int = 35000
     # PDS_BLOB_UPLOAD_LIMIT (the app-level limits, e.g. 1 MB images, apply at createRecord).
     bluesky_blob_upload_limit: int = 100 * 1024 * 1024
+    # Whether an AppView stands behind the PDS. Without one (a small community's or a test
+    # network's PDS) every app.bsky.* call answers 502 UpstreamFailure, as the reference PDS
+    # does; the control API's switches change it at run time.
+    bluesky_appview: bool = True
 
     # -- X (API v2, per-user 15-minute windows; pay-tier values differ) -----------------------
     x_rate_period_s: int = 900
@@ -111,6 +115,10 @@ class EmulatorSettings:
         values: dict[str, Any] = {}
         for item in fields(cls):
             raw = env.get(f"EMULATOR_{item.name.upper()}")
-            if raw is not None:
+            if raw is None:
+                continue
+            if item.type == "bool":
+                values[item.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
                 values[item.name] = float(raw) if item.type == "float" else int(raw)
         return replace(cls(**values), **overrides)

@@ -139,6 +139,18 @@ def platform_account_id(platform: str, username: str, snowflake: str) -> str:
     return snowflake
 
 
+@dataclass
+class Switches:
+    """What a test may turn on and off in a running world (the settings are its defaults;
+    a reset restores them)."""
+
+    bluesky_appview: bool = True
+
+    @classmethod
+    def of(cls, settings: EmulatorSettings) -> Switches:
+        return cls(bluesky_appview=settings.bluesky_appview)
+
+
 class EmulatorState:
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
@@ -160,6 +172,7 @@ class EmulatorState:
         # on reset like everything else.
         self.platform_data: dict[str, dict[str, Any]] = {}
         self.oauth = OAuthGrants()
+        self.switches = Switches.of(settings)
         self._install_sandbox()
 
     def now(self) -> datetime:
@@ -287,6 +300,7 @@ class EmulatorState:
         self.requests.clear()
         self.platform_data.clear()
         self.oauth.clear()
+        self.switches = Switches.of(self.settings)
         self.accounts = {k: a for k, a in self.accounts.items() if a.sandbox}
         self.clock.offset = timedelta(0)
         self._install_sandbox()

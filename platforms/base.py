@@ -47,6 +47,12 @@ class Duplicate(Rejected):
     an attempt whose answer was lost, that post is most likely the one the attempt made."""
 
 
+class NotAvailable(Rejected):
+    """The platform, or this server of it, does not offer what was asked (a Bluesky PDS
+    without an AppView has no post metrics): not a fault of the request or of the server, and
+    asking again will not change it."""
+
+
 @dataclass(frozen=True)
 class AccountContext:
     """What an adapter needs to act as one account: decrypted credentials and settings."""
@@ -99,6 +105,9 @@ class PublishRequest:
     thread: list[str] = field(default_factory=list)
     first_comment: str | None = None
     progress: PublishProgress = field(default_factory=PublishProgress, compare=False, repr=False)
+    # When the first attempt at this publish began: the same on every attempt, so a platform
+    # that names records by time (Bluesky) names a retried one as the first attempt did.
+    started_at: datetime | None = None
 
 
 def thread_from_options(options: dict[str, Any]) -> list[str]:
@@ -121,6 +130,7 @@ def request_from(
     media: list[MediaItem],
     options: dict[str, Any],
     progress: PublishProgress | None = None,
+    started_at: datetime | None = None,
 ) -> PublishRequest:
     return PublishRequest(
         text=text,
@@ -130,6 +140,7 @@ def request_from(
         thread=thread_from_options(options),
         first_comment=first_comment_from_options(options),
         progress=progress or PublishProgress(),
+        started_at=started_at,
     )
 
 

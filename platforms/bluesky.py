@@ -1,11 +1,18 @@
 """Bluesky (any AT Protocol PDS): app-password sessions, app.bsky.feed.post records with
 rich-text facets, images and video as blobs, threads as replies with strong refs.
 
-At-most-once: every record key is a TID derived from the idempotency key (and the thread
-part's index), so a createRecord re-sent after a lost answer collides with the record the
-first one made (the PDS answers 500) instead of posting twice; the adapter then reads the
-record at that key and carries on. `find_existing` looks the root up by its key the same way,
-and falls back to matching the text among the account's posts since the first attempt.
+Everything on the path of connecting, publishing, finding and listing is answered by the PDS
+itself (com.atproto.*): a PDS without an AppView (a small community's, a test network's)
+refuses every app.bsky.* read with UpstreamFailure, and on the real network the AppView lags
+the PDS by its indexing delay, the worst moment for a duplicate check. Only post metrics come
+from the AppView (app.bsky.feed.getPosts), and say NotAvailable where there is none.
+
+At-most-once: every record key is a TID derived from the idempotency key, the thread part's
+index and the time the publish began (the same on every attempt), so a createRecord re-sent
+after a lost answer collides with the record the first one made (the PDS answers 500) instead
+of posting twice; the adapter then reads the record at that key and carries on.
+`find_existing` looks the head up by its key the same way. The key's time is the publish's
+own, so the record sorts where it belongs when the account's repository is listed by key.
 
 Video goes up with com.atproto.repo.uploadBlob and is embedded as app.bsky.embed.video. The
 Bluesky app uses the video service (video.bsky.app uploadVideo with a service-auth token)
@@ -16,8 +23,9 @@ alternative and the one this adapter uses.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +36,7 @@ from platforms.base import (
     AccountContext,
     AccountIdentity,
     MediaItem,
+    NotAvailable,
     PlatformAdapter,
     PublishedPost,
     PublishRequest,
@@ -42,22 +51,30 @@ from platforms.bluesky_text import (
     find_tags,
     grapheme_count,
     hashtags_of,
-    is_derived_tid,
-    tid_for,
+    legacy_record_key,
+    record_key,
     tid_time,
 )
 from platforms.bluesky_xrpc import Session, Xrpc, classify, service_url
-from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.matching import parse_timestamp
 
 POST = "app.bsky.feed.post"
+PROFILE = "app.bsky.actor.profile"
 MAX_GRAPHEMES = 300
 MAX_TEXT_BYTES = 3000
 MAX_IMAGES = 4
 MAX_LANGS = 3
 APP_URL = "https://bsky.app"
-FEED_PAGE = 100
-# How many feed pages list_recent, find_existing and delete look through at most.
-MAX_FEED_PAGES = 10
+RECORDS_PAGE = 100
+# How many pages of records list_recent looks through at most (replies are skipped).
+MAX_RECORD_PAGES = 10
+# How far before the cursor's key list_recent looks again for posts that landed after it.
+LATE_KEY_WINDOW = timedelta(hours=1)
+# How many record keys a part may take (the next ones only when another publish's record
+# holds the first).
+KEY_ALTERNATES = 3
+# What an XRPC server says when the AppView it would proxy app.bsky.* to is missing.
+NO_APPVIEW_ERRORS = frozenset({"UpstreamFailure", "MethodNotImplemented"})
 
 
 @dataclass(frozen=True)
@@ -85,13 +102,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _sort_time(post: dict[str, Any]) -> datetime | None:
-    """The AppView orders author feeds by the earlier of createdAt and indexedAt."""
-    record = post.get("record") or {}
-    times = [t for t in map(parse_timestamp, (record.get("createdAt"), post.get("indexedAt"))) if t]
-    return min(times) if times else None
-
-
 def _aspect_ratio(item: MediaItem) -> dict[str, int] | None:
     """Width and height from the image header (optional in the lexicon; clients use it to
     lay the post out before the image loads)."""
@@ -101,11 +111,6 @@ def _aspect_ratio(item: MediaItem) -> dict[str, int] | None:
     except (OSError, ValueError, Image.DecompressionBombError):
         return None  # not an image Pillow reads: the ratio is optional, the upload goes on
     return {"width": width, "height": height} if width > 0 and height > 0 else None
-
-
-def _media_kind(media: list[MediaItem]) -> str:
-    kinds = {item.mime_type.split("/")[0] for item in media}
-    return "video" if "video" in kinds else "image" if media else "text"
 
 
 class BlueskyAdapter(PlatformAdapter):
@@ -227,7 +232,6 @@ class BlueskyAdapter(PlatformAdapter):
         embed: dict[str, Any] | None,
         reply: dict[str, Any] | None,
     ) -> StrongRef:
-        rkey = tid_for(f"{request.idempotency_key}#{part}")
         record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": _now()}
         facets = await self._facets(account, text)
         if facets:
@@ -239,33 +243,55 @@ class BlueskyAdapter(PlatformAdapter):
             record["embed"] = embed
         if reply is not None:
             record["reply"] = reply
-        body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
-        try:
-            created = await self._xrpc.call(
-                account, "POST", "com.atproto.repo.createRecord", json=body
-            )
-        except (Rejected, Transient):
-            # A record already at this key (made by an earlier attempt whose answer was lost)
-            # makes the PDS refuse the write, with a bare 500: that record is ours.
-            found = await self._get_record(account, session.did, rkey)
-            if found is None:
-                raise
-            return found
-        return StrongRef(str(created["uri"]), str(created["cid"]))
+        for alternate in range(KEY_ALTERNATES):
+            rkey = _record_key(request, part, alternate)
+            body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
+            try:
+                created = await self._xrpc.call(
+                    account, "POST", "com.atproto.repo.createRecord", json=body
+                )
+            except (Rejected, Transient):
+                # A record already at this key makes the PDS refuse the write, with a bare
+                # 500. It is ours (an earlier attempt whose answer was lost) if it says what
+                # we write; else another publish that began in the same millisecond holds the
+                # key, and the next one is ours.
+                found = await self._record(account, session.did, POST, rkey)
+                if found is None:
+                    raise
+                if _says(found, text):
+                    return _ref(found)
+                continue
+            return StrongRef(str(created["uri"]), str(created["cid"]))
+        raise Rejected(
+            "every record key this post may use holds another post", "RecordKeysTaken", 409
+        )
 
-    async def _get_record(self, account: AccountContext, did: str, rkey: str) -> StrongRef | None:
+    async def _find_part(
+        self, account: AccountContext, did: str, request: PublishRequest, part: int, text: str
+    ) -> StrongRef | None:
+        """The part an earlier attempt made, at one of the keys it may have used."""
+        for alternate in range(KEY_ALTERNATES):
+            found = await self._record(account, did, POST, _record_key(request, part, alternate))
+            if found is not None and _says(found, text):
+                return _ref(found)
+        return None
+
+    async def _record(
+        self, account: AccountContext, did: str, collection: str, rkey: str
+    ) -> dict[str, Any] | None:
+        """com.atproto.repo.getRecord: `{uri, cid, value}`, or None if nothing is there."""
         try:
-            found = await self._xrpc.call(
+            found: dict[str, Any] = await self._xrpc.call(
                 account,
                 "GET",
                 "com.atproto.repo.getRecord",
-                params={"repo": did, "collection": POST, "rkey": rkey},
+                params={"repo": did, "collection": collection, "rkey": rkey},
             )
         except Rejected as err:
             if err.code == "RecordNotFound" or err.status == 404:
                 return None
             raise
-        return StrongRef(str(found["uri"]), str(found["cid"]))
+        return found
 
     @staticmethod
     def _langs(options: dict[str, Any]) -> list[str]:
@@ -348,136 +374,146 @@ class BlueskyAdapter(PlatformAdapter):
     async def find_existing(
         self, account: AccountContext, request: PublishRequest, since: datetime
     ) -> PublishedPost | None:
-        """The root at its deterministic key, else a post since `since` with the same text
-        and kind of media. Thread parts still missing are added, so an interrupted thread is
-        completed rather than started again."""
+        """The head at its record key, read from the PDS (authoritative: no indexing lag).
+        Thread parts still missing are added, so an interrupted thread is completed rather
+        than started again. A publish begun before keys carried its start time is found at
+        the key it used then."""
         session = await self._xrpc.session(account)
-        root = await self._get_record(account, session.did, tid_for(f"{request.idempotency_key}#0"))
-        if root is None:
-            root = await self._match_by_text(account, session, request, since)
-        if root is None:
+        head = await self._find_part(account, session.did, request, 0, request.text)
+        if head is None and request.started_at is not None:
+            legacy = replace(request, started_at=None)
+            head = await self._find_part(account, session.did, legacy, 0, request.text)
+            if head is not None:
+                request = legacy  # its parts sit at keys of the same kind
+        if head is None:
             return None
-        replies = await self._publish_thread(account, session, request, root)
+        replies = await self._publish_thread(account, session, request, head)
         return PublishedPost(
-            platform_post_id=root.uri,
-            url=post_url(session.handle, root.uri),
+            platform_post_id=head.uri,
+            url=post_url(session.handle, head.uri),
             extra_post_ids=tuple(r.uri for r in replies),
         )
-
-    async def _match_by_text(
-        self, account: AccountContext, session: Session, request: PublishRequest, since: datetime
-    ) -> StrongRef | None:
-        wanted = (normalised(request.text), _media_kind(request.media))
-        cutoff = since - FIND_EXISTING_SLACK
-        cursor: str | None = None
-        for _ in range(MAX_FEED_PAGES):
-            items, cursor = await self._feed(account, session.did, cursor, "posts_no_replies")
-            for item in items:
-                post = item["post"]
-                when = _sort_time(post)
-                if when is not None and when < cutoff:
-                    return None  # newest first: nothing older can be ours
-                if item.get("reason") or (post.get("author") or {}).get("did") != session.did:
-                    continue
-                if is_derived_tid(_split_uri(str(post["uri"]))[2]):
-                    continue  # another Herald publish (ours would be at our own key)
-                source = self._source(post, session, "")
-                kind = "text" if source.kind == "quote" else source.kind
-                if (normalised(source.text), kind) == wanted:
-                    return StrongRef(str(post["uri"]), str(post["cid"]))
-            if not cursor or not items:
-                return None
-        return None
-
-    async def _feed(
-        self, account: AccountContext, did: str, cursor: str | None, feed_filter: str
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        params: dict[str, Any] = {"actor": did, "limit": FEED_PAGE, "filter": feed_filter}
-        if cursor:
-            params["cursor"] = cursor
-        page = await self._xrpc.call(account, "GET", "app.bsky.feed.getAuthorFeed", params=params)
-        items = [i for i in page.get("feed") or [] if isinstance(i, dict) and "post" in i]
-        next_cursor = page.get("cursor")
-        return items, next_cursor if isinstance(next_cursor, str) and next_cursor else None
 
     async def list_recent(
         self, account: AccountContext, after: str | None, limit: int
     ) -> list[SourcePost]:
-        """Top-level posts (no replies, no reposts), oldest first. The cursor is the AT URI
-        of the newest post seen before: the feed is read newest first until that post (or,
-        if it was deleted meanwhile, the time its key names) comes up."""
+        """Top-level posts (no replies; reposts are records of another collection), oldest
+        first, read from the account's repository on the PDS. The cursor is the AT URI of
+        the newest post seen before. Records are listed by key, a TID that says when the
+        post was made, so what comes after the cursor's key is newer, even if the cursor
+        post was deleted meanwhile. A key is chosen by the writer, though: one whose publish
+        began before the cursor post but landed after it (Herald names a record by the time
+        its publish began) sorts behind the cursor, so the hour of keys before it is read
+        again for posts made after it, and those come first, then the cursor post itself
+        (to keep the cursor where it was), then the newer ones."""
         session = await self._xrpc.session(account)
-        stop_uri, stop_time = None, None
-        if after:
-            stop_uri = after
-            stop_time = await self._post_time(account, after)
-        newer: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _ in range(MAX_FEED_PAGES):
-            items, cursor = await self._feed(account, session.did, cursor, "posts_no_replies")
-            reached = False
-            for item in items:
-                post = item["post"]
-                if post.get("uri") == stop_uri:
-                    reached = True
-                    break
-                when = _sort_time(post)
-                if stop_time is not None and when is not None and when < stop_time:
-                    reached = True
-                    break
-                if item.get("reason") or (post.get("author") or {}).get("did") != session.did:
-                    continue
-                newer.append(post)
-            if reached or not cursor or not items or (after is None and len(newer) >= limit):
-                break
-        if after is None:
-            newer = newer[:limit]
         pds = session.pds_url or service_url(account)
-        oldest_first = [self._source(p, session, pds) for p in reversed(newer)]
-        return oldest_first[:limit]
+        if not after:
+            newest = await self._top_level(account, session, limit, None, lambda _: True)
+            return [self._source(r, session, pds) for r in reversed(newest)]
+        key = _split_uri(after)[2]
+        records = await self._top_level(account, session, limit, key, lambda _: True)
+        late_room = (limit - 2) // 2  # the cursor post and one newer post always fit
+        cursor_time = tid_time(key)
+        if late_room > 0 and cursor_time is not None:
+            cursor = await self._record(account, session.did, POST, key)
+            late = await self._landed_late(account, session, key, cursor, cursor_time, late_room)
+            records = [*late, *([cursor] if cursor and late else []), *records][:limit]
+        return [self._source(r, session, pds) for r in records]
 
-    async def _post_time(self, account: AccountContext, uri: str) -> datetime | None:
-        """When the cursor post sits in the feed; for a deleted one, the time its TID names."""
-        found = await self._xrpc.call(
-            account, "GET", "app.bsky.feed.getPosts", params={"uris": [uri]}
+    async def _landed_late(
+        self,
+        account: AccountContext,
+        session: Session,
+        key: str,
+        cursor: dict[str, Any] | None,
+        cursor_time: datetime,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Top-level posts keyed within LATE_KEY_WINDOW before `key` but made after the
+        cursor post (by their createdAt), oldest key first."""
+        made_after = _created_at(cursor) if cursor else None
+        made_after = made_after or cursor_time
+        floor = cursor_time - LATE_KEY_WINDOW
+
+        def landed_late(record: dict[str, Any]) -> bool:
+            created = _created_at(record)
+            return created is not None and created > made_after
+
+        def below_floor(record: dict[str, Any]) -> bool:
+            made = tid_time(_split_uri(str(record["uri"]))[2])
+            return made is not None and made < floor
+
+        found = await self._top_level(
+            account, session, limit, key, landed_late, newer=False, stop=below_floor
         )
-        posts = found.get("posts") or []
-        if posts:
-            return _sort_time(posts[0])
-        try:
-            return tid_time(_split_uri(uri)[2])
-        except Rejected:
-            return None
+        return list(reversed(found))
 
-    def _source(self, post: dict[str, Any], session: Session, pds: str) -> SourcePost:
-        """A feed post as mirrors see it; `pds` serves the account's blobs."""
-        record = post.get("record") or {}
-        embed = post.get("embed") or {}
-        kind_of_view = str(embed.get("$type") or "")
-        media_view = embed.get("media") or {} if "recordWithMedia" in kind_of_view else embed
-        if kind_of_view.startswith(("app.bsky.embed.record#", "app.bsky.embed.recordWithMedia")):
+    async def _top_level(
+        self,
+        account: AccountContext,
+        session: Session,
+        limit: int,
+        key: str | None,
+        wanted: Callable[[dict[str, Any]], bool],
+        *,
+        newer: bool = True,
+        stop: Callable[[dict[str, Any]], bool] = lambda _: False,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` wanted top-level post records, in the order read: after the key
+        `key` oldest first (`newer`), before it newest first, or without a key the newest,
+        newest first; reading ends at the first record that `stop`s it."""
+        params: dict[str, Any] = {"repo": session.did, "collection": POST, "limit": RECORDS_PAGE}
+        if key is not None:
+            params["cursor"] = key
+            if newer:
+                params["reverse"] = "true"
+        found: list[dict[str, Any]] = []
+        for _ in range(MAX_RECORD_PAGES):
+            page = await self._xrpc.call(
+                account, "GET", "com.atproto.repo.listRecords", params=params
+            )
+            records = [r for r in page.get("records") or [] if _is_record(r)]
+            for record in records:
+                if stop(record):
+                    return found
+                if not record["value"].get("reply") and wanted(record):
+                    found.append(record)
+                    if len(found) >= limit:
+                        return found
+            cursor = page.get("cursor")
+            if not records or not isinstance(cursor, str) or not cursor:
+                break
+            params["cursor"] = cursor
+        return found
+
+    def _source(self, record: dict[str, Any], session: Session, pds: str) -> SourcePost:
+        """A post record as mirrors see it; `pds` serves the account's blobs."""
+        value: dict[str, Any] = record["value"]
+        uri = str(record["uri"])
+        raw_embed = value.get("embed")
+        embed: dict[str, Any] = raw_embed if isinstance(raw_embed, dict) else {}
+        embed_type = str(embed.get("$type") or "")
+        media = embed.get("media") if "recordWithMedia" in embed_type else embed
+        media = media if isinstance(media, dict) else {}
+        media_type = str(media.get("$type") or "")
+        if embed_type in ("app.bsky.embed.record", "app.bsky.embed.recordWithMedia"):
             kind = "quote"
-        elif str(media_view.get("$type") or "").startswith("app.bsky.embed.video"):
+        elif media_type.startswith("app.bsky.embed.video"):
             kind = "video"
-        elif str(media_view.get("$type") or "").startswith("app.bsky.embed.images"):
+        elif media_type.startswith("app.bsky.embed.images"):
             kind = "image"
         else:
             kind = "text"
-        author = post.get("author") or {}
-        handle = str(author.get("handle") or session.handle)
-        created = (
-            parse_timestamp(record.get("createdAt"))
-            or parse_timestamp(post.get("indexedAt"))
-            or _epoch()
-        )
+        created = _created_at(record) or tid_time(_split_uri(uri)[2]) or _epoch()
         return SourcePost(
-            id=str(post["uri"]),
+            id=uri,
             created_at=created,
-            text=str(record.get("text") or ""),
+            text=str(value.get("text") or ""),
             kind=kind,
-            hashtags=self._hashtags(record),
-            url=post_url(handle, str(post["uri"])),
-            media_urls=self._media_urls(pds, str(author.get("did")), record, media_view),
+            hashtags=self._hashtags(value),
+            url=post_url(session.handle, uri),
+            media_urls=self._media_urls(pds, session.did, media),
         )
 
     @staticmethod
@@ -497,75 +533,67 @@ class BlueskyAdapter(PlatformAdapter):
         return tuple(dict.fromkeys(tags))
 
     @staticmethod
-    def _media_urls(
-        pds: str, did: str, record: dict[str, Any], view: dict[str, Any]
-    ) -> tuple[str, ...]:
-        """Images: the AppView's full-size URLs. Video: the original blob from the PDS (the
-        view only offers an HLS playlist, which cannot be re-uploaded elsewhere)."""
-        view_type = str(view.get("$type") or "")
-        if view_type.startswith("app.bsky.embed.images"):
-            return tuple(str(i["fullsize"]) for i in view.get("images") or [] if i.get("fullsize"))
-        if view_type.startswith("app.bsky.embed.video"):
-            embed = record.get("embed") or {}
-            video = (embed.get("media") or embed).get("video") or {}
-            link = (video.get("ref") or {}).get("$link") or video.get("cid")
-            if isinstance(link, str):
-                query = urlencode({"did": did, "cid": link})
-                return (f"{pds}/xrpc/com.atproto.sync.getBlob?{query}",)
-        return ()
+    def _media_urls(pds: str, did: str, media: dict[str, Any]) -> tuple[str, ...]:
+        """The original blobs, from the PDS that holds them (the AppView's image CDN and
+        video playlists may not exist, and a playlist cannot be re-uploaded elsewhere)."""
+        media_type = str(media.get("$type") or "")
+        if media_type.startswith("app.bsky.embed.images"):
+            blobs = [i.get("image") for i in media.get("images") or [] if isinstance(i, dict)]
+        elif media_type.startswith("app.bsky.embed.video"):
+            blobs = [media.get("video")]
+        else:
+            return ()
+        cids = [cid for cid in map(_blob_cid, blobs) if cid is not None]
+        return tuple(_blob_url(pds, did, cid) for cid in cids)
 
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
-        """The post and the thread parts the account replied under it (found in its feed);
-        deleting what is already gone is a no-op on the PDS."""
-        _split_uri(platform_post_id)  # refuse what is not an AT URI before any call
-        session = await self._xrpc.session(account)
-        parts = await self._own_replies(account, session, platform_post_id)
-        for uri in [*reversed(parts), platform_post_id]:
-            part_did, part_collection, part_rkey = _split_uri(uri)
-            await self._xrpc.call(
-                account,
-                "POST",
-                "com.atproto.repo.deleteRecord",
-                json={"repo": part_did, "collection": part_collection, "rkey": part_rkey},
-            )
-
-    async def _own_replies(
-        self, account: AccountContext, session: Session, root_uri: str
-    ) -> list[str]:
-        """The account's replies in the thread under `root_uri`, oldest first."""
-        found: list[str] = []
-        cursor: str | None = None
-        for _ in range(MAX_FEED_PAGES):
-            items, cursor = await self._feed(account, session.did, cursor, "posts_with_replies")
-            for item in items:
-                post = item["post"]
-                root = ((post.get("record") or {}).get("reply") or {}).get("root") or {}
-                if root.get("uri") == root_uri and post["uri"].startswith(f"at://{session.did}/"):
-                    found.append(str(post["uri"]))
-                if post.get("uri") == root_uri:
-                    return list(reversed(found))  # nothing older can reply to it
-            if not cursor or not items:
-                break
-        return list(reversed(found))
+        """The one record; deleting what is already gone is a no-op on the PDS. (Thread parts
+        are records of their own: Herald deletes each of them the same way.)"""
+        did, collection, rkey = _split_uri(platform_post_id)
+        await self._xrpc.call(
+            account,
+            "POST",
+            "com.atproto.repo.deleteRecord",
+            json={"repo": did, "collection": collection, "rkey": rkey},
+        )
 
     # -- the account ----------------------------------------------------------------------
 
     async def verify(self, account: AccountContext) -> AccountIdentity:
+        """Who the app password signs in as, from the PDS: a fresh session, checked with
+        getSession, and the display name and avatar of the account's own profile record."""
         session = await self._xrpc.new_session(account)
-        profile = await self._xrpc.call(
-            account, "GET", "app.bsky.actor.getProfile", params={"actor": session.did}
-        )
+        who = await self._xrpc.call(account, "GET", "com.atproto.server.getSession")
+        did = str(who["did"])
+        profile = await self._profile(account, did)
+        avatar = _blob_cid(profile.get("avatar"))
+        pds = session.pds_url or service_url(account)
         return AccountIdentity(
-            platform_account_id=session.did,
-            username=str(profile.get("handle") or session.handle),
-            display_name=profile.get("displayName") or None,
-            avatar_url=profile.get("avatar") or None,
+            platform_account_id=did,
+            username=str(who.get("handle") or did),
+            display_name=str(profile.get("displayName") or "").strip() or None,
+            avatar_url=_blob_url(pds, did, avatar) if avatar else None,
         )
 
+    async def _profile(self, account: AccountContext, did: str) -> dict[str, Any]:
+        """The app.bsky.actor.profile record (at key "self"); {} for an account without one."""
+        found = await self._record(account, did, PROFILE, "self")
+        value = (found or {}).get("value")
+        return value if isinstance(value, dict) else {}
+
     async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
-        found = await self._xrpc.call(
-            account, "GET", "app.bsky.feed.getPosts", params={"uris": [platform_post_id]}
-        )
+        try:
+            found = await self._xrpc.call(
+                account, "GET", "app.bsky.feed.getPosts", params={"uris": [platform_post_id]}
+            )
+        except Transient as err:
+            if err.code in NO_APPVIEW_ERRORS:
+                raise NotAvailable(
+                    "post metrics are not available on this server: it has no AppView",
+                    err.code,
+                    err.status,
+                ) from err
+            raise
         posts = found.get("posts") or []
         if not posts:
             raise Rejected(f"no Bluesky post {platform_post_id}", "NotFound", 404)
@@ -577,6 +605,45 @@ class BlueskyAdapter(PlatformAdapter):
             "quotes": "quoteCount",
         }
         return {name: int(post.get(field) or 0) for name, field in names.items()}
+
+
+def _record_key(request: PublishRequest, part: int, alternate: int) -> str:
+    if request.started_at is None:
+        seed = request.idempotency_key
+        return legacy_record_key(seed if alternate == 0 else f"{seed}#alternate-{alternate}", part)
+    return record_key(request.idempotency_key, part, request.started_at, alternate)
+
+
+def _says(record: dict[str, Any], text: str) -> bool:
+    """Whether a post record holds this text: ours, if it sits at one of our keys."""
+    return bool(record["value"].get("text") == text)
+
+
+def _ref(record: dict[str, Any]) -> StrongRef:
+    return StrongRef(str(record["uri"]), str(record["cid"]))
+
+
+def _created_at(record: dict[str, Any]) -> datetime | None:
+    return parse_timestamp(record["value"].get("createdAt"))
+
+
+def _is_record(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("value"), dict) and "uri" in item
+
+
+def _blob_cid(blob: Any) -> str | None:
+    """A blob ref's CID: `{"$type": "blob", "ref": {"$link": cid}}`, or the legacy
+    `{"cid": cid, "mimeType": ...}` older records carry."""
+    if not isinstance(blob, dict):
+        return None
+    ref = blob.get("ref")
+    link = ref.get("$link") if isinstance(ref, dict) else None
+    cid = link or blob.get("cid")
+    return cid if isinstance(cid, str) and cid else None
+
+
+def _blob_url(pds: str, did: str, cid: str) -> str:
+    return f"{pds}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
 
 
 def _epoch() -> datetime:

@@ -184,19 +184,22 @@ def hashtags_of(text: str) -> tuple[str, ...]:
 # -- record keys --------------------------------------------------------------------------------
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-# Deterministic TIDs carry a timestamp in the 12.7 days after this instant (2^40 µs): always
-# in the past and plausible, never in the future, where relays may distrust them.
-_TID_EPOCH_US = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
-_TID_SPREAD_BITS = 40
+# Keys derived without a start time (publishes from before keys carried one) sit in the
+# 12.7 days after this instant (2^40 µs): in the past and plausible, but far from their post's
+# time, so they sort out of order among the account's records.
+_LEGACY_EPOCH_US = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+_LEGACY_SPREAD_BITS = 40
+# A derived key's time lies this far before the publish began (a hash-chosen microsecond in
+# the millisecond before it, so keys keep their publishes' order to within a millisecond and
+# name a time before the write, never a future one, which relays distrust); thread parts follow
+# their head a microsecond
+# apart. With the 10-bit clock id that leaves about 2^20 keys per millisecond: publishes to
+# one account that begin within the same millisecond can still meet, which `record_key`'s
+# `alternate` resolves.
+_KEY_SPREAD_US = 1_000
 
 
-def tid_for(seed: str) -> str:
-    """A valid TID derived from `seed`: 40 hash bits of time past the epoch above plus a
-    10-bit clock id from the same hash. The same seed always names the same record key, so
-    a repeated createRecord collides with the first instead of duplicating the post."""
-    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
-    micros = _TID_EPOCH_US + (digest >> (64 - _TID_SPREAD_BITS))
-    clock_id = digest & 0x3FF
+def _encode_tid(micros: int, clock_id: int) -> str:
     value = (micros << 10) | clock_id
     chars = []
     for _ in range(13):
@@ -205,14 +208,28 @@ def tid_for(seed: str) -> str:
     return "".join(reversed(chars))
 
 
-def is_derived_tid(rkey: str) -> bool:
-    """Whether a record key looks made by `tid_for` (its time falls in the derived window):
-    such a record belongs to some Herald publish, whose key alone says which."""
-    made = tid_time(rkey)
-    if made is None:
-        return False
-    micros = int(made.timestamp() * 1_000_000)
-    return _TID_EPOCH_US <= micros < _TID_EPOCH_US + (1 << _TID_SPREAD_BITS)
+def _digest(seed: str) -> int:
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+
+
+def record_key(seed: str, part: int, started_at: datetime, alternate: int = 0) -> str:
+    """The TID a publish writes part `part` of its thread at (0 is the head): the same seed
+    and start always name the same key, so a repeated createRecord collides with the first
+    instead of duplicating the post, and the key's time is the publish's own, so the record
+    sorts among the account's others where it belongs (listRecords orders by key).
+    `alternate` names the next keys to try when another publish's record holds this one."""
+    digest = _digest(seed if alternate == 0 else f"{seed}#alternate-{alternate}")
+    lead = 1 + digest % (_KEY_SPREAD_US - 1)
+    micros = int(started_at.timestamp() * 1_000_000) - lead + part
+    return _encode_tid(micros, (digest >> 32) & 0x3FF)
+
+
+def legacy_record_key(seed: str, part: int) -> str:
+    """The key a publish without a start time used for the part: time and clock id from a
+    hash of the seed alone."""
+    digest = _digest(f"{seed}#{part}")
+    micros = _LEGACY_EPOCH_US + (digest >> (64 - _LEGACY_SPREAD_BITS))
+    return _encode_tid(micros, digest & 0x3FF)
 
 
 def tid_time(tid: str) -> datetime | None:

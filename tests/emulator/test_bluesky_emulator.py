@@ -746,6 +746,63 @@ async def test_profile_and_identity(client: httpx.AsyncClient, alice: Session) -
     assert server["availableUserDomains"] == [".bsky.emulator"]
 
 
+async def test_the_profile_record_holds_the_display_name(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/_emulator/accounts",
+        json={"platform": "bluesky", "username": "prof", "display_name": "Prof. Emu"},
+    )
+    did = created.json()["id"]
+    found = await client.get(
+        f"{XRPC}/com.atproto.repo.getRecord",
+        params={"repo": did, "collection": "app.bsky.actor.profile", "rkey": "self"},
+    )
+    assert found.status_code == 200, found.text
+    assert found.json()["uri"] == f"at://{did}/app.bsky.actor.profile/self"
+    assert found.json()["value"] == {"$type": "app.bsky.actor.profile", "displayName": "Prof. Emu"}
+
+
+async def test_without_an_appview_only_the_pds_answers(
+    client: httpx.AsyncClient, alice: Session
+) -> None:
+    """The reference PDS proxies app.bsky.* to its AppView; without one it answers
+    UpstreamFailure for all of them, while com.atproto.* keeps working. A reset turns the
+    AppView back on."""
+    uri = (await create_post(client, alice, "still here")).json()["uri"]
+    assert (await client.get("/_emulator/switches")).json() == {"bluesky_appview": True}
+    switched = await client.patch("/_emulator/switches", json={"bluesky_appview": False})
+    assert switched.json() == {"bluesky_appview": False}
+    for path, params in (
+        ("app.bsky.actor.getProfile", {"actor": alice.did}),
+        ("app.bsky.feed.getAuthorFeed", {"actor": alice.did}),
+        ("app.bsky.feed.getPosts", {"uris": uri}),
+        ("app.bsky.feed.getTimeline", {}),
+    ):
+        refused = await client.get(f"{XRPC}/{path}", params=params, headers=alice.auth)
+        assert assert_xrpc_error(refused, 502, "UpstreamFailure") == (
+            "Upstream service unreachable"
+        )
+    rkey = uri.rsplit("/", 1)[1]
+    record = await client.get(
+        f"{XRPC}/com.atproto.repo.getRecord",
+        params={"repo": alice.did, "collection": "app.bsky.feed.post", "rkey": rkey},
+    )
+    assert record.json()["value"]["text"] == "still here"
+    listed = await client.get(
+        f"{XRPC}/com.atproto.repo.listRecords",
+        params={"repo": alice.did, "collection": "app.bsky.feed.post"},
+    )
+    assert [r["uri"] for r in listed.json()["records"]] == [uri]
+    session = await client.get(f"{XRPC}/com.atproto.server.getSession", headers=alice.auth)
+    assert session.json()["did"] == alice.did
+    await client.post("/_emulator/reset")
+    assert (await client.get("/_emulator/switches")).json() == {"bluesky_appview": True}
+
+
+async def test_the_appview_switch_has_a_setting() -> None:
+    async with make_client(bluesky_appview=False) as client:
+        assert (await client.get("/_emulator/switches")).json() == {"bluesky_appview": False}
+
+
 async def test_unknown_methods(client: httpx.AsyncClient) -> None:
     missing = await client.get(f"{XRPC}/app.bsky.feed.getTimeline")
     assert_xrpc_error(missing, 501, "MethodNotImplemented")

@@ -1,12 +1,20 @@
 """Bluesky through the whole stack (API → workflow → BlueskyAdapter → the emulator's PDS over
 XRPC), connecting an account with an app password, and the adapter's reading, deleting and
-session handling against the emulator directly."""
+session handling against the emulator directly.
+
+Every test runs twice: against a PDS with an AppView (as bsky.social) and against one without
+(a self-hosted PDS, whose app.bsky.* answers are all UpstreamFailure), and each checks from
+the emulator's request log that nothing it did called app.bsky.* at all; only post metrics
+need the AppView."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,18 +25,45 @@ from platforms.base import (
     AccountContext,
     AuthExpired,
     MediaItem,
+    NotAvailable,
     PublishRequest,
     RateLimited,
     Rejected,
     request_from,
 )
 from platforms.bluesky import BlueskyAdapter
-from platforms.bluesky_text import find_tags, grapheme_count, tid_for, tid_time
+from platforms.bluesky_text import (
+    find_tags,
+    grapheme_count,
+    legacy_record_key,
+    record_key,
+    tid_time,
+)
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
 
 POST = "app.bsky.feed.post"
+APPVIEW_CALLS = "/xrpc/app.bsky."
+
+
+@pytest.fixture(autouse=True, params=["with_appview", "without_appview"])
+async def appview(request: pytest.FixtureRequest, emulator_url: str) -> AsyncIterator[bool]:
+    """The emulator's AppView on or off for the test; afterwards, no app.bsky.* call may be in
+    the request log unless the test is marked `appview_calls`."""
+    available = request.param == "with_appview"
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        await emulator.delete("/_emulator/requests")
+        await emulator.patch("/_emulator/switches", json={"bluesky_appview": available})
+        try:
+            yield available
+            if request.node.get_closest_marker("appview_calls") is None:
+                logged = await emulator.get(
+                    "/_emulator/requests", params={"platform": "bluesky", "path": APPVIEW_CALLS}
+                )
+                assert [r["path"] for r in logged.json()["data"]] == []
+        finally:
+            await emulator.patch("/_emulator/switches", json={"bluesky_appview": True})
 
 
 def _body(tenant: Tenant, text: str, **extra: Any) -> dict[str, Any]:
@@ -208,6 +243,132 @@ async def test_a_lost_answer_does_not_post_twice_and_the_thread_is_completed(
     assert post["targets"][0]["platform_post_id"] == posts[0]["id"]
 
 
+async def test_a_later_attempt_finds_the_record_the_first_made(stack: Stack) -> None:
+    """The first attempt's createRecord landed but its answer was lost, and every look at the
+    record key failed too, so the attempt failed, as if its worker had died there: the next
+    attempt finds the record at the key and posts nothing twice."""
+    tenant = await stack.new_tenant(("bluesky",))
+    await _fault(stack, status=502, count=1, path="createRecord", phase="after")
+    await _fault(stack, status=503, count=3, path="getRecord")  # with its repeats at once
+    try:
+        post = await _publish(stack, tenant, "landed unseen", options={"thread": ["its part"]})
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert post["status"] == "published", post["targets"][0]["error"]
+    [target] = post["targets"]
+    assert target["attempts"] == 2
+    posts = await stack.emulator_posts("bluesky", tenant.usernames["bluesky"])
+    assert [p["text"] for p in posts] == ["landed unseen", "its part"]
+    assert target["platform_post_id"] == posts[0]["id"]
+    # Both attempts named the record by the time the first began, not by their own.
+    made = tid_time(posts[0]["id"].rsplit("/", 1)[1])
+    created = datetime.fromisoformat(post["created_at"])
+    assert made is not None and created - timedelta(milliseconds=1) <= made
+    assert made < datetime.fromisoformat(post["published_at"])
+
+
+async def test_unpublish_deletes_the_post_and_its_thread(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("bluesky",))
+    post = await _publish(stack, tenant, "here", options={"thread": ["and here"]})
+    assert post["status"] == "published", post["targets"][0]["error"]
+    unpublished = await stack.api.post(f"/v1/posts/{post['id']}/unpublish", headers=tenant.headers)
+    assert unpublished.status_code == 202, unpublished.text
+    client = await stack.resources.temporal.client()
+    await client.get_workflow_handle(f"unpublish/{post['id']}").result()
+    current = (await stack.api.get(f"/v1/posts/{post['id']}", headers=tenant.headers)).json()
+    assert (current["status"], current["targets"][0]["status"]) == ("unpublished", "deleted")
+    assert await stack.emulator_posts("bluesky", tenant.usernames["bluesky"]) == []
+
+
+@dataclass
+class AppUser:
+    """Someone using the Bluesky app (not Herald) on an emulator account."""
+
+    stack: Stack
+    did: str
+    auth: dict[str, str]
+
+    @classmethod
+    async def login(cls, stack: Stack, username: str, password: str) -> AppUser:
+        session = await stack.emulator.post(
+            "/bluesky/xrpc/com.atproto.server.createSession",
+            json={"identifier": f"{username}.bsky.emulator", "password": password},
+        )
+        body = session.json()
+        return cls(stack, body["did"], {"Authorization": f"Bearer {body['accessJwt']}"})
+
+    async def post(self, text: str, **fields: Any) -> dict[str, str]:
+        """A post made in the app: the PDS picks the record key. Its strong ref."""
+        record = {
+            "$type": POST,
+            "text": text,
+            "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            **fields,
+        }
+        created = await self.stack.emulator.post(
+            "/bluesky/xrpc/com.atproto.repo.createRecord",
+            json={"repo": self.did, "collection": POST, "record": record},
+            headers=self.auth,
+        )
+        assert created.status_code == 200, created.text
+        return {"uri": created.json()["uri"], "cid": created.json()["cid"]}
+
+    async def upload(self, data: bytes, mime_type: str) -> Any:
+        uploaded = await self.stack.emulator.post(
+            "/bluesky/xrpc/com.atproto.repo.uploadBlob",
+            content=data,
+            headers={**self.auth, "Content-Type": mime_type},
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        return uploaded.json()["blob"]
+
+
+async def test_a_mirror_from_bluesky_to_mastodon(stack: Stack) -> None:
+    """Backfill and new posts come from the account's repository; replies stay behind, and an
+    image's original blob is named for the copy."""
+    tenant = await stack.new_tenant(("mastodon",))
+    source, username, password = await stack.add_account(tenant, "bluesky")
+    app = await AppUser.login(stack, username, password)
+    await app.post("old news")
+    body = {
+        "name": "bluesky to mastodon",
+        "source_account_id": str(source),
+        "target_account_ids": [str(tenant.accounts["mastodon"])],
+        "existing_content_enabled": True,
+        "existing_content_config": {"limit": 5},
+    }
+    created = await stack.api.post("/v1/mirrors", json=body, headers=tenant.headers)
+    assert created.status_code == 201, created.text
+    mirror_id = created.json()["id"]
+    target = tenant.usernames["mastodon"]
+
+    async def copied(wanted: list[str]) -> None:
+        deadline = time.monotonic() + 20
+        while sorted(p["text"] for p in await stack.emulator_posts("mastodon", target)) != wanted:
+            assert time.monotonic() < deadline, await stack.emulator_posts("mastodon", target)
+            await asyncio.sleep(0.2)
+
+    await copied(["old news"])
+    picture = png(12, 8)
+    blob = await app.upload(picture, "image/png")
+    pictured = await app.post(
+        "a picture",
+        embed={"$type": "app.bsky.embed.images", "images": [{"alt": "", "image": blob}]},
+    )
+    head = await app.post("fresh")
+    await app.post("a reply", reply={"root": head, "parent": head})  # not mirrored
+    await stack.resources.temporal.poll_mirror_now(uuid.UUID(mirror_id))
+    await copied(["a picture", "fresh", "old news"])
+    seen = await stack.api.get(f"/v1/mirrors/{mirror_id}/posts", headers=tenant.headers)
+    items = {p["source_post_id"]: p for p in seen.json()["data"]}
+    assert len(items) == 3  # the reply is not a post of its own
+    [image_url] = items[pictured["uri"]]["platform_metadata"]["media_urls"]
+    assert "/xrpc/com.atproto.sync.getBlob?" in image_url
+    assert (await stack.emulator.get(image_url)).content == picture
+    assert items[pictured["uri"]]["platform_metadata"]["kind"] == "image"
+    assert items[head["uri"]]["platform_metadata"]["kind"] == "text"
+
+
 async def test_an_expired_session_is_renewed_and_a_refused_one_fails_the_target(
     stack: Stack,
 ) -> None:
@@ -299,7 +460,8 @@ async def test_connect_with_an_app_password(stack: Stack) -> None:
     tenant = await stack.new_tenant(())
     username = f"c{uuid.uuid4().hex[:10]}"
     created = await stack.emulator.post(
-        "/_emulator/accounts", json={"platform": "bluesky", "username": username}
+        "/_emulator/accounts",
+        json={"platform": "bluesky", "username": username, "display_name": "Connie 🦋"},
     )
     emulated = created.json()
     credentials = {
@@ -323,6 +485,7 @@ async def test_connect_with_an_app_password(stack: Stack) -> None:
     assert connected.status_code == 201, connected.text
     account = connected.json()
     assert account["username"] == f"{username}.bsky.emulator"
+    assert account["display_name"] == "Connie 🦋"  # from the profile record on the PDS
     assert account["status"] == "active"
     assert emulated["token"] not in connected.text
     post = await stack.api.post(
@@ -368,8 +531,16 @@ async def _account(emulator_url: str, password: str | None = None) -> AccountCon
     )
 
 
-def _request(text: str, media: list[MediaItem] | None = None, **options: Any) -> PublishRequest:
-    return request_from(text, uuid.uuid4().hex, media or [], options)
+def _request(
+    text: str,
+    media: list[MediaItem] | None = None,
+    started_at: datetime | None = None,
+    **options: Any,
+) -> PublishRequest:
+    """A publish begun now (or at `started_at`), as Herald makes one."""
+    return request_from(
+        text, uuid.uuid4().hex, media or [], options, started_at=started_at or datetime.now(UTC)
+    )
 
 
 async def _quote(emulator_url: str, account: AccountContext, text: str, uri: str) -> str:
@@ -385,14 +556,20 @@ async def _quote(emulator_url: str, account: AccountContext, text: str, uri: str
                 },
             )
         ).json()
-        target = (await http.get(f"{base}/app.bsky.feed.getPosts", params={"uris": uri})).json()
+        did, collection, rkey = uri.removeprefix("at://").split("/")
+        target = (
+            await http.get(
+                f"{base}/com.atproto.repo.getRecord",
+                params={"repo": did, "collection": collection, "rkey": rkey},
+            )
+        ).json()
         record = {
             "$type": POST,
             "text": text,
             "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "embed": {
                 "$type": "app.bsky.embed.record",
-                "record": {"uri": uri, "cid": target["posts"][0]["cid"]},
+                "record": {"uri": uri, "cid": target["cid"]},
             },
         }
         created = await http.post(
@@ -423,7 +600,9 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
     assert newest[0].hashtags == ("news",)
     assert newest[0].url == second.url
     async with httpx.AsyncClient() as http:
+        # The original blobs, from the PDS (getBlob), not an AppView's CDN.
         [image_url] = newest[0].media_urls
+        assert "/xrpc/com.atproto.sync.getBlob?" in image_url
         assert (await http.get(image_url)).content == picture.data
         [video_url] = newest[1].media_urls
         assert (await http.get(video_url)).content == clip.data
@@ -433,42 +612,114 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
     assert [p.text for p in after_first] == ["second #News #news", "third"]
     assert await adapter.list_recent(account, quote, 10) == []
 
-    # The record key is derived from the idempotency key: found without reading the feed.
-    again = request_from("first", "k", [], {})
+    # The record key is derived from the idempotency key and the publish's start: found
+    # without reading anything else, with the thread part it made.
+    again = request_from("first", "k", [], {"thread": ["more"]}, started_at=datetime.now(UTC))
     made = await adapter.publish(account, again)
-    found = await adapter.find_existing(account, again, started + timedelta(hours=1))
-    assert found is not None and found.platform_post_id == made.platform_post_id
-    # Without the key, by text since `since`, with the media kind.
-    # Without a record at the key: by text since `since`, among posts not made by another
-    # Herald publish (those sit at keys derived from their own idempotency keys).
-    by_text = await adapter.find_existing(account, _request("fourth  quotes"), started)
-    assert by_text is not None and by_text.platform_post_id == quote
-    assert (
-        await adapter.find_existing(account, _request("fourth quotes", [picture]), started) is None
-    )
-    assert (
-        await adapter.find_existing(account, _request("second #News #news", [picture]), started)
-        is None
-    )
-
-    metrics = await adapter.fetch_metrics(account, first.platform_post_id)
-    assert metrics == {"likes": 0, "reposts": 0, "replies": 1, "quotes": 0}
+    found = await adapter.find_existing(account, again, started)
+    assert found == replace(made, published_at=None)
+    assert len(found.extra_post_ids) == 1
+    # Another publish of the same text is not ours: nothing at our key.
+    assert await adapter.find_existing(account, _request("fourth quotes"), started) is None
 
     # The cursor post is deleted: the listing still starts after it.
     await adapter.delete(account, second.platform_post_id)
     await adapter.delete(account, second.platform_post_id)  # already gone: fine
-    assert [p.text for p in await adapter.list_recent(account, first.platform_post_id, 10)] == [
-        "third",
-        "fourth quotes",
-        "first",
+    assert [p.id for p in await adapter.list_recent(account, first.platform_post_id, 10)] == [
+        third.platform_post_id,
+        quote,
+        made.platform_post_id,
     ]
-    await adapter.delete(account, first.platform_post_id)  # its thread part goes with it
+    for uri in (*first.extra_post_ids, first.platform_post_id):
+        await adapter.delete(account, uri)
     async with httpx.AsyncClient(base_url=emulator_url) as emulator:
         listed = await emulator.get(
             "/_emulator/posts", params={"platform": "bluesky", "account": account.username}
         )
     alive = [p["text"] for p in listed.json()["data"] if not p["deleted"]]
-    assert alive == ["third", "fourth quotes", "first"]  # the "k" post reuses the text
+    assert alive == ["third", "fourth quotes", "first", "more"]  # the "k" post reuses the text
+
+
+async def test_a_post_that_landed_behind_the_cursor_is_listed_after_all(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    """A publish that began before the newest post but landed after it has the older key:
+    the listing after that newest post still returns it (first), then keeps the cursor."""
+    account = await _account(emulator_url)
+    began = datetime.now(UTC) - timedelta(seconds=1)
+    newest = await adapter.publish(account, _request("made first, began second"))
+    late = await adapter.publish(account, _request("began first, made second", started_at=began))
+    assert late.platform_post_id.rsplit("/", 1)[1] < newest.platform_post_id.rsplit("/", 1)[1]
+    listed = await adapter.list_recent(account, newest.platform_post_id, 40)
+    assert [p.id for p in listed] == [late.platform_post_id, newest.platform_post_id]
+    newer = await adapter.publish(account, _request("the next one"))
+    listed = await adapter.list_recent(account, newest.platform_post_id, 40)
+    assert [p.id for p in listed] == [
+        late.platform_post_id,
+        newest.platform_post_id,
+        newer.platform_post_id,
+    ]
+    # Older than the hour before the cursor: not looked for again.
+    old = await adapter.publish(
+        account, _request("began long ago", started_at=began - timedelta(hours=2))
+    )
+    listed = await adapter.list_recent(account, newer.platform_post_id, 40)
+    assert old.platform_post_id not in [p.id for p in listed]
+
+
+async def test_a_record_key_another_post_holds_is_passed_over(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    """Two publishes to one account that began in the same millisecond may derive the same
+    key: the second finds another text there, takes its next key, and is found there."""
+    account = await _account(emulator_url)
+    request = _request("mine")
+    taken = record_key(request.idempotency_key, 0, request.started_at or datetime.now(UTC))
+    session = await adapter._xrpc.session(account)
+    await adapter._xrpc.call(
+        account,
+        "POST",
+        "com.atproto.repo.createRecord",
+        json={
+            "repo": session.did,
+            "collection": POST,
+            "rkey": taken,
+            "record": {"$type": POST, "text": "not mine", "createdAt": "2026-01-01T00:00:00Z"},
+        },
+    )
+    published = await adapter.publish(account, request)
+    assert not published.platform_post_id.endswith(f"/{taken}")
+    async with httpx.AsyncClient(base_url=emulator_url) as emulator:
+        assert (await _record(emulator, published.platform_post_id))["text"] == "mine"
+    found = await adapter.find_existing(account, request, datetime.now(UTC))
+    assert found is not None and found.platform_post_id == published.platform_post_id
+
+
+async def test_a_publish_begun_before_keys_named_its_start_is_found(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    account = await _account(emulator_url)
+    began = datetime.now(UTC)
+    old_style = request_from("from before", "key-1", [], {"thread": ["and its part"]})
+    made = await adapter.publish(account, old_style)
+    resumed = replace(old_style, started_at=began)
+    found = await adapter.find_existing(account, resumed, began)
+    assert found == replace(made, published_at=None)
+
+
+@pytest.mark.appview_calls
+async def test_post_metrics_come_from_the_appview_if_there_is_one(
+    adapter: BlueskyAdapter, emulator_url: str, appview: bool
+) -> None:
+    account = await _account(emulator_url)
+    made = await adapter.publish(account, _request("counted", thread=["a reply"]))
+    if appview:
+        metrics = await adapter.fetch_metrics(account, made.platform_post_id)
+        assert metrics == {"likes": 0, "reposts": 0, "replies": 1, "quotes": 0}
+    else:
+        with pytest.raises(NotAvailable) as missing:
+            await adapter.fetch_metrics(account, made.platform_post_id)
+        assert "not available on this server" in missing.value.message
 
 
 async def test_adapter_verify_and_refused_passwords(
@@ -521,11 +772,25 @@ def test_graphemes_tags_and_record_keys() -> None:
         "two",
         "full",
     ]
-    key = tid_for("post/1/target/2#0")
-    assert key == tid_for("post/1/target/2#0") != tid_for("post/1/target/2#1")
+    began = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    key = record_key("post/1/target/2", 0, began)
+    assert key == record_key("post/1/target/2", 0, began)
+    part, elsewhere = (
+        record_key("post/1/target/2", 1, began),
+        record_key("post/1/target/2", 0, began, 1),
+    )
+    assert key < part and len({key, part, elsewhere}) == 3
     assert len(key) == 13 and key[0] in "234567abcdefghij"
     made = tid_time(key)
-    assert made is not None and datetime(2023, 1, 1, tzinfo=UTC) <= made < datetime.now(UTC)
+    assert made is not None and began - timedelta(milliseconds=1) <= made < began
+    legacy = legacy_record_key("post/1/target/2", 0)
+    assert (
+        legacy == legacy_record_key("post/1/target/2", 0) != legacy_record_key("post/1/target/2", 1)
+    )
+    made = tid_time(legacy)
+    assert made is not None and datetime(2023, 1, 1, tzinfo=UTC) <= made < datetime(
+        2023, 2, 1, tzinfo=UTC
+    )
 
 
 async def test_adapter_a_timed_out_create_finds_its_record(emulator_url: str) -> None:
