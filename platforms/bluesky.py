@@ -509,7 +509,7 @@ class BlueskyAdapter(PlatformAdapter):
         return SourcePost(
             id=uri,
             created_at=created,
-            text=str(value.get("text") or ""),
+            text=_text_with_links(value, media),
             kind=kind,
             hashtags=self._hashtags(value),
             url=post_url(session.handle, uri),
@@ -621,6 +621,37 @@ def _says(record: dict[str, Any], text: str) -> bool:
 
 def _ref(record: dict[str, Any]) -> StrongRef:
     return StrongRef(str(record["uri"]), str(record["cid"]))
+
+
+def _text_with_links(value: dict[str, Any], media: dict[str, Any]) -> str:
+    """The text with each link as its facet names it (the Bluesky app shows a long link
+    shortened, "example.com/a-long-pa...", and keeps the whole URI in the facet), and the
+    link of a card (app.bsky.embed.external) at the end when the text does not have it."""
+    data = str(value.get("text") or "").encode()
+    links: list[tuple[int, int, str]] = []
+    for facet in value.get("facets") or []:
+        index = facet.get("index") if isinstance(facet, dict) else None
+        if not isinstance(index, dict):
+            continue
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        uris = [
+            f.get("uri")
+            for f in facet.get("features") or []
+            if isinstance(f, dict) and str(f.get("$type", "")).endswith("#link")
+        ]
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(data):
+            links += [(start, end, uri) for uri in uris[:1] if isinstance(uri, str) and uri]
+    expanded, position = bytearray(), 0
+    for start, end, uri in sorted(links):
+        if start >= position:  # overlapping facets: the first one counts
+            expanded += data[position:start] + uri.encode()
+            position = end
+    text = (expanded + data[position:]).decode(errors="replace")
+    card = media.get("external") if str(media.get("$type")) == "app.bsky.embed.external" else None
+    link = card.get("uri") if isinstance(card, dict) else None
+    if isinstance(link, str) and link and link not in text:
+        text = f"{text}\n\n{link}" if text else link
+    return text
 
 
 def _created_at(record: dict[str, Any]) -> datetime | None:

@@ -667,6 +667,57 @@ async def test_a_post_that_landed_behind_the_cursor_is_listed_after_all(
     assert old.platform_post_id not in [p.id for p in listed]
 
 
+async def test_mirrored_text_carries_whole_links(
+    adapter: BlueskyAdapter, emulator_url: str
+) -> None:
+    """The Bluesky app shortens a long link in the text and keeps the whole URI in the facet;
+    a link card's URI may not be in the text at all. A copy elsewhere gets the whole links."""
+    account = await _account(emulator_url)
+    session = await adapter._xrpc.session(account)
+    shown = "read example.com/a-long-pa... now"
+    start = shown.encode().index(b"example")
+    end = shown.encode().index(b" now")
+    records = [
+        {
+            "text": shown,
+            "facets": [
+                {
+                    "index": {"byteStart": start, "byteEnd": end},
+                    "features": [
+                        {
+                            "$type": "app.bsky.richtext.facet#link",
+                            "uri": "https://example.com/a-long-path?x=1",
+                        }
+                    ],
+                }
+            ],
+        },
+        {
+            "text": "a card",
+            "embed": {
+                "$type": "app.bsky.embed.external",
+                "external": {"uri": "https://example.org/story", "title": "T", "description": ""},
+            },
+        },
+    ]
+    for record in records:
+        await adapter._xrpc.call(
+            account,
+            "POST",
+            "com.atproto.repo.createRecord",
+            json={
+                "repo": session.did,
+                "collection": POST,
+                "record": {"$type": POST, "createdAt": "2026-12-02T09:00:00Z", **record},
+            },
+        )
+    listed = await adapter.list_recent(account, None, 10)
+    assert [p.text for p in listed] == [
+        "read https://example.com/a-long-path?x=1 now",
+        "a card\n\nhttps://example.org/story",
+    ]
+
+
 async def test_a_record_key_another_post_holds_is_passed_over(
     adapter: BlueskyAdapter, emulator_url: str
 ) -> None:
