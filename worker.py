@@ -8,7 +8,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -28,6 +27,7 @@ from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.gc_tuning import freeze_startup_objects
+from herald.outbound import import_client, platform_client
 from herald.payloads import RetrySchedule
 from herald.schedules import ensure_reconciler_schedule
 from herald.settings import Settings
@@ -71,7 +71,8 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     compile_workflow_modules(WORKFLOWS)
     engine = create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
-    http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
+    http = platform_client(settings)
+    import_http = import_client(settings)
     adapters = build_registry(http, settings)
     storage = build_storage(settings)
     cipher = CredentialCipher(load_or_create_secret_key(settings))
@@ -91,7 +92,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         sessions, adapters, cipher, storage, read_sessions=read_sessions, outcomes=outcomes
     )
     unpublish = UnpublishActivities(sessions, adapters, cipher)
-    media = MediaActivities(sessions, storage, settings, http)
+    media = MediaActivities(sessions, storage, settings, import_http)
     tokens = AccountTokenActivities(sessions, adapters, cipher)
     main_queue = settings.temporal_task_queue
     workers = [
@@ -139,6 +140,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
         await http.aclose()
+        await import_http.aclose()
         await engine.dispose()
 
 

@@ -13,6 +13,7 @@ from herald.db.engine import SessionFactory
 from herald.db.models import Media
 from herald.db.types import utcnow
 from herald.media.fetch import FetchError, fetch_to_file
+from herald.outbound import import_policy
 from herald.payloads import MediaImportInput
 from herald.services.media import complete_upload, mark_failed
 from herald.settings import Settings
@@ -50,7 +51,7 @@ class MediaActivities:
                     max_bytes=settings.media_max_video_bytes,
                     timeout_s=settings.media_import_timeout_s,
                     max_redirects=settings.media_import_max_redirects,
-                    allow_hosts=settings.media_import_allow_hosts,
+                    policy=import_policy(settings),
                 )
             except FetchError as err:
                 return await self._fail(input.media_id, str(err))

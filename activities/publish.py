@@ -273,7 +273,7 @@ class PublishActivities:
                     filename=media.filename,
                     data=await self._storage.read(media.storage_key),
                     url=await self._storage.download_url(
-                        media.storage_key, utcnow() + MEDIA_URL_LIFETIME
+                        media.storage_key, utcnow() + MEDIA_URL_LIFETIME, media.mime_type
                     ),
                 )
             )

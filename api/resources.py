@@ -11,9 +11,11 @@ from api.gateway import TemporalGateway
 from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
+from herald.outbound import platform_client, platform_policy
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage
+from platforms.outbound import OutboundPolicy
 from platforms.registry import AdapterRegistry
 
 
@@ -30,14 +32,14 @@ class Resources:
     storage: MediaStorage = field(init=False)
     cipher: CredentialCipher = field(init=False)
     http: httpx.AsyncClient = field(init=False)
+    platform_policy: OutboundPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
         self.storage = build_storage(self.settings)
         self.cipher = CredentialCipher(load_or_create_secret_key(self.settings))
-        self.http = httpx.AsyncClient(
-            timeout=self.settings.platform_timeout_s, follow_redirects=False
-        )
+        self.platform_policy = platform_policy(self.settings)
+        self.http = platform_client(self.settings)
         self.adapters = build_registry(self.http, self.settings)
 
     @classmethod

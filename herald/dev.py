@@ -190,7 +190,9 @@ async def run_dev(settings: Settings) -> int:
         # connected through the API may point at loopback there.
         sandbox = settings.as_environment("platform_apps")
         await worker.start(env=sandbox)
-        allow = settings.platform_allow_hosts or [settings.emulator_host]
+        allow = settings.platform_allow_hosts or [
+            f"{settings.emulator_host}:{settings.emulator_port}"
+        ]
         await api.start(env={**sandbox, "HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(allow)})
         await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60, api)
         facts = dev_facts(settings, demo)

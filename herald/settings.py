@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from platforms.outbound import parse_allow_list
 
 PLATFORMS = ("mastodon", "bluesky", "x", "linkedin", "facebook", "instagram", "threads", "tiktok")
 
@@ -101,8 +103,10 @@ class Settings(BaseSettings):
     )
     platform_allow_hosts: list[str] = Field(
         default_factory=list,
-        description="Private or loopback hosts an account's instance/service URL may name "
-        "(e.g. a self-hosted Mastodon on the LAN, or the emulator); others are refused.",
+        description="host:port endpoints on private or loopback addresses that platform calls "
+        "may reach (e.g. a self-hosted Mastodon on the LAN, or the emulator), as a JSON list; "
+        "every other endpoint must resolve to public addresses only. The host and port of "
+        "platform_apps URLs are allowed without being listed.",
     )
     platform_timeout_s: float = Field(default=30.0, description="HTTP timeout of platform calls.")
     platform_apps: dict[str, PlatformAppSettings] = Field(
@@ -137,8 +141,8 @@ class Settings(BaseSettings):
     media_max_video_bytes: int = Field(default=4 * 1024**3, description="Largest video upload.")
     media_import_allow_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts or IPs that URL imports may reach even if private or loopback "
-        "(the SSRF guard refuses those otherwise), e.g. an intranet CDN.",
+        description="host:port endpoints that URL imports may reach even if private or "
+        "loopback (the outbound address policy refuses those otherwise), e.g. an intranet CDN.",
     )
     media_import_timeout_s: float = Field(default=60.0, description="Whole-download time limit.")
     media_import_max_redirects: int = 5
@@ -179,6 +183,11 @@ class Settings(BaseSettings):
                 text = str(value)
             env[ENV_PREFIX + name.upper()] = text
         return env
+
+    @field_validator("platform_allow_hosts", "media_import_allow_hosts")
+    @classmethod
+    def _endpoints(cls, entries: list[str]) -> list[str]:
+        return parse_allow_list(entries)
 
     @property
     def resolved_database_url(self) -> str:

@@ -47,6 +47,13 @@ def emulator_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def file_server_port() -> int:
+    """Where the suite serves files for URL imports (tests/integration/test_media.py): the
+    only local endpoint imports may reach."""
+    return free_port()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -66,9 +73,11 @@ async def stack(
     database_url: str,
     temporal_env: WorkflowEnvironment,
     emulator_url: str,
+    file_server_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     settings = make_settings(
+        media_import_allow_hosts=[f"localhost:{file_server_port}"],
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         temporal_address=temporal_env.client.service_client.config.target_host,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, field_serializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import ResourcesDep, SessionDep, require
+from api.deps import PageCursor, PageLimit, ResourcesDep, SessionDep, require
 from herald.db.models import SocialAccount
 from herald.db.types import utcnow
 from herald.errors import HeraldError
@@ -40,11 +40,19 @@ async def list_(
     brand_id: uuid.UUID | None = None,
     platform: PlatformName | None = None,
     status: AccountStatus | None = None,
+    cursor: PageCursor = None,
+    limit: PageLimit = 50,
 ) -> AccountList:
-    accounts = await list_accounts(
-        session, principal.workspace_id, brand_id=brand_id, platform=platform, status=status
+    accounts, next_cursor = await list_accounts(
+        session,
+        principal.workspace_id,
+        brand_id=brand_id,
+        platform=platform,
+        status=status,
+        limit=limit,
+        cursor=cursor,
     )
-    return AccountList(data=[AccountOut.of(a) for a in accounts])
+    return AccountList(data=[AccountOut.of(a) for a in accounts], next_cursor=next_cursor)
 
 
 class QueueOut(BaseModel):
@@ -129,7 +137,7 @@ async def connect(
         resources.adapters,
         resources.cipher,
         body,
-        resources.settings.platform_allow_hosts,
+        resources.platform_policy,
     )
     return AccountOut.of(account)
 
@@ -160,7 +168,7 @@ async def test(
         resources.adapters,
         resources.cipher,
         account,
-        resources.settings.platform_allow_hosts,
+        resources.platform_policy,
     )
     return AccountOut.of(account)
 

@@ -14,6 +14,8 @@ from fastapi.responses import FileResponse
 from api.deps import ResourcesDep
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, HeraldError
+from herald.services.media import check_upload_open
+from herald.storage.base import content_disposition
 from herald.storage.local import FILES_PATH, LocalStorage
 
 router = APIRouter(prefix=FILES_PATH, tags=["media"])
@@ -26,9 +28,15 @@ def _local(resources: ResourcesDep) -> LocalStorage:
 
 
 def _check(
-    storage: LocalStorage, method: str, key: str, expires: int, signature: str, size: int | None
+    storage: LocalStorage,
+    method: str,
+    key: str,
+    expires: int,
+    signature: str,
+    size: int | None,
+    content_type: str = "",
 ) -> None:
-    problem = storage.signer.verify(method, key, expires, signature, utcnow(), size)
+    problem = storage.signer.verify(method, key, expires, signature, utcnow(), size, content_type)
     if problem is not None:
         raise HeraldError(ErrorCode.FORBIDDEN, problem)
 
@@ -44,6 +52,7 @@ async def put_file(
 ) -> Response:
     storage = _local(resources)
     _check(storage, "PUT", key, expires, signature, size)
+    await check_upload_open(resources.read_sessions, key)
     final = storage.path_of(key)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the final name, then renamed: a reader never sees half a file.
@@ -59,6 +68,7 @@ async def put_file(
                         f"more than the {size} bytes declared for this upload",
                     )
                 out.write(chunk)
+        await check_upload_open(resources.read_sessions, key)  # completed meanwhile?
         os.replace(temp_name, final)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -72,10 +82,19 @@ async def get_file(
     resources: ResourcesDep,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query()],
+    content_type: Annotated[str, Query(alias="type")] = "",
 ) -> FileResponse:
     storage = _local(resources)
-    _check(storage, "GET", key, expires, signature, None)
+    _check(storage, "GET", key, expires, signature, None, content_type)
     path = storage.path_of(key)
     if not path.exists():
         raise HeraldError.not_found("file")
-    return FileResponse(path)
+    served = content_type or "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=served,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": content_disposition(served),
+        },
+    )

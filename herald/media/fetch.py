@@ -1,18 +1,20 @@
 """Downloads for import-from-URL: streamed, size-capped, time-limited, redirects followed one
-by one, and every hop checked by the SSRF guard (no private, loopback or link-local address
-unless the allow-list names the host)."""
+by one, and every hop checked by the outbound address policy (platforms.outbound: public
+addresses only, unless the allow-list names the host and port)."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
+
+from platforms.base import Rejected
+from platforms.outbound import AddressNotAllowed, OutboundPolicy
+from platforms.outbound import check_url as check_reachable
 
 
 class FetchError(Exception):
@@ -27,39 +29,17 @@ class Fetched:
     final_url: str
 
 
-def _forbidden(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-async def check_url(url: str, allow_hosts: list[str]) -> None:
+async def check_url(url: str, policy: OutboundPolicy) -> None:
     """Refuses URLs that are not http(s) or whose host resolves to an internal address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("only http and https URLs can be imported")
-    host = parts.hostname
-    if host in allow_hosts:
-        return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
-    except socket.gaierror as exc:
-        raise FetchError(f"the host {host} does not resolve") from exc
-    addresses = {str(info[4][0]) for info in infos}
-    blocked = sorted(a for a in addresses if _forbidden(a))
-    if blocked:
+        await check_reachable(url, policy)
+    except AddressNotAllowed as err:
         raise FetchError(
-            f"{host} resolves to an internal address ({', '.join(blocked)}); imports may only "
-            "reach public hosts unless HERALD_MEDIA_IMPORT_ALLOW_HOSTS names it"
-        )
+            f"{err.message}; imports may only reach public hosts unless "
+            "HERALD_MEDIA_IMPORT_ALLOW_HOSTS names the host and port"
+        ) from err
+    except Rejected as err:
+        raise FetchError(err.message) from err
 
 
 async def fetch_to_file(
@@ -70,12 +50,14 @@ async def fetch_to_file(
     max_bytes: int,
     timeout_s: float,
     max_redirects: int,
-    allow_hosts: list[str],
+    policy: OutboundPolicy,
 ) -> Fetched:
+    """`http` should enforce `policy` on each connection too (herald.outbound.import_client):
+    the check here answers in words before a request, the client's holds at connect time."""
     deadline = time.monotonic() + timeout_s
     current = url
     for _ in range(max_redirects + 1):
-        await check_url(current, allow_hosts)
+        await check_url(current, policy)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(f"the download took longer than {timeout_s:.0f} s")
@@ -102,6 +84,8 @@ async def fetch_to_file(
                 return Fetched(destination, size, response.headers.get("content-type"), current)
         except TimeoutError as exc:
             raise FetchError(f"the download took longer than {timeout_s:.0f} s") from exc
+        except AddressNotAllowed as exc:  # the name resolved differently at connect time
+            raise FetchError(exc.message) from exc
         except httpx.HTTPError as exc:
             raise FetchError(f"the download failed: {type(exc).__name__}") from exc
     raise FetchError(f"more than {max_redirects} redirects")

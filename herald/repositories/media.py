@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Media
-from herald.repositories.posts import decode_cursor, encode_keyset
+from herald.repositories.paging import page_by_creation
 
 
 async def get_media(
@@ -19,6 +19,16 @@ async def get_media(
         select(Media).where(Media.id == media_id, Media.workspace_id == workspace_id)
     )
     return result.scalar_one_or_none()
+
+
+async def get_media_by_storage_key(session: AsyncSession, key: str) -> Media | None:
+    """The media whose bytes live under `key` ("<workspace>/<media id>")."""
+    try:
+        media_id = uuid.UUID(key.rsplit("/", 1)[-1])
+    except ValueError:
+        return None
+    media = await session.get(Media, media_id)
+    return media if media is not None and media.storage_key == key else None
 
 
 async def get_media_many(
@@ -36,11 +46,6 @@ async def list_media(
     session: AsyncSession, workspace_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[Sequence[Media], str | None]:
     query = select(Media).where(Media.workspace_id == workspace_id)
-    if cursor is not None:
-        created_at, media_id = decode_cursor(cursor)
-        query = query.where(tuple_(Media.created_at, Media.id) < tuple_(created_at, media_id))
-    query = query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit + 1)
-    rows = (await session.execute(query)).scalars().all()
-    page = rows[:limit]
-    next_cursor = encode_keyset(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return page, next_cursor
+    return await page_by_creation(
+        session, query, Media.created_at, Media.id, limit, cursor, newest_first=True
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from herald.db.models import Post, PostTarget, SocialAccount
-from herald.errors import HeraldError
+from herald.repositories.paging import decode_cursor, encode_keyset
 from herald.status import TargetStatus
 
 
@@ -93,23 +91,8 @@ class PostFilters:
     external_id: str | None = None
 
 
-def encode_keyset(created_at: datetime, row_id: uuid.UUID) -> str:
-    """An opaque cursor naming the last row of a page, newest-first lists."""
-    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def encode_cursor(post: Post) -> str:
     return encode_keyset(post.created_at, post.id)
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, post_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), uuid.UUID(post_id)
-    except (ValueError, TypeError) as exc:
-        raise HeraldError.invalid("cursor", "not a cursor this API returned") from exc
 
 
 async def list_posts(

@@ -16,12 +16,12 @@ from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
-from herald.media.fetch import FetchError, check_url
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
 from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected
+from platforms.outbound import AddressNotAllowed, OutboundPolicy, check_url
 from platforms.registry import AdapterRegistry
 
 
@@ -85,15 +85,20 @@ def _credentials(platform: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 async def verify_with_platform(
-    adapters: AdapterRegistry, platform: str, credentials: dict[str, Any], allow_hosts: list[str]
+    adapters: AdapterRegistry, platform: str, credentials: dict[str, Any], policy: OutboundPolicy
 ) -> AccountIdentity:
     """Asks the platform who these credentials are; a refusal is the caller's 400."""
     field = _base_url_field(credentials)
     if field is not None:
         try:
-            await check_url(str(credentials[field]), allow_hosts)
-        except FetchError as err:
-            raise HeraldError.invalid(f"credentials.{field}", str(err)) from err
+            await check_url(str(credentials[field]), policy)
+        except AddressNotAllowed as err:
+            raise HeraldError.invalid(
+                f"credentials.{field}",
+                f"{err.message} (HERALD_PLATFORM_ALLOW_HOSTS may name it)",
+            ) from err
+        except Rejected as err:
+            raise HeraldError.invalid(f"credentials.{field}", err.message) from err
     context = AccountContext("", "", None, credentials)
     try:
         return await adapter_for(adapters, platform).verify(context)
@@ -111,12 +116,12 @@ async def connect_account(
     adapters: AdapterRegistry,
     cipher: CredentialCipher,
     body: ConnectBody,
-    allow_hosts: list[str],
+    policy: OutboundPolicy,
 ) -> SocialAccount:
     credentials = _credentials(body.platform, body.credentials)
     if await get_brand(session, principal.workspace_id, body.brand_id) is None:
         raise HeraldError.invalid("brand_id", "no such brand in this workspace")
-    identity = await verify_with_platform(adapters, body.platform, credentials, allow_hosts)
+    identity = await verify_with_platform(adapters, body.platform, credentials, policy)
     existing = await session.scalar(
         select(SocialAccount).where(
             SocialAccount.workspace_id == principal.workspace_id,
@@ -156,7 +161,7 @@ async def recheck_account(
     adapters: AdapterRegistry,
     cipher: CredentialCipher,
     account: SocialAccount,
-    allow_hosts: list[str],
+    policy: OutboundPolicy,
 ) -> None:
     """Re-checks the credentials with the platform. Credentials the platform refuses mark the
     account expired, stored even though the request then answers 409."""
@@ -164,7 +169,7 @@ async def recheck_account(
         raise HeraldError.conflict("the account was disconnected; connect it again")
     credentials = cipher.decrypt(account.credentials_encrypted)
     try:
-        await verify_with_platform(adapters, account.platform, credentials, allow_hosts)
+        await verify_with_platform(adapters, account.platform, credentials, policy)
     except HeraldError as err:
         if err.code is not ErrorCode.VALIDATION_ERROR:
             raise

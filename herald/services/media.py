@@ -16,13 +16,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.db.engine import SessionFactory
 from herald.db.models import Media, Post
 from herald.errors import ErrorCode, HeraldError
 from herald.media.fetch import FetchError, check_url
 from herald.media.probe import ProbeError, probe, sha256_of
 from herald.media.suitability import suitability
+from herald.outbound import import_policy
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
+from herald.repositories.media import get_media_by_storage_key
 from herald.schemas.media import ImportRequest, MediaOut, UploadOut, UploadRequest
 from herald.services.events import record_event
 from herald.settings import Settings
@@ -186,7 +189,11 @@ async def media_in_use(session: AsyncSession, media: Media) -> bool:
 async def to_out(storage: MediaStorage, media: Media, now: datetime, ttl_s: int) -> MediaOut:
     url = None
     if media.status == MediaStatus.READY:
-        url = await storage.download_url(media.storage_key, now + timedelta(seconds=ttl_s))
+        url = await storage.download_url(
+            media.storage_key,
+            now + timedelta(seconds=ttl_s),
+            media.mime_type or "application/octet-stream",
+        )
     return MediaOut(
         id=media.id,
         brand_id=media.brand_id,
@@ -233,7 +240,7 @@ async def _pending_import(
 ) -> Media:
     """A pending media row for a URL import; the URL is checked before anything is stored."""
     try:
-        await check_url(str(body.url), settings.media_import_allow_hosts)
+        await check_url(str(body.url), import_policy(settings))
     except FetchError as err:
         raise HeraldError.invalid("url", str(err)) from err
     if await get_brand(session, principal.workspace_id, body.brand_id) is None:
@@ -255,3 +262,16 @@ async def _pending_import(
     )
     session.add(media)
     return media
+
+
+async def check_upload_open(sessions: SessionFactory, key: str) -> None:
+    """A signed upload URL takes bytes only while its media waits for them: after `complete`
+    the stored file is what was probed, and a second PUT must not replace it."""
+    async with sessions() as session:
+        media = await get_media_by_storage_key(session, key)
+        status = media.status if media is not None else None
+    if status != MediaStatus.PENDING:
+        raise HeraldError.conflict(
+            "this upload URL was used: the media is "
+            f"{status or 'gone'}; create a new media item to upload other bytes"
+        )

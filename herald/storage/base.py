@@ -16,6 +16,30 @@ class UploadTarget:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# What a browser may show inline from a media URL: raster images and plain video. Anything
+# else (SVG and HTML run scripts) is served as a download.
+INLINE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+    }
+)
+
+
+def renders_inline(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in INLINE_TYPES
+
+
+def content_disposition(content_type: str, filename: str = "media") -> str:
+    return "inline" if renders_inline(content_type) else f'attachment; filename="{filename}"'
+
+
 class MediaStorage(ABC):
     @abstractmethod
     async def upload_target(
@@ -24,7 +48,9 @@ class MediaStorage(ABC):
         """A URL the client PUTs the bytes to, valid until `expires_at`."""
 
     @abstractmethod
-    async def download_url(self, key: str, expires_at: datetime) -> str: ...
+    async def download_url(self, key: str, expires_at: datetime, content_type: str) -> str:
+        """A URL that serves the object as `content_type` (the probed type, whatever the
+        uploader claimed), never sniffed, and as an attachment unless `renders_inline`."""
 
     @abstractmethod
     async def size_of(self, key: str) -> int | None:

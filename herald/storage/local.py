@@ -29,11 +29,16 @@ class LocalStorage(MediaStorage):
             raise ValueError("storage key escapes the media folder")
         return path
 
-    def _url(self, method: str, key: str, expires_at: datetime, size: int | None) -> str:
+    def _url(
+        self, method: str, key: str, expires_at: datetime, size: int | None, content_type: str = ""
+    ) -> str:
         expires = int(expires_at.timestamp())
-        query = {"expires": expires, "signature": self.signer.sign(method, key, expires, size)}
+        signature = self.signer.sign(method, key, expires, size, content_type)
+        query: dict[str, str | int] = {"expires": expires, "signature": signature}
         if size is not None:
             query["size"] = size
+        if content_type:
+            query["type"] = content_type
         return f"{self._api_url}{FILES_PATH}/{key}?{urlencode(query)}"
 
     async def upload_target(
@@ -43,8 +48,8 @@ class LocalStorage(MediaStorage):
             url=self._url("PUT", key, expires_at, size), headers={"Content-Type": content_type}
         )
 
-    async def download_url(self, key: str, expires_at: datetime) -> str:
-        return self._url("GET", key, expires_at, None)
+    async def download_url(self, key: str, expires_at: datetime, content_type: str) -> str:
+        return self._url("GET", key, expires_at, None, content_type)
 
     async def size_of(self, key: str) -> int | None:
         path = self.path_of(key)

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from herald.storage.base import MediaStorage, UploadTarget
+from herald.storage.base import MediaStorage, UploadTarget, content_disposition
 
 
 class S3Storage(MediaStorage):
@@ -43,11 +43,19 @@ class S3Storage(MediaStorage):
         )
         return UploadTarget(url=url, headers={"Content-Type": content_type})
 
-    async def download_url(self, key: str, expires_at: datetime) -> str:
+    async def download_url(self, key: str, expires_at: datetime, content_type: str) -> str:
+        # S3 overrides the stored headers with these; it cannot add nosniff to a presigned GET
+        # (a bucket behind a CDN can), so the disposition carries the weight there.
+        params = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition(content_type),
+        }
         url: str = await asyncio.to_thread(
             self._client.generate_presigned_url,
             "get_object",
-            Params={"Bucket": self._bucket, "Key": key},
+            Params=params,
             ExpiresIn=self._ttl(expires_at),
         )
         return url

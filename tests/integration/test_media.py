@@ -108,6 +108,35 @@ async def test_image_and_video_are_probed_and_downloadable(stack: Stack) -> None
     assert (await stack.api.get(f"{url.path}?{url.query}")).status_code == 404
 
 
+async def test_an_upload_url_takes_bytes_once_and_downloads_are_never_sniffed(
+    stack: Stack,
+) -> None:
+    """After complete, the upload URL refuses a second PUT (HTML replacing the probed PNG)
+    and the file stays what was probed; downloads say their probed type, forbid sniffing, and
+    the type a URL serves is signed with it."""
+    tenant = await stack.new_tenant()
+    client = MediaClient(stack.api, tenant, None)
+    picture = png(16, 16)
+    started = (await client.initiate("pic.png", "image/png", len(picture))).json()
+    assert (await client.put(started, picture)).status_code == 200
+    assert (await client.put(started, picture)).status_code == 200  # a retry before complete
+    done = await stack.api.post(f"/v1/media/{started['media_id']}/complete", headers=tenant.headers)
+    assert done.json()["status"] == "ready"
+    html = b"<script>alert(1)</script>".ljust(len(picture), b" ")
+    replaced = await client.put(started, html)
+    assert replaced.status_code == 409, replaced.text
+    assert replaced.json()["error"]["code"] == "CONFLICT"
+    url = urlsplit(done.json()["url"])
+    downloaded = await stack.api.get(f"{url.path}?{url.query}")
+    assert downloaded.content == picture
+    assert downloaded.headers["content-type"] == "image/png"
+    assert downloaded.headers["x-content-type-options"] == "nosniff"
+    assert downloaded.headers["content-disposition"] == "inline"
+    retyped = url.query.replace("type=image%2Fpng", "type=text%2Fhtml")
+    assert retyped != url.query
+    assert (await stack.api.get(f"{url.path}?{retyped}")).status_code == 403
+
+
 async def test_bad_uploads_fail_clearly_and_leave_nothing_behind(stack: Stack) -> None:
     tenant = await stack.new_tenant()
     client = MediaClient(stack.api, tenant, None)
@@ -201,6 +230,8 @@ async def test_s3_backend_end_to_end(
         assert image["status"] == "ready" and (image["width"], image["height"]) == (80, 100)
         downloaded = await storage_http.get(image["url"])
         assert downloaded.status_code == 200 and downloaded.content == jpeg(80, 100)
+        assert downloaded.headers["content-type"] == "image/jpeg"
+        assert downloaded.headers["content-disposition"] == "inline"
 
         bad = await client.upload("fake.png", "image/png", b"not a png at all")
         assert bad["status"] == "failed"
@@ -297,7 +328,7 @@ async def test_media_rules_in_validation_and_deletion(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def file_server() -> Iterator[str]:
+def file_server(file_server_port: int) -> Iterator[str]:
     """A web server with files to import, and a redirect to an internal address."""
     from starlette.applications import Starlette
     from starlette.responses import RedirectResponse, Response
@@ -312,9 +343,8 @@ def file_server() -> Iterator[str]:
         return RedirectResponse("http://127.0.0.1:9/secret")
 
     app = Starlette(routes=[Route("/pic.png", picture), Route("/sneaky", sneaky)])
-    port = free_port()
-    with serve_in_thread(app, port):
-        yield f"http://localhost:{port}"
+    with serve_in_thread(app, file_server_port):
+        yield f"http://localhost:{file_server_port}"
 
 
 async def _wait_for_media(stack: Stack, tenant: Tenant, media_id: str) -> dict[str, Any]:

@@ -202,13 +202,11 @@ def make_settings(**overrides: Any) -> Settings:
         # Retries in seconds, not minutes: nothing in the suite waits on a production backoff.
         "publish_retry_initial_s": 0.2,
         "publish_retry_max_s": 1.0,
-        # The suite's file server for URL imports; 127.0.0.1 itself stays refused.
-        "media_import_allow_hosts": ["localhost"],
-        # The emulator: accounts connected through the API point at it.
-        "platform_allow_hosts": ["127.0.0.1"],
         "mirror_poll_interval_s": 0.5,
         # OAuth platforms talk to the suite's emulator (emulator_port is set by the fixture).
         "platforms_use_emulator": True,
     }
     values.update(overrides)
+    # The emulator: accounts connected through the API point at it (at no other local port).
+    values.setdefault("platform_allow_hosts", [f"127.0.0.1:{values.get('emulator_port', 8300)}"])
     return with_emulator_apps(Settings(**values))

@@ -36,7 +36,7 @@ def test_a_child_reads_back_the_same_settings(
         temporal_address="127.0.0.1:7299",
         platform_concurrency=7,
         platform_concurrency_overrides={"tiktok": 2},
-        platform_allow_hosts=["127.0.0.1", "localhost"],
+        platform_allow_hosts=["127.0.0.1:8300", "localhost:8123"],
         platform_apps={
             "x": PlatformAppSettings(
                 api_url="http://x.test", client_id="abc", client_secret=SecretStr("app secret")
