@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import authenticate, authorize
@@ -71,3 +71,10 @@ def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Princip
 
     dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
     return dependency
+
+
+# Every list: a page of 1 to 100 items, and the cursor its previous page answered.
+PageLimit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100.")]
+PageCursor = Annotated[
+    str | None, Query(description="`next_cursor` of the previous page; omit for the first.")
+]

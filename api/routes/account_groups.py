@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import SessionDep, require
+from api.deps import PageCursor, PageLimit, SessionDep, require
 from herald.db.models import AccountGroup
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
@@ -44,10 +44,11 @@ async def _group(session: AsyncSession, principal: Principal, group_id: uuid.UUI
 
 
 @router.get("", response_model=GroupList, summary="List account groups")
-async def list_(session: SessionDep, principal: Reader) -> GroupList:
-    return GroupList(
-        data=[GroupOut.of(g) for g in await list_groups(session, principal.workspace_id)]
-    )
+async def list_(
+    session: SessionDep, principal: Reader, cursor: PageCursor = None, limit: PageLimit = 50
+) -> GroupList:
+    groups, next_cursor = await list_groups(session, principal.workspace_id, limit, cursor)
+    return GroupList(data=[GroupOut.of(g) for g in groups], next_cursor=next_cursor)
 
 
 @router.post(

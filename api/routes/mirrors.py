@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import SessionDep, TemporalDep, require
+from api.deps import PageCursor, PageLimit, SessionDep, TemporalDep, require
 from herald.db.models import Mirror
 from herald.errors import HeraldError
 from herald.principal import Permission, Principal
@@ -37,9 +37,11 @@ async def _mirror(session: AsyncSession, principal: Principal, mirror_id: uuid.U
 
 
 @router.get("", response_model=MirrorList, summary="List mirrors")
-async def list_(session: SessionDep, principal: Reader) -> MirrorList:
-    rows = await list_mirrors(session, principal.workspace_id)
-    return MirrorList(data=[MirrorOut.of(m) for m in rows])
+async def list_(
+    session: SessionDep, principal: Reader, cursor: PageCursor = None, limit: PageLimit = 50
+) -> MirrorList:
+    rows, next_cursor = await list_mirrors(session, principal.workspace_id, limit, cursor)
+    return MirrorList(data=[MirrorOut.of(m) for m in rows], next_cursor=next_cursor)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import AccountGroup, Brand, SocialAccount
+from herald.repositories.paging import page_by_creation
 
 
 async def get_accounts(
@@ -31,7 +32,9 @@ async def list_accounts(
     brand_id: uuid.UUID | None = None,
     platform: str | None = None,
     status: str | None = None,
-) -> Sequence[SocialAccount]:
+    limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[Sequence[SocialAccount], str | None]:
     query = select(SocialAccount).where(SocialAccount.workspace_id == workspace_id)
     if brand_id is not None:
         query = query.where(SocialAccount.brand_id == brand_id)
@@ -39,8 +42,15 @@ async def list_accounts(
         query = query.where(SocialAccount.platform == platform)
     if status is not None:
         query = query.where(SocialAccount.status == status)
-    result = await session.execute(query.order_by(SocialAccount.created_at, SocialAccount.id))
-    return result.scalars().all()
+    return await page_by_creation(
+        session,
+        query,
+        SocialAccount.created_at,
+        SocialAccount.id,
+        limit,
+        cursor,
+        newest_first=False,
+    )
 
 
 async def get_brand(
@@ -63,13 +73,13 @@ async def get_group(
     return result.scalar_one_or_none()
 
 
-async def list_groups(session: AsyncSession, workspace_id: uuid.UUID) -> Sequence[AccountGroup]:
-    result = await session.execute(
-        select(AccountGroup)
-        .where(AccountGroup.workspace_id == workspace_id)
-        .order_by(AccountGroup.created_at, AccountGroup.id)
+async def list_groups(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: int = 100, cursor: str | None = None
+) -> tuple[Sequence[AccountGroup], str | None]:
+    query = select(AccountGroup).where(AccountGroup.workspace_id == workspace_id)
+    return await page_by_creation(
+        session, query, AccountGroup.created_at, AccountGroup.id, limit, cursor, newest_first=False
     )
-    return result.scalars().all()
 
 
 async def get_account(

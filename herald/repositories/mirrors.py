@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Mirror, MirrorPost, Post
+from herald.repositories.paging import page_by_creation
 from herald.status import PostStatus
 
 
@@ -21,11 +22,13 @@ async def get_mirror(
     )
 
 
-async def list_mirrors(session: AsyncSession, workspace_id: uuid.UUID) -> Sequence[Mirror]:
-    rows = await session.scalars(
-        select(Mirror).where(Mirror.workspace_id == workspace_id).order_by(Mirror.created_at)
+async def list_mirrors(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: int = 100, cursor: str | None = None
+) -> tuple[Sequence[Mirror], str | None]:
+    query = select(Mirror).where(Mirror.workspace_id == workspace_id)
+    return await page_by_creation(
+        session, query, Mirror.created_at, Mirror.id, limit, cursor, newest_first=False
     )
-    return rows.all()
 
 
 async def list_mirror_posts(
