@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from temporalio.client import ScheduleCalendarSpec, ScheduleRange, ScheduleSpec
 
 from herald.db.models import Recurrence
+from herald.instants import to_utc
 from herald.timezones import known_zone
 
 FREQUENCIES: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
@@ -61,9 +62,7 @@ class RecurrenceBody(BaseModel):
     @field_validator("start_at", "until")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a time zone offset")
-        return value.astimezone(UTC) if value else None
+        return to_utc(value) if value else None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

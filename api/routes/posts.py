@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from api.deps import ResourcesDep, SessionDep, TemporalDep, require
 from herald.db.models import Post
 from herald.errors import HeraldError
+from herald.instants import to_utc
 from herald.posts.commands import PostCommands
 from herald.principal import Permission, Principal
 from herald.repositories.posts import PostFilters, get_post, list_posts
@@ -85,6 +86,13 @@ async def create(
     return _answer(await commands.create(body), response, created=True)
 
 
+def _instant(name: str, value: datetime | None) -> datetime | None:
+    try:
+        return to_utc(value) if value is not None else None
+    except ValueError as err:
+        raise HeraldError.invalid(name, str(err)) from err
+
+
 @router.get("", response_model=PostList, summary="List posts, newest first")
 async def list_(
     session: SessionDep,
@@ -99,16 +107,13 @@ async def list_(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> PostList:
-    for name, value in (("from", from_), ("to", to)):
-        if value is not None and value.tzinfo is None:
-            raise HeraldError.invalid(name, "must include a time zone offset")
     filters = PostFilters(
         status=status_,
         brand_id=brand_id,
         account_id=account_id,
         platform=platform,
-        scheduled_from=from_,
-        scheduled_to=to,
+        scheduled_from=_instant("from", from_),
+        scheduled_to=_instant("to", to),
         external_id=external_id,
     )
     posts, next_cursor = await list_posts(session, principal.workspace_id, filters, limit, cursor)

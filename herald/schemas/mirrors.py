@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from herald.db.models import Mirror, MirrorPost
+from herald.instants import to_utc
 from herald.schemas.posts import rfc3339
 
 
@@ -48,6 +49,11 @@ class ExistingContentConfig(BaseModel):
 
     since: datetime | None = None
     limit: int | None = Field(default=None, ge=1, le=200)
+
+    @field_validator("since")
+    @classmethod
+    def _since_utc(cls, value: datetime | None) -> datetime | None:
+        return to_utc(value) if value else None
 
 
 class MirrorBody(BaseModel):

@@ -16,17 +16,14 @@ from pydantic import (
 )
 
 from herald.db.models import Post, PostTarget
+from herald.instants import to_utc
 from herald.status import Origin, PostStatus, TargetStatus
 
 MAX_TARGETS = 50
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("must include a time zone offset, e.g. 2026-01-15T14:00:00Z")
-    return value.astimezone(UTC)
+    return None if value is None else to_utc(value)
 
 
 def rfc3339(value: datetime | None) -> str | None:

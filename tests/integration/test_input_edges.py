@@ -1,0 +1,76 @@
+"""Input that once reached a library unchecked and answered 500 (hardening finding 5 and the
+time zone half of 8): every one is now the contract's 400, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.stack import Stack, Tenant
+
+FAR_FUTURE = "9999-12-31T23:59:59-12:00"
+FAR_PAST = "0001-01-01T00:00:00+14:00"
+NOT_ZONES = ("A" * 300, "localtime", "Factory", "posix/Europe/Paris", "right/UTC", "../etc")
+
+
+def _assert_400(answered: Any, path: str) -> None:
+    assert answered.status_code == 400, answered.text
+    error = answered.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR", answered.text
+    assert any(path in d["path"] for d in error["details"]), answered.text
+
+
+async def _draft(stack: Stack, tenant: Tenant) -> dict[str, Any]:
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "edge",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
+@pytest.mark.parametrize("when", [FAR_FUTURE, FAR_PAST, "2100-01-01T00:00:00Z"])
+async def test_instants_out_of_range_are_refused_everywhere(stack: Stack, when: str) -> None:
+    tenant = await stack.new_tenant()
+    account = str(tenant.accounts["mastodon"])
+    create = {"content": "x", "scheduled_at": when, "targets": [{"account_id": account}]}
+    _assert_400(
+        await stack.api.post("/v1/posts", json=create, headers=tenant.headers), "scheduled_at"
+    )
+    draft = await _draft(stack, tenant)
+    post = f"/v1/posts/{draft['id']}"
+    for method, path, body in (
+        ("POST", f"{post}/schedule", {"scheduled_at": when}),
+        ("PATCH", post, {"scheduled_at": when}),
+        ("POST", f"{post}/recurrence", {"freq": "daily", "time": "09:00", "until": when}),
+        ("POST", f"{post}/recurrence", {"freq": "daily", "time": "09:00", "start_at": when}),
+    ):
+        answered = await stack.api.request(method, path, json=body, headers=tenant.headers)
+        assert answered.status_code == 400, (path, answered.text)
+    listed = await stack.api.get("/v1/posts", params={"from": when}, headers=tenant.headers)
+    _assert_400(listed, "from")
+
+
+@pytest.mark.parametrize("zone", NOT_ZONES)
+async def test_only_iana_zone_names_are_time_zones(stack: Stack, zone: str) -> None:
+    tenant = await stack.new_tenant()
+    queue = await stack.api.put(
+        f"/v1/accounts/{tenant.accounts['mastodon']}/queue",
+        json={"timezone": zone, "slots": [{"weekday": 0, "time": "09:00"}]},
+        headers=tenant.headers,
+    )
+    _assert_400(queue, "timezone")
+    draft = await _draft(stack, tenant)
+    series = await stack.api.post(
+        f"/v1/posts/{draft['id']}/recurrence",
+        json={"freq": "daily", "time": "09:00", "timezone": zone},
+        headers=tenant.headers,
+    )
+    _assert_400(series, "timezone")
