@@ -15,7 +15,7 @@ from herald.db.types import utcnow
 from herald.media.fetch import FetchError, fetch_to_file
 from herald.outbound import import_policy
 from herald.payloads import MediaImportInput
-from herald.services.media import complete_upload, mark_failed
+from herald.services.media import complete_upload, inspect_upload, mark_failed
 from herald.settings import Settings
 from herald.status import MediaStatus
 from herald.storage.base import MediaStorage
@@ -58,11 +58,12 @@ class MediaActivities:
             await self._storage.put_file(
                 key, fetched.path, fetched.content_type or "application/octet-stream"
             )
+        inspection = await inspect_upload(self._storage, settings, key, fetched.size)
         async with self._sessions() as session, session.begin():
             media = await session.get(Media, uuid.UUID(input.media_id))
             assert media is not None
             media.declared_size = fetched.size
-            await complete_upload(session, self._storage, settings, media, utcnow())
+            await complete_upload(session, self._storage, settings, media, utcnow(), inspection)
             return media.status
 
     async def _fail(self, media_id: str, reason: str) -> MediaStatus:

@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.errors import install_error_handlers
+from api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from api.idempotency import IdempotencyMiddleware, document_idempotency_header
+from api.limits import BodyLimitMiddleware
 from api.middleware import RequestIdMiddleware
 from api.resources import Resources
 from api.routes import (
@@ -25,6 +26,7 @@ from api.routes import (
 )
 from herald.gc_tuning import freeze_startup_objects
 from herald.settings import Settings, get_settings
+from herald.storage.local import FILES_PATH
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
@@ -52,7 +54,16 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     )
     if resources is not None:
         app.state.resources = resources
+    # Added first, runs innermost: unexpected errors → 500 → idempotency → body limits → ids.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=(
+            resources.settings if resources else settings or get_settings()
+        ).api_max_body_bytes,
+        exempt_prefixes=(FILES_PATH,),
+    )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)

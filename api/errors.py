@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import REQUEST_ID_HEADER, new_request_id
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
@@ -118,3 +119,34 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _on_database_down)
     app.add_exception_handler(DBAPIError, _on_unexpected)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+class UnexpectedErrorMiddleware:
+    """The innermost middleware: an exception no handler took is answered here with the
+    contract's 500. Left to Starlette's ServerErrorMiddleware it is answered too, but then
+    raised again, and the server drops the connection: the client's next request on that
+    keep-alive connection would fail as well."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer went out: only closing the connection ends it
+            request_id = scope.get("state", {}).get("request_id") or new_request_id()
+            error = HeraldError(ErrorCode.INTERNAL_ERROR, "an internal error occurred")
+            await error_json(error, request_id)(scope, receive, send)

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_max_body_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the API reads (JSON; media bytes go to their signed "
+        "upload URLs, limited by media_max_*_bytes): a larger one answers 413 before it is read "
+        "whole.",
+    )
     public_url: str | None = Field(
         default=None, description="Externally visible API base URL; defaults to http://host:port."
     )
@@ -139,6 +146,12 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, description="Largest image upload."
     )
     media_max_video_bytes: int = Field(default=4 * 1024**3, description="Largest video upload.")
+    media_max_image_pixels: int = Field(
+        default=100_000_000,
+        gt=0,
+        description="Most pixels an image (or a video frame) may have: a larger one is failed "
+        "from its header, before decoding would take the memory it names (4 bytes a pixel).",
+    )
     media_import_allow_hosts: list[str] = Field(
         default_factory=list,
         description="host:port endpoints that URL imports may reach even if private or "

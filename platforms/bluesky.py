@@ -55,7 +55,8 @@ from platforms.bluesky_text import (
     record_key,
     tid_time,
 )
-from platforms.bluesky_xrpc import Session, Xrpc, classify, service_url
+from platforms.bluesky_xrpc import Session, SessionInfo, Xrpc, classify, service_url
+from platforms.http import parsed
 from platforms.matching import parse_timestamp
 
 POST = "app.bsky.feed.post"
@@ -563,14 +564,18 @@ class BlueskyAdapter(PlatformAdapter):
         """Who the app password signs in as, from the PDS: a fresh session, checked with
         getSession, and the display name and avatar of the account's own profile record."""
         session = await self._xrpc.new_session(account)
-        who = await self._xrpc.call(account, "GET", "com.atproto.server.getSession")
-        did = str(who["did"])
+        who = parsed(
+            SessionInfo,
+            await self._xrpc.call(account, "GET", "com.atproto.server.getSession"),
+            "getSession",
+        )
+        did = who.did
         profile = await self._profile(account, did)
         avatar = _blob_cid(profile.get("avatar"))
         pds = session.pds_url or service_url(account)
         return AccountIdentity(
             platform_account_id=did,
-            username=str(who.get("handle") or did),
+            username=who.handle or did,
             display_name=str(profile.get("displayName") or "").strip() or None,
             avatar_url=_blob_url(pds, did, avatar) if avatar else None,
         )

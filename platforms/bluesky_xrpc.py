@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, Field
 
 from platforms.base import (
     AccountContext,
@@ -30,7 +31,14 @@ from platforms.base import (
     Rejected,
     Transient,
 )
-from platforms.http import json_object, retry_after_seconds, send, transport_error
+from platforms.http import (
+    json_body,
+    json_object,
+    parsed,
+    retry_after_seconds,
+    send,
+    transport_error,
+)
 
 DEFAULT_SERVICE_URL = "https://bsky.social"
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
@@ -45,6 +53,21 @@ class Session:
     password_digest: str
     # The PDS the DID document names (blobs are served there); None if it names none.
     pds_url: str | None = None
+
+
+class SessionInfo(BaseModel):
+    """Who a session is (getSession answers this much)."""
+
+    did: str = Field(pattern=r"^did:[a-z]+:\S+$")
+    handle: str | None = None
+
+
+class SessionAnswer(SessionInfo):
+    """What createSession and refreshSession answer (the fields Herald reads)."""
+
+    accessJwt: str = Field(min_length=1)
+    refreshJwt: str = Field(min_length=1)
+    didDoc: Any = None
 
 
 def service_url(account: AccountContext) -> str:
@@ -156,7 +179,7 @@ class Xrpc:
                     f"Bluesky refused a fresh session: {error.message}", error.code, error.status
                 )
         if response.is_success:
-            return response.json() if response.content else {}
+            return json_body(response, nsid)
         raise classify(response)
 
     async def public(
@@ -209,7 +232,7 @@ class Xrpc:
         )
         if not response.is_success:
             raise classify(response)  # a wrong password is 401 AuthenticationRequired
-        session = self._session_from(response.json(), self._digest(account))
+        session = self._session_from(json_body(response, "createSession"), self._digest(account))
         self._sessions[key] = session
         return session
 
@@ -225,7 +248,9 @@ class Xrpc:
                 headers={"Authorization": f"Bearer {stale.refresh_jwt}"},
             )
             if response.is_success:
-                session = self._session_from(response.json(), stale.password_digest)
+                session = self._session_from(
+                    json_body(response, "refreshSession"), stale.password_digest
+                )
                 self._sessions[key] = session
                 return session
             if not is_token_error(response):
@@ -234,12 +259,13 @@ class Xrpc:
             return await self._create(account)
 
     @staticmethod
-    def _session_from(body: dict[str, Any], digest: str) -> Session:
+    def _session_from(body: Any, digest: str) -> Session:
+        answer = parsed(SessionAnswer, body, "the Bluesky session")
         return Session(
-            did=str(body["did"]),
-            handle=str(body.get("handle") or body["did"]),
-            access_jwt=str(body["accessJwt"]),
-            refresh_jwt=str(body["refreshJwt"]),
+            did=answer.did,
+            handle=answer.handle or answer.did,
+            access_jwt=answer.accessJwt,
+            refresh_jwt=answer.refreshJwt,
             password_digest=digest,
-            pds_url=_pds_of(body.get("didDoc")),
+            pds_url=_pds_of(answer.didDoc),
         )

@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from platforms.base import AuthExpired, PlatformError, RateLimited, Rejected, Transient
 
@@ -62,6 +63,33 @@ def classify_response(
     if status >= 500 or status in (408, 425):
         return Transient(message, status=status)
     return Rejected(message, status=status)
+
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def parsed(model: type[Answer], body: Any, what: str) -> Answer:
+    """A platform's answer read into `model`: a shape it does not have (a proxy's page, an
+    API that changed) is a Transient error naming what was missing, never a KeyError."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the body"
+        raise Transient(
+            f"{what}: the platform answered in an unexpected shape ({where}: {first['msg']})",
+            "unexpected_answer",
+        ) from err
+
+
+def json_body(response: httpx.Response, what: str) -> Any:
+    """The answer's JSON ({} when empty); a body that is not JSON is a Transient error."""
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError as err:
+        raise Transient(f"{what}: the platform answered with no JSON", "unexpected_answer") from err
 
 
 def transport_error(exc: httpx.HTTPError) -> Transient:

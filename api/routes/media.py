@@ -120,8 +120,15 @@ async def _media_or_404(session: SessionDep, principal: Principal, media_id: uui
 async def complete(
     media_id: uuid.UUID, session: SessionDep, resources: ResourcesDep, principal: Uploader
 ) -> MediaOut:
-    media = await _media_or_404(session, principal, media_id)
-    await service.complete_upload(session, resources.storage, resources.settings, media, utcnow())
+    media = await service.finish_upload(
+        session,
+        resources.read_sessions,
+        resources.storage,
+        resources.settings,
+        principal.workspace_id,
+        media_id,
+        utcnow(),
+    )
     return await service.to_out(
         resources.storage, media, utcnow(), resources.settings.media_url_ttl_s
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +39,32 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _probe_image(path: Path) -> Probe | None:
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> ProbeError:
+    return ProbeError(
+        f"{width}x{height} is {width * height / 1e6:.0f} megapixels; the limit is "
+        f"{max_pixels / 1e6:.0f} (HERALD_MEDIA_MAX_IMAGE_PIXELS)"
+    )
+
+
+def _probe_image(path: Path, max_pixels: int) -> Probe | None:
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP on; the cap below is Herald's own.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             kind = image.format or ""
             width, height = image.size
+            # The header says the size: refused before decoding takes the memory it names.
+            if width * height > max_pixels:
+                raise _too_many_pixels(width, height, max_pixels)
             image.load()  # decodes every byte: a truncated file fails here, not on a platform
     except UnidentifiedImageError:
         return None
+    except Image.DecompressionBombError as exc:  # Pillow's own cap, met already at open
+        raise ProbeError(
+            f"the image declares more pixels than the {max_pixels / 1e6:.0f}-megapixel limit"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ProbeError(f"the image is damaged or truncated ({exc})") from exc
     if kind not in IMAGE_TYPES:
@@ -53,7 +72,7 @@ def _probe_image(path: Path) -> Probe | None:
     return Probe(mime_type=IMAGE_TYPES[kind], width=width, height=height)
 
 
-def _probe_video(path: Path) -> Probe | None:
+def _probe_video(path: Path, max_pixels: int) -> Probe | None:
     try:
         container = av.open(str(path))
     except av.error.FFmpegError:
@@ -66,6 +85,8 @@ def _probe_video(path: Path) -> Probe | None:
         duration = float(container.duration / av.time_base) if container.duration else None
         if not stream.width or not stream.height:
             raise ProbeError("the video has no picture size; it may be damaged")
+        if stream.width * stream.height > max_pixels:
+            raise _too_many_pixels(stream.width, stream.height, max_pixels)
         try:
             next(container.decode(stream))  # at least one frame must decode
         except (av.error.FFmpegError, StopIteration) as exc:
@@ -79,11 +100,12 @@ def _probe_video(path: Path) -> Probe | None:
         )
 
 
-def probe(path: Path) -> Probe:
-    """Blocking (decodes the file): call it from a thread."""
+def probe(path: Path, max_pixels: int) -> Probe:
+    """Blocking (decodes the file): call it from a thread. Images and video frames over
+    `max_pixels` are refused from their headers, before any decoding."""
     if path.stat().st_size == 0:
         raise ProbeError("the file is empty")
-    found = _probe_image(path) or _probe_video(path)
+    found = _probe_image(path, max_pixels) or _probe_video(path, max_pixels)
     if found is None:
         raise ProbeError("the bytes are neither a supported image nor a supported video")
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -20,12 +21,12 @@ from herald.db.engine import SessionFactory
 from herald.db.models import Media, Post
 from herald.errors import ErrorCode, HeraldError
 from herald.media.fetch import FetchError, check_url
-from herald.media.probe import ProbeError, probe, sha256_of
+from herald.media.probe import Probe, ProbeError, probe, sha256_of
 from herald.media.suitability import suitability
 from herald.outbound import import_policy
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
-from herald.repositories.media import get_media_by_storage_key
+from herald.repositories.media import get_media, get_media_by_storage_key
 from herald.schemas.media import ImportRequest, MediaOut, UploadOut, UploadRequest
 from herald.services.events import record_event
 from herald.settings import Settings
@@ -114,13 +115,45 @@ async def mark_failed(
     )
 
 
+@dataclass(frozen=True)
+class Inspection:
+    """What arrived under a media's key, read with no database work in progress: probing a
+    large file takes seconds, and must not hold a transaction (on SQLite, the write lock)."""
+
+    stored: int | None
+    found: Probe | None = None
+    digest: str | None = None
+    problem: str | None = None
+
+
+async def inspect_upload(
+    storage: MediaStorage, settings: Settings, key: str, declared_size: int
+) -> Inspection:
+    stored = await storage.size_of(key)
+    if stored is None or stored != declared_size:
+        return Inspection(stored)
+    try:
+        async with storage.local_copy(key) as path:
+            found = await asyncio.to_thread(probe, path, settings.media_max_image_pixels)
+            digest = await asyncio.to_thread(sha256_of, path)
+    except ProbeError as err:
+        return Inspection(stored, problem=str(err))
+    return Inspection(stored, found, digest)
+
+
 async def complete_upload(
-    session: AsyncSession, storage: MediaStorage, settings: Settings, media: Media, now: datetime
+    session: AsyncSession,
+    storage: MediaStorage,
+    settings: Settings,
+    media: Media,
+    now: datetime,
+    inspection: Inspection,
 ) -> None:
-    """Checks what arrived against what was declared, then probes the real type."""
+    """Settles the media from what `inspect_upload` found: ready, failed with the reason,
+    or 409 while no bytes have arrived yet."""
     if media.status != MediaStatus.PENDING:
         raise HeraldError.conflict(f"the media is already {media.status}")
-    stored = await storage.size_of(media.storage_key)
+    stored = inspection.stored
     if stored is None:
         if now > media.upload_expires_at:
             await mark_failed(
@@ -136,12 +169,9 @@ async def complete_upload(
             f"{stored} bytes arrived but {media.declared_size} were declared",
         )
         return
-    try:
-        async with storage.local_copy(media.storage_key) as path:
-            found = await asyncio.to_thread(probe, path)
-            digest = await asyncio.to_thread(sha256_of, path)
-    except ProbeError as err:
-        await mark_failed(session, storage, media, str(err))
+    found = inspection.found
+    if found is None:
+        await mark_failed(session, storage, media, inspection.problem or "the file is unusable")
         return
     if stored > size_limit(settings, found.mime_type):
         # Declared as a (larger) video, turned out an image: the real type's limit holds.
@@ -153,7 +183,7 @@ async def complete_upload(
     media.size = stored
     media.width, media.height = found.width, found.height
     media.duration_s, media.codec = found.duration_s, found.codec
-    media.sha256 = digest
+    media.sha256 = inspection.digest
     media.suitability = suitability(found, stored)
     media.status = MediaStatus.READY
     record_event(
@@ -164,6 +194,33 @@ async def complete_upload(
         media.id,
         {"id": str(media.id), "mime_type": found.mime_type, "size": stored},
     )
+
+
+async def finish_upload(
+    session: AsyncSession,
+    read_sessions: SessionFactory,
+    storage: MediaStorage,
+    settings: Settings,
+    workspace_id: uuid.UUID,
+    media_id: uuid.UUID,
+    now: datetime,
+) -> Media:
+    """POST /v1/media/{id}/complete: the bytes are inspected before `session` is first used
+    (so no write transaction waits on the probe), then the media is settled in it."""
+    async with read_sessions() as reader:
+        snapshot = await get_media(reader, workspace_id, media_id)
+        if snapshot is None:
+            raise HeraldError.not_found("media")
+        pending = snapshot.status == MediaStatus.PENDING
+        key, declared = snapshot.storage_key, snapshot.declared_size
+    inspection = (
+        await inspect_upload(storage, settings, key, declared) if pending else Inspection(None)
+    )
+    media = await get_media(session, workspace_id, media_id)
+    if media is None:
+        raise HeraldError.not_found("media")
+    await complete_upload(session, storage, settings, media, now, inspection)
+    return media
 
 
 async def delete_media(session: AsyncSession, storage: MediaStorage, media: Media) -> None:

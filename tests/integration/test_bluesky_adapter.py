@@ -503,6 +503,29 @@ async def test_connect_with_an_app_password(stack: Stack) -> None:
     assert emulated["token"] not in tested.text
 
 
+async def test_a_session_answer_of_an_unexpected_shape_is_a_503_not_a_500(
+    stack: Stack,
+) -> None:
+    tenant = await stack.new_tenant(())
+    username = f"u{uuid.uuid4().hex[:10]}"
+    created = await stack.emulator.post(
+        "/_emulator/accounts", json={"platform": "bluesky", "username": username}
+    )
+    credentials = {
+        "service_url": f"{stack.emulator.base_url}/bluesky",
+        "identifier": f"{username}.bsky.emulator",
+        "app_password": created.json()["token"],
+    }
+    body = {"brand_id": str(tenant.brand_id), "platform": "bluesky", "credentials": credentials}
+    await _fault(stack, status=200, count=1, path="createSession")  # 200 without a session
+    try:
+        answered = await stack.api.post("/v1/accounts", json=body, headers=tenant.headers)
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert answered.status_code == 503, answered.text
+    assert "unexpected shape" in answered.json()["error"]["message"]
+
+
 # -- the adapter on its own, against the suite's emulator ---------------------------------------
 
 

@@ -3,7 +3,10 @@ S3-compatible server, presigned PUT with a real HTTP client)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import resource
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -19,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from api.app import create_app
 from api.resources import Resources
 from herald.storage.s3 import S3Storage
-from tests.support.media_files import jpeg, mp4, png
+from tests.support.media_files import jpeg, mp4, png, png_declaring
 from tests.support.servers import free_port
 from tests.support.stack import Stack, Tenant
 
@@ -135,6 +138,43 @@ async def test_an_upload_url_takes_bytes_once_and_downloads_are_never_sniffed(
     retyped = url.query.replace("type=image%2Fpng", "type=text%2Fhtml")
     assert retyped != url.query
     assert (await stack.api.get(f"{url.path}?{retyped}")).status_code == 403
+
+
+async def test_images_declaring_too_many_pixels_fail_from_their_header(stack: Stack) -> None:
+    """50000x50000 once answered 500 (Pillow's DecompressionBombError) and 13000x13000 took
+    the API to 820 MB while it held the SQLite write lock: both now fail from the header, and
+    another workspace's create meanwhile is not held up. Reported: the peak RSS growth and the
+    create's time (not asserted on wall time alone)."""
+    tenant = await stack.new_tenant()
+    other = await stack.new_tenant()
+    client = MediaClient(stack.api, tenant, None)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for width, height in ((50000, 50000), (13000, 13000)):
+        bomb = png_declaring(width, height)
+        started = (await client.initiate("bomb.png", "image/png", len(bomb))).json()
+        assert (await client.put(started, bomb)).status_code == 200
+        completing = asyncio.create_task(
+            stack.api.post(f"/v1/media/{started['media_id']}/complete", headers=tenant.headers)
+        )
+        began = time.perf_counter()
+        created = await stack.api.post(
+            "/v1/posts",
+            json={
+                "content": "meanwhile",
+                "draft": True,
+                "targets": [{"account_id": str(other.accounts["mastodon"])}],
+            },
+            headers=other.headers,
+        )
+        create_ms = (time.perf_counter() - began) * 1000
+        done = await completing
+        assert created.status_code == 201, created.text
+        assert done.status_code == 200, done.text
+        assert done.json()["status"] == "failed"
+        assert "megapixel" in done.json()["failure_reason"], done.json()
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+        print(f"{width}x{height}: peak RSS +{grown_mb:.0f} MB, other create {create_ms:.0f} ms")
+        assert grown_mb < 100
 
 
 async def test_bad_uploads_fail_clearly_and_leave_nothing_behind(stack: Stack) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import av
 from PIL import Image
@@ -12,6 +14,23 @@ def png(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 3
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, format="PNG")
     return out.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height but whose data is a few bytes: what a
+    decompression bomb looks like before it is decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def jpeg(width: int = 64, height: int = 48) -> bytes:

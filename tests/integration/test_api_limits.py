@@ -1,0 +1,99 @@
+"""Limits before work and answers that keep the connection: a body over the cap is refused
+with 413 before it is read whole, control characters in JSON text are a 400, and an error no
+handler expected is the contract's 500 on a connection that still serves the next request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from api.middleware import RequestIdMiddleware
+from tests.support.servers import free_port, serve_in_thread
+from tests.support.stack import Stack
+
+
+async def test_a_body_over_the_cap_is_refused_before_it_is_read(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    cap = stack.settings.api_max_body_bytes
+    declared = await stack.api.post(
+        "/v1/posts",
+        content=b"{" + b" " * cap + b"}",
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        nonlocal sent
+        for _ in range(cap // 65536 * 4):
+            sent += 1
+            yield b" " * 65536
+
+    streamed = await stack.api.post(
+        "/v1/posts",
+        content=chunks(),
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413, streamed.text
+    assert sent <= cap // 65536 + 2  # stopped at the cap, not at the end of the body
+
+
+async def test_control_characters_in_json_text_are_refused(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    account = str(tenant.accounts["mastodon"])
+
+    async def create(content: str, **options: object) -> httpx.Response:
+        target: dict[str, object] = {"account_id": account}
+        if options:
+            target["options"] = options
+        body = {"content": content, "draft": True, "targets": [target]}
+        return await stack.api.post(
+            "/v1/posts",
+            content=json.dumps(body),
+            headers={**tenant.headers, "Content-Type": "application/json"},
+        )
+
+    for bad in ("nul \x00 here", "bell \x07", "escape \x1b[31m", "del \x7f"):
+        refused = await create(bad)
+        assert refused.status_code == 400, refused.text
+        assert "control characters" in refused.json()["error"]["message"]
+    nested = await create("fine", thread=["part \x00"])
+    assert nested.status_code == 400, nested.text
+    # Tabs and newlines are text; a backslash before "u0000" is too.
+    fine = await create("tab\tnewline\nand a literal \\u0000")
+    assert fine.status_code == 201, fine.text
+    assert fine.json()["content"] == "tab\tnewline\nand a literal \\u0000"
+
+
+async def test_an_unexpected_error_is_a_500_and_the_connection_serves_on() -> None:
+    app = FastAPI()
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/fine")
+    async def fine() -> dict[str, bool]:
+        return {"ok": True}
+
+    with serve_in_thread(app, free_port()) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            failed = await client.get("/boom", headers={"X-Request-Id": "req-1"})
+            assert failed.status_code == 500
+            assert failed.json()["error"] == {
+                "code": "INTERNAL_ERROR",
+                "message": "an internal error occurred",
+                "details": [],
+                "request_id": "req-1",
+            }
+            answered = await client.get("/fine")  # the same keep-alive connection
+            assert answered.json() == {"ok": True}
+            assert failed.extensions["network_stream"] is answered.extensions["network_stream"]
