@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import authenticate
 from api.errors import error_json
-from api.middleware import new_request_id
+from api.middleware import disconnected, new_request_id, replaying
 from api.resources import Resources
 from herald.db.models import IdempotencyRecord
 from herald.db.types import utcnow
@@ -98,15 +98,7 @@ class IdempotencyMiddleware:
     async def _run_and_store(
         self, scope: Scope, body: bytes, send: Send, resources: Resources, record_id: Any
     ) -> None:
-        sent_body = False
-
-        async def replay_receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
-
+        replay_receive = replaying(body, disconnected)
         status = 500
         response_headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_json
-from api.middleware import new_request_id
+from api.middleware import new_request_id, replaying
 from herald.errors import ErrorCode, HeraldError
 
 # A JSON string escape of a C0 control character or DEL other than tab, newline and carriage
@@ -65,7 +65,7 @@ class BodyLimitMiddleware:
                 )
                 await self._refuse(scope, receive, send, error)
                 return
-        await self.app(scope, _replaying(body, receive), send)
+        await self.app(scope, replaying(body, receive), send)
 
     def _too_large(self) -> HeraldError:
         return HeraldError(
@@ -80,16 +80,3 @@ class BodyLimitMiddleware:
         # The rest of the body is not read: the connection cannot be reused after it.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

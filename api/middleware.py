@@ -35,3 +35,21 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def replaying(body: bytes, then: Receive) -> Receive:
+    """A `receive` that hands the app a body already read, whole, then defers to `then`."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await then()
+
+    return replay
+
+
+async def disconnected() -> Message:
+    return {"type": "http.disconnect"}
