@@ -25,6 +25,7 @@ from api.routes import (
     recurrence,
 )
 from herald.gc_tuning import freeze_startup_objects
+from herald.logs import redact_access_log
 from herald.settings import Settings, get_settings
 from herald.storage.local import FILES_PATH
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()
         if resources is not None:
             app.state.resources = resources
             yield

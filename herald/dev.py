@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -99,6 +100,14 @@ def _check_ports(settings: Settings) -> None:
             f"  {name} port {host}:{port} is in use (set {env})" for name, host, port, env in busy
         ]
         raise RuntimeError("cannot start: another process holds a port\n" + "\n".join(lines))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by its owner only: dev.json holds the demo workspace's API key."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file kept its mode
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)
 
 
 def dev_facts(settings: Settings, demo: DemoData) -> dict[str, Any]:
@@ -196,7 +205,7 @@ async def run_dev(settings: Settings) -> int:
         await api.start(env={**sandbox, "HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(allow)})
         await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60, api)
         facts = dev_facts(settings, demo)
-        (settings.data_dir / "dev.json").write_text(json.dumps(facts, indent=2) + "\n")
+        _write_private(settings.data_dir / "dev.json", json.dumps(facts, indent=2) + "\n")
         print(_banner(facts), flush=True)
         exits = [asyncio.create_task(child.wait()) for child in children]
         stopper = asyncio.create_task(stop.wait())

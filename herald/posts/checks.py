@@ -38,7 +38,7 @@ def _check_content(body: PostCreate) -> list[ErrorDetail]:
     return problems
 
 
-async def _check_media(
+async def check_media(
     session: AsyncSession, principal: Principal, body: PostCreate
 ) -> list[ErrorDetail]:
     """Every media id must be this workspace's and ready (uploaded, completed, probed)."""
@@ -104,7 +104,7 @@ async def check_targets(
             problems.append(ErrorDetail(path, f"the account is {account.status}; reconnect it"))
         elif body.brand_id is not None and account.brand_id != body.brand_id:
             problems.append(ErrorDetail(path, "the account belongs to another brand"))
-    problems += await _check_media(session, principal, body)
+    problems += await check_media(session, principal, body)
     brand_id = body.brand_id
     if brand_id is not None and await get_brand(session, principal.workspace_id, brand_id) is None:
         problems.append(ErrorDetail("brand_id", "no such brand in this workspace"))

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Post
-from herald.errors import HeraldError
-from herald.posts.checks import expand_groups
+from herald.errors import ErrorCode, HeraldError
+from herald.posts.checks import check_media, expand_groups
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts
 from herald.repositories.media import get_media_many
@@ -135,7 +135,11 @@ async def _media_facts(
 async def validate_request(
     session: AsyncSession, principal: Principal, adapters: AdapterRegistry, body: PostCreate
 ) -> ValidationOut:
-    """Validates a create body as it would publish; unknown accounts are a 400 as on create."""
+    """Validates a create body as it would publish; unknown accounts and media that are not
+    the workspace's or not ready are a 400, as on create."""
+    problems = await check_media(session, principal, body)
+    if problems:
+        raise HeraldError(ErrorCode.VALIDATION_ERROR, problems[0].message, problems)
     targets = await expand_groups(session, principal, body.targets)
     accounts = await get_accounts(session, principal.workspace_id, [t.account for t in targets])
     media_ids = [str(m) for m in body.media_ids] + [

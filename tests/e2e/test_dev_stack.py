@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -63,6 +64,9 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
     process, facts = dev_stack
     children = psutil.Process(process.pid).children(recursive=True)
     assert len(children) >= 4  # Temporal, emulator, worker, API
+    # It holds the demo API key: readable by its owner only.
+    data_dir = Path(psutil.Process(process.pid).cwd()) / "herald"
+    assert stat.S_IMODE((data_dir / "dev.json").stat().st_mode) == 0o600
 
     assert set(facts) == {
         "api_url",

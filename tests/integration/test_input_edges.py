@@ -3,6 +3,7 @@ time zone half of 8): every one is now the contract's 400, on both databases."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -74,3 +75,17 @@ async def test_only_iana_zone_names_are_time_zones(stack: Stack, zone: str) -> N
         headers=tenant.headers,
     )
     _assert_400(series, "timezone")
+
+
+async def test_validate_refuses_media_that_create_would_refuse(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    body = {
+        "content": "with a picture",
+        "publish_now": True,
+        "media_ids": [str(uuid.uuid4())],
+        "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+    }
+    checked = await stack.api.post("/v1/posts/validate", json=body, headers=tenant.headers)
+    _assert_400(checked, "media_ids.0")
+    created = await stack.api.post("/v1/posts", json=body, headers=tenant.headers)
+    _assert_400(created, "media_ids.0")
