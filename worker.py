@@ -87,6 +87,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             initial_s=settings.publish_retry_initial_s, max_s=settings.publish_retry_max_s
         ),
         outcomes=outcomes,
+        publish_deadline_s=settings.publish_deadline_s,
     )
     publish = PublishActivities(
         sessions, adapters, cipher, storage, read_sessions=read_sessions, outcomes=outcomes

@@ -43,7 +43,9 @@ class PostActivities:
         read_sessions: SessionFactory | None = None,
         publish_retry: RetrySchedule | None = None,
         outcomes: OutcomeStore | None = None,
+        publish_deadline_s: float = 86400.0,
     ) -> None:
+        self._publish_deadline_s = publish_deadline_s
         self._sessions = sessions
         self._outcomes = outcomes or OutcomeStore(sessions)
         self._publish_retry = publish_retry or RetrySchedule()
@@ -100,6 +102,7 @@ class PostActivities:
             targets=[TargetRef(id=str(t.id), platform=t.platform) for t in targets],
             max_attempts=self._max_attempts,
             publish_retry=self._publish_retry,
+            publish_deadline_s=self._publish_deadline_s,
             next_due=transitions.earliest(post, targets),
             author_id=post.created_by_id,
             approval_timeout_s=(

@@ -63,8 +63,12 @@ class PostPlan(BaseModel):
     status: PostStatus
     scheduled_at: datetime | None
     targets: list[TargetRef]
-    max_attempts: int = Field(ge=1)
+    # 0: no cap on attempts (the deadline decides). Runs recorded before deadlines existed
+    # always carry a cap of at least 1 and no deadline.
+    max_attempts: int = Field(ge=0)
     publish_retry: RetrySchedule = Field(default_factory=RetrySchedule)
+    # How long after the batch began a target may keep retrying retryable errors.
+    publish_deadline_s: float | None = None
     # When the earliest waiting target is due (targets in queue slots have their own times).
     next_due: datetime | None = None
     # Approval: who wrote it (may not approve it) and how long a decision may take.

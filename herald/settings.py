@@ -96,8 +96,18 @@ class Settings(BaseSettings):
         "evicted run is rebuilt from its history when it wakes. 500 keeps a worker under "
         "300 MB; fewer cached runs mean more replays when many posts wake at once.",
     )
+    publish_deadline_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How long after it is due a target keeps retrying a retryable error "
+        "(platform down, timeouts, 429s, each wait as the platform said): then it fails with "
+        "the last error. Attempts are not counted unless publish_attempts caps them.",
+    )
     publish_attempts: int = Field(
-        default=5, description="Attempts per target before it is marked failed."
+        default=0,
+        ge=0,
+        description="An optional cap on attempts per target before it is marked failed, "
+        "within publish_deadline_s; 0 (the default) means retry until the deadline.",
     )
     publish_retry_initial_s: float = Field(
         default=2.0,

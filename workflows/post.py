@@ -252,6 +252,8 @@ class PostWorkflow:
                 PublishTargetInput(post_id=plan.post_id, target_id=target.id, fresh=target.fresh),
                 task_queue=names.platform_task_queue(workflow.info().task_queue, target.platform),
                 start_to_close_timeout=PUBLISH_TIMEOUT,
+                # Retried by time: until the deadline (then the last error is the failure).
+                schedule_to_close_timeout=self._publish_window(plan),
                 # A worker killed mid-call is noticed within this, not PUBLISH_TIMEOUT.
                 heartbeat_timeout=PUBLISH_HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
@@ -266,6 +268,14 @@ class PostWorkflow:
                 PostActivities.record_target_failure, _failure_of(target.id, err)
             )
         self._outcomes[target.id] = outcome
+
+    @staticmethod
+    def _publish_window(plan: PostPlan) -> timedelta | None:
+        """How long the target may keep retrying, from now (its batch just began, at its due
+        time); None for runs recorded before deadlines, which count attempts instead."""
+        if plan.publish_deadline_s is None:
+            return None
+        return max(timedelta(seconds=plan.publish_deadline_s), PUBLISH_TIMEOUT)
 
     def _final_status(self) -> PostStatus | None:
         """The post's status as the last stored outcome saw it, when that is final; None
@@ -378,7 +388,8 @@ def _failure_of(target_id: str, err: ActivityError) -> TargetFailure:
         return TargetFailure(
             target_id=target_id,
             code="timeout",
-            message="the platform call did not finish in time; it was retried until attempts ran out",
+            message="the platform call did not finish in time, again and again until the target "
+            "ran out of time (publish_deadline_s) or attempts",
             retryable=True,
         )
     return TargetFailure(

@@ -53,7 +53,7 @@ async def storm_stack(
             temporal_task_queue=f"storm-{uuid.uuid4().hex[:8]}",
             emulator_port=int(emulator_url.rsplit(":", 1)[1]),
             api_port=free_port(),
-            publish_attempts=15,
+            publish_attempts=0,  # Herald's default: retried until the deadline, not counted
             platform_timeout_s=PLATFORM_TIMEOUT_S,
         )
         resources = Resources.build(settings)

@@ -78,6 +78,11 @@ class FakeActivities:
     changes: list[ScheduleChange] = field(default_factory=list)
     failures: list[TargetFailure] = field(default_factory=list)
     plan_requests: list[PostWorkflowInput] = field(default_factory=list)
+    max_attempts: int = 2
+    publish_deadline_s: float | None = None
+    # Fail the platform only this many times (None: always).
+    fail_times: int | None = None
+    attempts: dict[str, int] = field(default_factory=dict)
 
     def plan(self, post_id: str) -> PostPlan:
         return PostPlan(
@@ -90,7 +95,8 @@ class FakeActivities:
                 TargetRef(id="t-mastodon", platform="mastodon"),
                 TargetRef(id="t-x", platform="x"),
             ],
-            max_attempts=2,
+            max_attempts=self.max_attempts,
+            publish_deadline_s=self.publish_deadline_s,
             next_due=self.scheduled_at,
             author_id="author",
             approval_timeout_s=self.approval_timeout_s,
@@ -144,8 +150,13 @@ class FakeActivities:
             self.publishing.set()
             if self.hold is not None:
                 await self.hold.wait()
-            if platform == self.fail_platform:
-                raise ApplicationError("service unavailable", type="platform_unavailable")
+            tried = self.attempts[input.target_id] = self.attempts.get(input.target_id, 0) + 1
+            if platform == self.fail_platform and (
+                self.fail_times is None or tried <= self.fail_times
+            ):
+                raise ApplicationError(
+                    f"service unavailable ({tried})", type="platform_unavailable"
+                )
             self.published_at[input.target_id] = await self.env.get_current_time()
             return TargetOutcome(target_id=input.target_id, status=TargetStatus.PUBLISHED)
 
@@ -288,6 +299,30 @@ async def test_a_target_that_keeps_failing_is_recorded_failed_and_the_post_parti
     assert status == PostStatus.PARTIAL
     assert [(f.target_id, f.code) for f in fake.failures] == [("t-x", "platform_unavailable")]
     assert "t-mastodon" in fake.published_at
+
+
+async def test_retryable_errors_are_retried_until_the_deadline_not_a_count(
+    env: WorkflowEnvironment,
+) -> None:
+    """A flaky hour loses nothing: with no attempt cap, a target that fails twelve times
+    publishes on the thirteenth; one that never recovers fails once its deadline has passed,
+    with the last error the platform gave."""
+    at = await env.get_current_time() + timedelta(minutes=1)
+    flaky = FakeActivities(
+        env, at, fail_platform="x", fail_times=12, max_attempts=0, publish_deadline_s=3600
+    )
+    status, fake = await _run(env, flaky, lean_publish=True, local_steps=True)
+    assert status == PostStatus.PUBLISHED, fake.failures
+    assert fake.attempts["t-x"] == 13
+    began = await env.get_current_time()
+    broken = FakeActivities(env, began, fail_platform="x", max_attempts=0, publish_deadline_s=3600)
+    status, fake = await _run(env, broken, lean_publish=True, local_steps=True)
+    assert status == PostStatus.PARTIAL
+    [failure] = fake.failures
+    assert failure.code == "platform_unavailable"
+    assert failure.message == f"service unavailable ({fake.attempts['t-x']})"
+    assert fake.attempts["t-x"] > 20  # waits of 2, 4, ... 120 s fill the hour
+    assert await env.get_current_time() - began >= timedelta(hours=1)
 
 
 async def test_changes_are_refused_once_publishing_has_begun(
