@@ -87,6 +87,9 @@ def _apply(series: Recurrence, body: RecurrenceBody, now: datetime) -> None:
     series.timezone, series.until, series.count = body.timezone, body.until, body.count
     series.start_at = body.start_at or series.start_at or now
     series.paused = body.paused
+    # The body checks the two when it names both; a PATCH may name only `until`.
+    if series.until is not None and series.until <= series.start_at:
+        raise HeraldError.invalid("until", "until must be after start_at")
 
 
 def _schedule(series: Recurrence, task_queue: str) -> Schedule:

@@ -89,3 +89,15 @@ async def test_validate_refuses_media_that_create_would_refuse(stack: Stack) -> 
     _assert_400(checked, "media_ids.0")
     created = await stack.api.post("/v1/posts", json=body, headers=tenant.headers)
     _assert_400(created, "media_ids.0")
+
+
+async def test_a_series_never_ends_before_it_starts(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    draft = await _draft(stack, tenant)
+    path = f"/v1/posts/{draft['id']}/recurrence"
+    body = {"freq": "daily", "time": "09:00", "start_at": "2031-01-10T00:00:00Z"}
+    created = await stack.api.post(path, json=body, headers=tenant.headers)
+    assert created.status_code == 201, created.text
+    earlier = {"freq": "daily", "time": "09:00", "until": "2031-01-05T00:00:00Z"}
+    _assert_400(await stack.api.patch(path, json=earlier, headers=tenant.headers), "until")
+    await stack.api.delete(path, headers=tenant.headers)
