@@ -69,6 +69,23 @@ def _outcome(target: PostTarget) -> TargetOutcome:
     return outcome_of(str(target.id), target)
 
 
+def _next_attempt_in(platform_delay: float | None) -> timedelta | None:
+    """When Temporal will run the next attempt: after the platform's own wait (a 429's
+    reset), else after this attempt's backoff under the activity's retry policy."""
+    if platform_delay:
+        return timedelta(seconds=platform_delay)
+    info = activity.info()
+    policy = info.retry_policy
+    if policy is None or policy.initial_interval is None:
+        return None
+    if policy.maximum_attempts and info.attempt >= policy.maximum_attempts:
+        return None  # this was the last one
+    wait = policy.initial_interval * policy.backoff_coefficient ** (info.attempt - 1)
+    if policy.maximum_interval is not None:
+        wait = min(wait, policy.maximum_interval)
+    return wait
+
+
 class StoredProgress(PublishProgress):
     """A target's publish progress, kept with the target: an attempt in another worker process,
     after this one died, carries the publish on from the same step."""
@@ -152,8 +169,8 @@ class PublishActivities:
                 input.target_id, TargetError.AUTH_EXPIRED, message, False
             )
         except PlatformError as err:
-            await self._note_error(input.target_id, err)
             delay = err.retry_after_s if isinstance(err, RateLimited) else None
+            await self._note_error(input.target_id, err, _next_attempt_in(delay))
             raise ApplicationError(
                 err.message,
                 type=TargetError.RATE_LIMITED
@@ -293,8 +310,11 @@ class PublishActivities:
     ) -> TargetOutcome:
         return await self._outcomes.store_failure(target_id, code, message, retryable)
 
-    async def _note_error(self, target_id: str, err: PlatformError) -> None:
-        """Keeps the last error visible on a target that is still being retried."""
+    async def _note_error(
+        self, target_id: str, err: PlatformError, next_in: timedelta | None
+    ) -> None:
+        """Keeps the last error, and when the next attempt comes, visible on a target that is
+        still being retried."""
         async with self._sessions() as session, session.begin():
             found = await lock_target_and_post(session, uuid.UUID(target_id))
             if found is not None:
@@ -303,4 +323,5 @@ class PublishActivities:
                     if isinstance(err, RateLimited)
                     else TargetError.PLATFORM_UNAVAILABLE
                 )
-                transitions.note_retrying(found[0], code, err.message)
+                next_at = utcnow() + next_in if next_in is not None else None
+                transitions.note_retrying(found[0], code, err.message, next_at)

@@ -183,6 +183,8 @@ class PostTarget(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the first platform call starts: posts older than this cannot be ours.
     first_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set while a target waits to be tried again after a retryable error.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

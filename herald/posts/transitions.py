@@ -271,6 +271,7 @@ def claim(
     target.status = TargetStatus.PUBLISHING
     target.attempts += 1
     target.first_attempt_at = target.first_attempt_at or now
+    target.next_attempt_at = None
     refresh_status(session, post)
     return resume_since
 
@@ -289,12 +290,16 @@ def fail(target: PostTarget, code: str, message: str, *, retryable: bool) -> Non
     target.error_retryable = retryable
 
 
-def note_retrying(target: PostTarget, code: str, message: str) -> None:
-    """Keeps the last error visible on a target that is still being retried."""
+def note_retrying(
+    target: PostTarget, code: str, message: str, next_attempt_at: datetime | None
+) -> None:
+    """Keeps the last error, and when the next attempt comes, visible on a target that is
+    still being retried."""
     if target.status == TargetStatus.PUBLISHING:
         target.error_code = code
         target.error_message = message
         target.error_retryable = True
+        target.next_attempt_at = next_attempt_at
 
 
 def published_values(
@@ -314,6 +319,7 @@ def published_values(
         "error_code": None,
         "error_message": None,
         "error_retryable": None,
+        "next_attempt_at": None,
     }
 
 
@@ -324,6 +330,7 @@ def failed_values(code: str, message: str, retryable: bool) -> dict[str, Any]:
         "error_code": code,
         "error_message": message,
         "error_retryable": retryable,
+        "next_attempt_at": None,
     }
 
 

@@ -158,8 +158,10 @@ class TargetOut(BaseModel):
     error: TargetError | None
     attempts: int
     published_at: datetime | None
+    # While a retryable error is waited out: when the next attempt is due.
+    next_attempt_at: datetime | None = None
 
-    @field_serializer("scheduled_time", "published_at")
+    @field_serializer("scheduled_time", "published_at", "next_attempt_at")
     def _times(self, value: datetime | None) -> str | None:
         return rfc3339(value)
 
@@ -185,6 +187,7 @@ class TargetOut(BaseModel):
             platform_post_url=target.platform_post_url,
             error=error,
             attempts=target.attempts,
+            next_attempt_at=target.next_attempt_at,
             published_at=target.published_at,
         )
 

@@ -3,6 +3,7 @@ emulator over HTTP → outcome in the database → GET /v1/posts/{id}. On SQLite
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,7 +108,7 @@ async def test_a_rate_limit_is_waited_out(stack: Stack) -> None:
     fault = {
         "platform": "mastodon",
         "status": 429,
-        "retry_after": 1,
+        "retry_after": 2,
         "count": 1,
         "path": "/api/v1/statuses",
     }
@@ -116,11 +117,23 @@ async def test_a_rate_limit_is_waited_out(stack: Stack) -> None:
         created = await stack.api.post(
             "/v1/posts", json=_body(tenant, "Patience"), headers=tenant.headers
         )
-        post = await stack.wait_for_post(tenant, created.json()["id"])
+        post_id = created.json()["id"]
+        # While it waits, the target says when it is tried again: when the 429 said.
+        for _ in range(100):
+            waiting = (await stack.api.get(f"/v1/posts/{post_id}", headers=tenant.headers)).json()
+            target = waiting["targets"][0]
+            if target["next_attempt_at"] is not None or waiting["status"] == "published":
+                break
+            await asyncio.sleep(0.05)
+        assert target["error"]["code"] == "rate_limited", waiting
+        next_at = datetime.fromisoformat(target["next_attempt_at"])
+        assert timedelta(0) < next_at - datetime.now(UTC) <= timedelta(seconds=2.5)
+        post = await stack.wait_for_post(tenant, post_id)
     finally:
         await stack.emulator.delete("/_emulator/faults")
     assert post["status"] == "published"
     assert post["targets"][0]["attempts"] == 2
+    assert post["targets"][0]["next_attempt_at"] is None
 
 
 async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:
