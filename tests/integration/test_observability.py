@@ -63,7 +63,11 @@ async def test_a_post_published_now_shows_processing_from_its_start(stack: Stack
     post_id = await _published_now(stack, tenant, "processing from the start", "published")
 
     client = await stack.resources.temporal.client()
-    history = await client.get_workflow_handle(f"post/{post_id}").fetch_history()
+    handle = client.get_workflow_handle(f"post/{post_id}")
+    # The post reads published once its outcome is stored; the run upserts its final status
+    # a step later.
+    await handle.result()
+    history = await handle.fetch_history()
     converter = default_converter().payload_converter
     started = history.events[0].workflow_execution_started_event_attributes
     status_at_start = started.search_attributes.indexed_fields["HeraldStatus"]
