@@ -1,6 +1,6 @@
 """Limits before work: a request body is read at most up to the cap (413 the moment it is
-passed, without reading the rest), and JSON bodies may not carry control characters (NUL
-reaches Postgres as an error, the others are never text a user meant)."""
+passed, without reading the rest), and neither JSON bodies nor query strings may carry control
+characters (NUL reaches Postgres as an error, the others are never text a user meant)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ from herald.errors import ErrorCode, HeraldError
 # return, preceded by an even number of backslashes (so "\\u0000", an escaped backslash and
 # the text "u0000", is not one). Raw control bytes are invalid JSON and fail parsing anyway.
 _CONTROL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF])")
+
+
+# The same characters, percent-encoded in a query string (or raw, which servers pass on).
+_CONTROL_IN_QUERY = re.compile(
+    rb"%(?:0[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF])|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)
 
 
 def control_character_in(body: bytes) -> str | None:
@@ -36,6 +42,12 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope["path"]).startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
+            return
+        if _CONTROL_IN_QUERY.search(scope.get("query_string", b"")):
+            error = HeraldError.invalid(
+                "query", "query parameters may not contain control characters"
+            )
+            await self._refuse(scope, receive, send, error)
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"").decode("latin-1")

@@ -62,6 +62,11 @@ async def test_control_characters_in_json_text_are_refused(stack: Stack) -> None
         refused = await create(bad)
         assert refused.status_code == 400, refused.text
         assert "control characters" in refused.json()["error"]["message"]
+    listed = await stack.api.get(
+        "/v1/posts", params={"platform": "nul \x00 inside"}, headers=tenant.headers
+    )
+    assert listed.status_code == 400, listed.text
+    assert "control characters" in listed.json()["error"]["message"]
     nested = await create("fine", thread=["part \x00"])
     assert nested.status_code == 400, nested.text
     # Tabs and newlines are text; a backslash before "u0000" is too.

@@ -140,7 +140,11 @@ async def test_a_fault_storm_on_every_platform_publishes_everything_once(
         for t in p["targets"]
         if t["status"] != "published"
     ]
-    assert all(f["fired"] > 0 for f in fired), fired  # every platform really was hit
+    # Every platform really was hit (one of its faults fired; a rare one may not, at this size).
+    hits = Counter[str]()
+    for fault in fired:
+        hits[fault["platform"]] += fault["fired"]
+    assert all(hits[p] > 0 for p in platforms), fired
 
     held: dict[str, Counter[str]] = {}
     for platform in platforms:
