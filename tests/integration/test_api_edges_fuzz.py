@@ -20,6 +20,7 @@ from hypothesis.errors import NonInteractiveExampleWarning, Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.integration.test_api_fuzz import OPERATIONS, SCHEMA
+from tests.integration.test_input_edges import _draft
 from tests.support.stack import Stack, Tenant
 
 EDGE_STRINGS = (
@@ -63,20 +64,11 @@ def _edges(current: Any) -> tuple[Any, ...]:
 
 
 async def _real_ids(stack: Stack, tenant: Tenant) -> dict[str, str]:
-    draft = await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "edge",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
-    assert draft.status_code == 201, draft.text
+    draft = await _draft(stack, tenant)
     return {
-        "post_id": draft.json()["id"],
+        "post_id": draft["id"],
         "account_id": str(tenant.accounts["mastodon"]),
-        "target_id": draft.json()["targets"][0]["id"],
+        "target_id": draft["targets"][0]["id"],
     }
 
 

@@ -690,6 +690,25 @@ async def test_a_post_that_landed_behind_the_cursor_is_listed_after_all(
     assert old.platform_post_id not in [p.id for p in listed]
 
 
+async def _write_record(
+    adapter: BlueskyAdapter,
+    account: AccountContext,
+    did: str,
+    fields: dict[str, Any],
+    created_at: str,
+    rkey: str | None = None,
+) -> None:
+    """A post record another client writes (through the adapter's authenticated session)."""
+    body: dict[str, Any] = {
+        "repo": did,
+        "collection": POST,
+        "record": {"$type": POST, "createdAt": created_at, **fields},
+    }
+    if rkey is not None:
+        body["rkey"] = rkey
+    await adapter._xrpc.call(account, "POST", "com.atproto.repo.createRecord", json=body)
+
+
 async def test_mirrored_text_carries_whole_links(
     adapter: BlueskyAdapter, emulator_url: str
 ) -> None:
@@ -724,16 +743,7 @@ async def test_mirrored_text_carries_whole_links(
         },
     ]
     for record in records:
-        await adapter._xrpc.call(
-            account,
-            "POST",
-            "com.atproto.repo.createRecord",
-            json={
-                "repo": session.did,
-                "collection": POST,
-                "record": {"$type": POST, "createdAt": "2026-12-02T09:00:00Z", **record},
-            },
-        )
+        await _write_record(adapter, account, session.did, record, "2026-12-02T09:00:00Z")
     listed = await adapter.list_recent(account, None, 10)
     assert [p.text for p in listed] == [
         "read https://example.com/a-long-path?x=1 now",
@@ -750,16 +760,8 @@ async def test_a_record_key_another_post_holds_is_passed_over(
     request = _request("mine")
     taken = record_key(request.idempotency_key, 0, request.started_at or datetime.now(UTC))
     session = await adapter._xrpc.session(account)
-    await adapter._xrpc.call(
-        account,
-        "POST",
-        "com.atproto.repo.createRecord",
-        json={
-            "repo": session.did,
-            "collection": POST,
-            "rkey": taken,
-            "record": {"$type": POST, "text": "not mine", "createdAt": "2026-01-01T00:00:00Z"},
-        },
+    await _write_record(
+        adapter, account, session.did, {"text": "not mine"}, "2026-01-01T00:00:00Z", taken
     )
     published = await adapter.publish(account, request)
     assert not published.platform_post_id.endswith(f"/{taken}")
