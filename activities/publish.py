@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,13 @@ MEDIA_URL_LIFETIME = timedelta(hours=6)
 # What publishing a target needs: its platform, the account, the content, and since when an
 # earlier attempt may already have posted it (None: nothing can have reached the platform).
 Claimed = tuple[str, AccountContext, PublishRequest, datetime | None]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The account's rate limit is not over: the target waits until then without a call."""
+
+    until: datetime
 
 
 def idempotency_key(post_id: str, target_id: str) -> str:
@@ -129,13 +137,20 @@ class PublishActivities:
 
     @activity.defn(name="publish_target")
     async def publish_target(self, input: PublishTargetInput) -> TargetOutcome:
-        claimed: TargetOutcome | Claimed | None = None
-        if input.fresh and activity.info().attempt == 1:
+        claimed: TargetOutcome | Claimed | Held | None = None
+        batch_counted = input.fresh and activity.info().attempt == 1
+        if batch_counted:
             claimed = await self._read_fresh(input)
         if claimed is None:
-            claimed = await self._claim(input)
+            claimed = await self._claim(input, batch_counted)
         if isinstance(claimed, TargetOutcome):
             return claimed
+        if isinstance(claimed, Held):
+            raise ApplicationError(
+                "the account is rate-limited until its window resets",
+                type=TargetError.RATE_LIMITED,
+                next_retry_delay=max(claimed.until - utcnow(), timedelta(milliseconds=1)),
+            )
         target_platform, account, request, resume_since = claimed
         adapter = self._adapters.get(target_platform)
         try:
@@ -231,6 +246,7 @@ class PublishActivities:
                 target.status != TargetStatus.PUBLISHING
                 or target.attempts != 1
                 or account.status != AccountStatus.ACTIVE
+                or transitions.rate_limit_wait(account, utcnow()) is not None
             ):
                 return None
             return (
@@ -253,8 +269,11 @@ class PublishActivities:
             target.first_attempt_at,
         )
 
-    async def _claim(self, input: PublishTargetInput) -> TargetOutcome | Claimed:
-        """Marks the target publishing and counts the attempt, or answers if nothing is to do."""
+    async def _claim(
+        self, input: PublishTargetInput, batch_counted: bool
+    ) -> TargetOutcome | Claimed | Held:
+        """Marks the target publishing and counts the attempt (unless its batch did), or
+        answers if nothing is to do (or not yet: the account's rate limit holds it)."""
         async with self._sessions() as session, session.begin():
             found = await lock_target_and_post(session, uuid.UUID(input.target_id))
             if found is None:
@@ -264,9 +283,17 @@ class PublishActivities:
                 return _outcome(target)  # published, failed or cancelled
             account = await session.get(SocialAccount, target.account_id)
             assert account is not None
-            resume_since = transitions.claim(session, post, target, account, utcnow())
+            now = utcnow()
+            resume_since = transitions.claim(
+                session, post, target, account, now, counted=batch_counted
+            )
             if transitions.is_decided(target):
                 return _outcome(target)  # the account is inactive
+            held_until = transitions.rate_limit_wait(account, now)
+            if held_until is not None:
+                message = "another post of this account met the platform's rate limit"
+                transitions.rate_limited(target, message, held_until)
+                return Held(held_until)
             context = self._cipher.context_of(account)
             request = await self._request(session, input, post, target)
             return target.platform, context, request, resume_since
@@ -314,14 +341,19 @@ class PublishActivities:
         self, target_id: str, err: PlatformError, next_in: timedelta | None
     ) -> None:
         """Keeps the last error, and when the next attempt comes, visible on a target that is
-        still being retried."""
+        still being retried; a rate limit gives its attempt back and, when the platform named
+        its reset, holds the account's other targets too."""
         async with self._sessions() as session, session.begin():
             found = await lock_target_and_post(session, uuid.UUID(target_id))
-            if found is not None:
-                code = (
-                    TargetError.RATE_LIMITED
-                    if isinstance(err, RateLimited)
-                    else TargetError.PLATFORM_UNAVAILABLE
+            if found is None:
+                return
+            target = found[0]
+            next_at = utcnow() + next_in if next_in is not None else None
+            if not isinstance(err, RateLimited):
+                transitions.note_retrying(
+                    target, TargetError.PLATFORM_UNAVAILABLE, err.message, next_at
                 )
-                next_at = utcnow() + next_in if next_in is not None else None
-                transitions.note_retrying(found[0], code, err.message, next_at)
+                return
+            named = bool(err.retry_after_s)
+            account = await session.get(SocialAccount, target.account_id) if named else None
+            transitions.rate_limited(target, err.message, next_at, hold=account)

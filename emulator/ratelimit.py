@@ -1,7 +1,9 @@
 """Fixed-window request counting, plus the ASGI middleware that asks platforms to apply it.
 
 Windows are aligned to the epoch (window = now // period), as Rack::Attack does for
-Mastodon, so the reset time is the end of the current window rather than a sliding value.
+Mastodon, so the reset time is the end of the current window rather than a sliding value. X's
+windows instead begin with the first request after the last one ended (its reset header is
+15 minutes after that request), which ``from_first_hit`` gives.
 """
 
 from __future__ import annotations
@@ -32,20 +34,38 @@ class RateLimitResult:
 class FixedWindowCounter:
     def __init__(self) -> None:
         self._hits: dict[tuple[str, str, int], int] = {}
+        # Where each (rule, key)'s current window began, for windows from the first hit.
+        self._starts: dict[tuple[str, str], int] = {}
 
     def hit(
-        self, rule: str, key: str, limit: int, period_s: int, now: datetime, cost: int = 1
+        self,
+        rule: str,
+        key: str,
+        limit: int,
+        period_s: int,
+        now: datetime,
+        cost: int = 1,
+        *,
+        from_first_hit: bool = False,
     ) -> RateLimitResult:
         """Spends ``cost`` points (Bluesky weighs repo writes) in the current window."""
         epoch = int(now.timestamp())
-        window = epoch // period_s
+        if from_first_hit:
+            start = self._starts.get((rule, key))
+            if start is None or epoch >= start + period_s:
+                start = self._starts[(rule, key)] = epoch
+            # Window numbers in units of seconds keep the bucket keys of both kinds apart.
+            window, ends = start, start + period_s
+        else:
+            window = epoch // period_s
+            ends = (window + 1) * period_s
         bucket = (rule, key, window)
         # Drop counters of finished windows so a long-running emulator does not grow forever.
         for stale in [b for b in self._hits if b[0] == rule and b[1] == key and b[2] != window]:
             del self._hits[stale]
         count = self._hits.get(bucket, 0) + cost
         self._hits[bucket] = count
-        reset_at = datetime.fromtimestamp((window + 1) * period_s, UTC)
+        reset_at = datetime.fromtimestamp(ends, UTC)
         return RateLimitResult(
             limit=limit,
             remaining=max(0, limit - count),
@@ -56,6 +76,7 @@ class FixedWindowCounter:
 
     def clear(self) -> None:
         self._hits.clear()
+        self._starts.clear()
 
 
 class RateLimitMiddleware:

@@ -134,7 +134,8 @@ class XEmulator(PlatformEmulator):
         return problem_body(status, message)
 
     def rate_limit(self, state: EmulatorState, request: RequestInfo) -> RateLimitResult | None:
-        """Per-endpoint, per-user 15-minute windows (per client address without a valid token)."""
+        """Per-endpoint, per-user 15-minute windows (per client address without a valid token),
+        each beginning with its first request."""
         if not request.path.startswith("/2/"):
             return None
         settings = state.settings
@@ -143,7 +144,7 @@ class XEmulator(PlatformEmulator):
         account = state.account_by_token(PLATFORM, token) if token else None
         key = account.id if account else f"ip:{request.client_host}"
         return state.rate_counter.hit(
-            f"x:{rule}", key, limit, settings.x_rate_period_s, state.now()
+            f"x:{rule}", key, limit, settings.x_rate_period_s, state.now(), from_first_hit=True
         )
 
     def rate_limit_headers(self, result: RateLimitResult) -> dict[str, str]:

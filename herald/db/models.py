@@ -104,6 +104,9 @@ class SocialAccount(Base):
     # Fernet token of the JSON credentials; never returned by the API or logged.
     credentials_encrypted: Mapped[str] = mapped_column(Text)
     token_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The end of a rate limit the platform named (a 429's reset): the account's other targets
+    # wait it out too instead of each spending a call on another 429.
+    rate_limited_until: Mapped[datetime | None] = mapped_column(default=None)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -256,20 +256,29 @@ def is_decided(target: PostTarget) -> bool:
 
 
 def claim(
-    session: AsyncSession, post: Post, target: PostTarget, account: SocialAccount, now: datetime
+    session: AsyncSession,
+    post: Post,
+    target: PostTarget,
+    account: SocialAccount,
+    now: datetime,
+    *,
+    counted: bool = False,
 ) -> datetime | None:
-    """One more attempt at an undecided target: marks it publishing and counts the attempt.
-    Returns since when an earlier attempt may have posted it (None: nothing can have reached
-    the platform). An inactive account fails the target instead (then check `is_decided`)."""
+    """One more attempt at an undecided target: marks it publishing and counts the attempt
+    (unless `counted`: its batch did). Returns since when an earlier attempt may have posted
+    it (None: nothing can have reached the platform). An inactive account fails the target
+    instead (then check `is_decided`)."""
     if account.status != AccountStatus.ACTIVE:
         message = f"the {account.platform} account @{account.username} is {account.status}"
         fail(target, TargetError.ACCOUNT_INACTIVE, message, retryable=False)
         refresh_status(session, post)
         return None
-    # An earlier call may have reached the platform even though we never saw its answer.
-    resume_since = target.first_attempt_at if target.attempts > 0 else None
+    # An earlier call may have reached the platform even though we never saw its answer
+    # (first_attempt_at, not attempts: a rate-limited attempt is given back, not forgotten).
+    resume_since = target.first_attempt_at
     target.status = TargetStatus.PUBLISHING
-    target.attempts += 1
+    if not counted:
+        target.attempts += 1
     target.first_attempt_at = target.first_attempt_at or now
     target.next_attempt_at = None
     refresh_status(session, post)
@@ -300,6 +309,31 @@ def note_retrying(
         target.error_message = message
         target.error_retryable = True
         target.next_attempt_at = next_attempt_at
+
+
+def rate_limit_wait(account: SocialAccount, now: datetime) -> datetime | None:
+    """The end of the rate limit the platform last named for the account, while it lasts."""
+    until = account.rate_limited_until
+    return until if until is not None and until > now else None
+
+
+def rate_limited(
+    target: PostTarget,
+    message: str,
+    next_attempt_at: datetime | None,
+    *,
+    hold: SocialAccount | None = None,
+) -> None:
+    """A 429, or the account's rate limit not over yet: the attempt counted for it is given
+    back (waiting for the platform is not trying). `hold`: the platform named when its limit
+    resets, so every target of that account waits until then, not just this one."""
+    if target.status != TargetStatus.PUBLISHING:
+        return
+    target.attempts = max(0, target.attempts - 1)
+    note_retrying(target, TargetError.RATE_LIMITED, message, next_attempt_at)
+    if hold is not None and next_attempt_at is not None:
+        held = hold.rate_limited_until
+        hold.rate_limited_until = max(held, next_attempt_at) if held else next_attempt_at
 
 
 def published_values(

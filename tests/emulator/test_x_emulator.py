@@ -929,3 +929,19 @@ async def test_oauth_without_offline_access_issues_no_refresh_token(
     )
     assert issued.status_code == 200, issued.text
     assert "refresh_token" not in issued.json()
+
+
+async def test_a_rate_window_begins_with_its_first_request(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    first = await tweet(client, alice, "one")
+    reset = int(first.headers["x-rate-limit-reset"])
+    await advance(client, 600)
+    second = await tweet(client, alice, "two")
+    # The same window: it ends 15 minutes after the first request, not at a clock multiple.
+    assert int(second.headers["x-rate-limit-reset"]) == reset
+    assert second.headers["x-rate-limit-remaining"] == "98"
+    await advance(client, 301)
+    third = await tweet(client, alice, "three")
+    assert third.headers["x-rate-limit-remaining"] == "99"
+    assert int(third.headers["x-rate-limit-reset"]) - reset in (901, 902)

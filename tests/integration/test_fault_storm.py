@@ -2,8 +2,9 @@
 with a 5xx (half of them after doing the work: the answer is lost) and lets 5% time out: every
 target ends published, and no platform holds any post twice.
 
-Runs on its own Herald (a worker with more attempts and a short platform timeout, so a storm of
-this size settles in minutes) against the suite's emulator and Temporal server."""
+Runs on its own Herald (Herald's default retry budget: no attempt cap, retried until the
+publish deadline; a short platform timeout and the suite's short backoff, so a storm of this
+size settles in a minute) against the suite's emulator and Temporal server."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from tests.support.stack import Stack, Tenant
 
@@ -132,8 +132,60 @@ async def test_a_rate_limit_is_waited_out(stack: Stack) -> None:
     finally:
         await stack.emulator.delete("/_emulator/faults")
     assert post["status"] == "published"
-    assert post["targets"][0]["attempts"] == 2
+    assert post["targets"][0]["attempts"] == 1  # waiting for the platform is not an attempt
     assert post["targets"][0]["next_attempt_at"] is None
+
+
+async def _waiting_target(stack: Stack, tenant: Tenant, post_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        post = (await stack.api.get(f"/v1/posts/{post_id}", headers=tenant.headers)).json()
+        if post["targets"][0]["next_attempt_at"] is not None or post["status"] == "published":
+            return cast(dict[str, Any], post["targets"][0])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"post {post_id} never waited: {post}")
+
+
+async def test_a_named_rate_limit_holds_the_accounts_other_posts_without_calls(
+    stack: Stack,
+) -> None:
+    tenant = await stack.new_tenant()
+    fault = {
+        "platform": "mastodon",
+        "status": 429,
+        "retry_after": 3,
+        "count": 1,
+        "path": "/api/v1/statuses",
+    }
+    assert (await stack.emulator.post("/_emulator/faults", json=fault)).status_code == 200
+    await stack.emulator.delete("/_emulator/requests")
+    try:
+        first = await stack.api.post(
+            "/v1/posts", json=_body(tenant, "Met the limit"), headers=tenant.headers
+        )
+        held = await _waiting_target(stack, tenant, first.json()["id"])
+        assert held["error"]["code"] == "rate_limited", held
+        second = await stack.api.post(
+            "/v1/posts", json=_body(tenant, "Waits with it"), headers=tenant.headers
+        )
+        waiting = await _waiting_target(stack, tenant, second.json()["id"])
+        # The second waits for the same reset, told why, without asking the platform first.
+        assert waiting["error"]["code"] == "rate_limited", waiting
+        assert abs(
+            datetime.fromisoformat(waiting["next_attempt_at"])
+            - datetime.fromisoformat(held["next_attempt_at"])
+        ) < timedelta(seconds=0.5)
+        posts = [
+            await stack.wait_for_post(tenant, created.json()["id"]) for created in (first, second)
+        ]
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+    assert [p["status"] for p in posts] == ["published", "published"]
+    assert [p["targets"][0]["attempts"] for p in posts] == [1, 1]
+    calls = await stack.emulator.get(
+        "/_emulator/requests",
+        params={"platform": "mastodon", "path": "/api/v1/statuses", "method": "POST"},
+    )
+    assert [c["status"] for c in calls.json()["data"]] == [429, 200, 200]
 
 
 async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:

@@ -174,6 +174,34 @@ async def test_a_claim_counts_the_attempt_or_fails_an_inactive_account(
     assert second.error_message == "the x account @b is expired"
 
 
+async def test_a_rate_limit_gives_the_attempt_back_and_a_named_reset_holds_the_account(
+    session: AsyncSession,
+) -> None:
+    post = _post(PostPhase.QUEUED, TargetStatus.SCHEDULED, TargetStatus.SCHEDULED)
+    first, second = post.targets
+    account = SocialAccount(platform="x", username="a", status=AccountStatus.ACTIVE)
+    assert transitions.claim(session, post, first, account, NOW) is None
+    reset = NOW + timedelta(minutes=15)
+    transitions.rate_limited(first, "Too Many Requests", reset, hold=account)
+    assert (first.attempts, first.error_code, first.next_attempt_at) == (
+        0,
+        TargetError.RATE_LIMITED,
+        reset,
+    )
+    assert transitions.rate_limit_wait(account, NOW) == reset
+    assert transitions.rate_limit_wait(account, reset) is None  # over once it resets
+    # An earlier reset named later (another endpoint, a stale answer) does not shorten it.
+    transitions.claim(session, post, second, account, NOW)
+    transitions.rate_limited(second, "Too Many Requests", NOW + timedelta(minutes=1), hold=account)
+    assert account.rate_limited_until == reset
+    # The given-back attempt still counts as one that may have reached the platform.
+    assert transitions.claim(session, post, first, account, reset) == NOW
+    assert first.attempts == 1
+    # Its batch counted it already: the claim does not count it twice.
+    assert transitions.claim(session, post, second, account, reset, counted=True) == NOW
+    assert second.attempts == 0
+
+
 async def test_retry_requeues_failed_targets_and_reports_the_others(
     session: AsyncSession,
 ) -> None:
