@@ -27,6 +27,7 @@ from herald.db.models import Post, PostTarget, SocialAccount
 from herald.db.types import utcnow
 from herald.payloads import PublishTargetInput, TargetOutcome
 from herald.posts import transitions
+from herald.rate_limits import rate_limit_wait
 from herald.repositories.media import get_media_many
 from herald.repositories.posts import (
     get_target_for_publishing,
@@ -246,7 +247,7 @@ class PublishActivities:
                 target.status != TargetStatus.PUBLISHING
                 or target.attempts != 1
                 or account.status != AccountStatus.ACTIVE
-                or transitions.rate_limit_wait(account, utcnow()) is not None
+                or rate_limit_wait(account, utcnow()) is not None
             ):
                 return None
             return (
@@ -289,7 +290,7 @@ class PublishActivities:
             )
             if transitions.is_decided(target):
                 return _outcome(target)  # the account is inactive
-            held_until = transitions.rate_limit_wait(account, now)
+            held_until = rate_limit_wait(account, now)
             if held_until is not None:
                 message = "another post of this account met the platform's rate limit"
                 transitions.rate_limited(target, message, held_until)

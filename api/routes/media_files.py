@@ -15,7 +15,7 @@ from api.deps import ResourcesDep
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, HeraldError
 from herald.services.media import check_upload_open
-from herald.storage.base import content_disposition
+from herald.storage.base import content_disposition, key_of_upload
 from herald.storage.local import FILES_PATH, LocalStorage
 
 router = APIRouter(prefix=FILES_PATH, tags=["media"])
@@ -52,7 +52,9 @@ async def put_file(
 ) -> Response:
     storage = _local(resources)
     _check(storage, "PUT", key, expires, signature, size)
-    await check_upload_open(resources.read_sessions, key)
+    # URLs signed before uploads were staged name the media's own key.
+    media_key = key_of_upload(key) or key
+    await check_upload_open(resources.read_sessions, media_key)
     final = storage.path_of(key)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the final name, then renamed: a reader never sees half a file.
@@ -68,7 +70,7 @@ async def put_file(
                         f"more than the {size} bytes declared for this upload",
                     )
                 out.write(chunk)
-        await check_upload_open(resources.read_sessions, key)  # completed meanwhile?
+        await check_upload_open(resources.read_sessions, media_key)  # completed meanwhile?
         os.replace(temp_name, final)
     finally:
         with contextlib.suppress(FileNotFoundError):

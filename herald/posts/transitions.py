@@ -311,12 +311,6 @@ def note_retrying(
         target.next_attempt_at = next_attempt_at
 
 
-def rate_limit_wait(account: SocialAccount, now: datetime) -> datetime | None:
-    """The end of the rate limit the platform last named for the account, while it lasts."""
-    until = account.rate_limited_until
-    return until if until is not None and until > now else None
-
-
 def rate_limited(
     target: PostTarget,
     message: str,

@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, field_serializer
 
 from herald.db.models import SocialAccount
+from herald.db.types import utcnow
+from herald.rate_limits import rate_limit_wait
 from herald.schemas.posts import rfc3339
 from herald.status import AccountStatus
 
@@ -22,10 +24,12 @@ class AccountOut(BaseModel):
     avatar_url: str | None
     status: AccountStatus
     token_expires_at: datetime | None
+    # Set while a rate limit the platform named (a 429's reset) holds the account's posts.
+    rate_limited_until: datetime | None
     settings: dict[str, Any]
     created_at: datetime
 
-    @field_serializer("token_expires_at", "created_at")
+    @field_serializer("token_expires_at", "rate_limited_until", "created_at")
     def _times(self, value: datetime | None) -> str | None:
         return rfc3339(value)
 
@@ -40,6 +44,7 @@ class AccountOut(BaseModel):
             avatar_url=account.avatar_url,
             status=account.status,
             token_expires_at=account.token_expires_at,
+            rate_limited_until=rate_limit_wait(account, utcnow()),
             settings=account.settings,
             created_at=account.created_at,
         )

@@ -129,6 +129,8 @@ class Inspection:
 async def inspect_upload(
     storage: MediaStorage, settings: Settings, key: str, declared_size: int
 ) -> Inspection:
+    # From here on no upload URL can change what is probed.
+    await storage.seal(key)
     stored = await storage.size_of(key)
     if stored is None or stored != declared_size:
         return Inspection(stored)

@@ -40,12 +40,33 @@ def content_disposition(content_type: str, filename: str = "media") -> str:
     return "inline" if renders_inline(content_type) else f'attachment; filename="{filename}"'
 
 
+# Uploads land beside their key, under this suffix, and `seal` moves them to the key itself,
+# which no URL writes: an upload URL used again after `complete` (S3 cannot make a presigned
+# URL single-use) writes an object nobody reads, and cannot replace what was probed.
+UPLOAD_SUFFIX = ".upload"
+
+
+def upload_key(key: str) -> str:
+    return key + UPLOAD_SUFFIX
+
+
+def key_of_upload(upload: str) -> str | None:
+    """The media key an upload key belongs to; None for anything else."""
+    return upload.removesuffix(UPLOAD_SUFFIX) if upload.endswith(UPLOAD_SUFFIX) else None
+
+
 class MediaStorage(ABC):
     @abstractmethod
     async def upload_target(
         self, key: str, content_type: str, size: int, expires_at: datetime
     ) -> UploadTarget:
-        """A URL the client PUTs the bytes to, valid until `expires_at`."""
+        """A URL the client PUTs the bytes to, valid until `expires_at`; they arrive at
+        `upload_key(key)` until `seal` moves them."""
+
+    @abstractmethod
+    async def seal(self, key: str) -> None:
+        """Moves what arrived at `upload_key(key)` to `key`; nothing if nothing arrived
+        (uploads begun before staging wrote `key` itself)."""
 
     @abstractmethod
     async def download_url(self, key: str, expires_at: datetime, content_type: str) -> str:
@@ -68,4 +89,5 @@ class MediaStorage(ABC):
         """Stores a local file's bytes under `key` (imports, which Herald downloads itself)."""
 
     @abstractmethod
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str) -> None:
+        """Removes the object and anything an upload URL left beside it."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from herald.storage.base import MediaStorage, UploadTarget
+from herald.storage.base import MediaStorage, UploadTarget, upload_key
 from herald.storage.signing import UrlSigner
 
 FILES_PATH = "/v1/media-files"
@@ -45,8 +46,14 @@ class LocalStorage(MediaStorage):
         self, key: str, content_type: str, size: int, expires_at: datetime
     ) -> UploadTarget:
         return UploadTarget(
-            url=self._url("PUT", key, expires_at, size), headers={"Content-Type": content_type}
+            url=self._url("PUT", upload_key(key), expires_at, size),
+            headers={"Content-Type": content_type},
         )
+
+    async def seal(self, key: str) -> None:
+        staged = self.path_of(upload_key(key))
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(staged, self.path_of(key))
 
     async def download_url(self, key: str, expires_at: datetime, content_type: str) -> str:
         return self._url("GET", key, expires_at, None, content_type)
@@ -68,4 +75,5 @@ class LocalStorage(MediaStorage):
         await asyncio.to_thread(shutil.move, path, target)
 
     async def delete(self, key: str) -> None:
-        self.path_of(key).unlink(missing_ok=True)
+        for each in (key, upload_key(key)):
+            self.path_of(each).unlink(missing_ok=True)

@@ -137,6 +137,7 @@ async def test_accounts_never_show_credentials(stack: Stack, tenant: Tenant) -> 
         "avatar_url",
         "status",
         "token_expires_at",
+        "rate_limited_until",
         "settings",
         "created_at",
     }

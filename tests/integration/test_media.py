@@ -275,11 +275,28 @@ async def test_s3_backend_end_to_end(
 
         bad = await client.upload("fake.png", "image/png", b"not a png at all")
         assert bad["status"] == "failed"
-    objects = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").list_objects_v2(
-        Bucket=bucket
-    )
-    keys = [o["Key"] for o in objects.get("Contents", [])]
-    assert keys == [f"{tenant.workspace_id}/{image['id']}"]  # the failed upload's bytes are gone
+        s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+        def keys() -> list[str]:
+            return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+        key = f"{tenant.workspace_id}/{image['id']}"
+        assert keys() == [key]  # the failed upload's bytes are gone
+
+        # A presigned URL cannot be made single-use, but used again after complete it writes
+        # beside the probed object, never over it.
+        picture = png(16, 16)
+        started = (await client.initiate("pic.png", "image/png", len(picture))).json()
+        assert (await client.put(started, picture)).status_code == 200
+        done = await api.post(f"/v1/media/{started['media_id']}/complete", headers=tenant.headers)
+        assert done.json()["status"] == "ready"
+        html = b"<script>alert(1)</script>".ljust(len(picture), b" ")
+        assert (await client.put(started, html)).status_code == 200
+        served = await storage_http.get(done.json()["url"])
+        assert served.content == picture and served.headers["content-type"] == "image/png"
+        gone = await api.delete(f"/v1/media/{started['media_id']}", headers=tenant.headers)
+        assert gone.status_code == 204
+        assert keys() == [key]  # deleting it removed the stray upload too
 
 
 async def test_attached_media_reaches_mastodon_byte_identical(stack: Stack) -> None:

@@ -145,6 +145,12 @@ async def _waiting_target(stack: Stack, tenant: Tenant, post_id: str) -> dict[st
     raise AssertionError(f"post {post_id} never waited: {post}")
 
 
+async def _mastodon_account(stack: Stack, tenant: Tenant) -> dict[str, Any]:
+    listed = await stack.api.get("/v1/accounts?platform=mastodon", headers=tenant.headers)
+    [account] = listed.json()["data"]
+    return cast(dict[str, Any], account)
+
+
 async def test_a_named_rate_limit_holds_the_accounts_other_posts_without_calls(
     stack: Stack,
 ) -> None:
@@ -174,6 +180,9 @@ async def test_a_named_rate_limit_holds_the_accounts_other_posts_without_calls(
             datetime.fromisoformat(waiting["next_attempt_at"])
             - datetime.fromisoformat(held["next_attempt_at"])
         ) < timedelta(seconds=0.5)
+        assert (await _mastodon_account(stack, tenant))["rate_limited_until"] == (
+            held["next_attempt_at"]
+        )
         posts = [
             await stack.wait_for_post(tenant, created.json()["id"]) for created in (first, second)
         ]
@@ -186,6 +195,7 @@ async def test_a_named_rate_limit_holds_the_accounts_other_posts_without_calls(
         params={"platform": "mastodon", "path": "/api/v1/statuses", "method": "POST"},
     )
     assert [c["status"] for c in calls.json()["data"]] == [429, 200, 200]
+    assert (await _mastodon_account(stack, tenant))["rate_limited_until"] is None  # over
 
 
 async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:

@@ -14,6 +14,7 @@ from herald.db.models import Event, Post, PostTarget, SocialAccount
 from herald.errors import HeraldError, IllegalTransition
 from herald.posts import transitions
 from herald.posts.status import derive_post_status
+from herald.rate_limits import rate_limit_wait
 from herald.status import (
     AccountStatus,
     ApprovalStatus,
@@ -188,8 +189,8 @@ async def test_a_rate_limit_gives_the_attempt_back_and_a_named_reset_holds_the_a
         TargetError.RATE_LIMITED,
         reset,
     )
-    assert transitions.rate_limit_wait(account, NOW) == reset
-    assert transitions.rate_limit_wait(account, reset) is None  # over once it resets
+    assert rate_limit_wait(account, NOW) == reset
+    assert rate_limit_wait(account, reset) is None  # over once it resets
     # An earlier reset named later (another endpoint, a stale answer) does not shorten it.
     transitions.claim(session, post, second, account, NOW)
     transitions.rate_limited(second, "Too Many Requests", NOW + timedelta(minutes=1), hold=account)
