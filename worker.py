@@ -21,15 +21,16 @@ from activities.publish import PublishActivities
 from activities.reconciler import ReconcilerActivities
 from activities.recurrence import RecurrenceActivities
 from activities.unpublish import UnpublishActivities
+from activities.webhooks import WebhookActivities
 from api.gateway import TemporalGateway
 from herald import temporal as names
 from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.gc_tuning import freeze_startup_objects
-from herald.outbound import import_client, platform_client
+from herald.outbound import import_client, platform_client, webhook_client
 from herald.payloads import RetrySchedule
-from herald.schedules import ensure_reconciler_schedule
+from herald.schedules import ensure_reconciler_schedule, ensure_webhook_dispatcher
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from herald.workflow_bytecode import compile_workflow_modules
@@ -40,6 +41,7 @@ from workflows.post import PostWorkflow
 from workflows.reconciler import ReconcilerWorkflow
 from workflows.recurrence import RecurrenceOccurrenceWorkflow
 from workflows.unpublish import UnpublishWorkflow
+from workflows.webhooks import WebhookDispatchWorkflow, WebhookRetryWorkflow
 
 log = logging.getLogger("herald.worker")
 
@@ -51,6 +53,8 @@ WORKFLOWS = (
     MirrorWorkflow,
     ReconcilerWorkflow,
     AccountTokensWorkflow,
+    WebhookDispatchWorkflow,
+    WebhookRetryWorkflow,
 )
 
 
@@ -73,6 +77,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     sessions = create_session_factory(engine)
     http = platform_client(settings)
     import_http = import_client(settings)
+    webhook_http = webhook_client(settings)
     adapters = build_registry(http, settings)
     storage = build_storage(settings)
     cipher = CredentialCipher(load_or_create_secret_key(settings))
@@ -95,6 +100,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, import_http)
     tokens = AccountTokenActivities(sessions, adapters, cipher)
+    deliveries = WebhookActivities(sessions, read_sessions, cipher, webhook_http, client, settings)
     main_queue = settings.temporal_task_queue
     workers = [
         Worker(
@@ -121,6 +127,8 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 ).reconcile_posts,
                 tokens.load_token_plan,
                 tokens.refresh_account_tokens,
+                deliveries.dispatch_webhooks,
+                deliveries.attempt_webhook_delivery,
             ],
         )
     ]
@@ -134,6 +142,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             )
         )
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    await ensure_webhook_dispatcher(client, settings)
     log.info("worker polling %s and %d platform queues", main_queue, len(workers) - 1)
     try:
         yield workers
@@ -142,6 +151,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         await asyncio.gather(*tasks, return_exceptions=True)
         await http.aclose()
         await import_http.aclose()
+        await webhook_http.aclose()
         await engine.dispose()
 
 

@@ -23,6 +23,7 @@ from api.routes import (
     mirrors,
     posts,
     recurrence,
+    webhooks,
 )
 from herald.gc_tuning import freeze_startup_objects
 from herald.logs import redact_access_log
@@ -78,5 +79,6 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(approvals.router)
     app.include_router(media.router)
     app.include_router(media_files.router)
+    app.include_router(webhooks.router)
     document_idempotency_header(app)
     return app

@@ -11,7 +11,7 @@ from api.gateway import TemporalGateway
 from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
-from herald.outbound import platform_client, platform_policy
+from herald.outbound import platform_client, platform_policy, webhook_client
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage
@@ -33,6 +33,8 @@ class Resources:
     cipher: CredentialCipher = field(init=False)
     http: httpx.AsyncClient = field(init=False)
     platform_policy: OutboundPolicy = field(init=False)
+    # POST /v1/webhooks/{id}/test sends from the API; every other delivery is the worker's.
+    webhook_http: httpx.AsyncClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
@@ -41,6 +43,7 @@ class Resources:
         self.platform_policy = platform_policy(self.settings)
         self.http = platform_client(self.settings)
         self.adapters = build_registry(self.http, self.settings)
+        self.webhook_http = webhook_client(self.settings)
 
     @classmethod
     def build(cls, settings: Settings) -> Resources:
@@ -49,4 +52,5 @@ class Resources:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.webhook_http.aclose()
         await self.engine.dispose()

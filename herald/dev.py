@@ -152,6 +152,8 @@ def _banner(facts: dict[str, Any]) -> str:
         f"  Brand        {facts['brand_id']}\n"
         f"  Temporal     {facts['temporal_address']}  (UI: {facts['temporal_ui_url']})\n"
         f"  Emulator     {facts['emulator_url']}\n"
+        "  Webhooks     may point at any port of this machine (http://127.0.0.1:...): "
+        "herald dev only\n"
         f"  Accounts\n{accounts}\n{curl}"
         "  Ctrl-C stops everything.\n"
     )
@@ -198,6 +200,8 @@ async def run_dev(settings: Settings) -> int:
         # The OAuth platforms talk to the emulator (with_emulator_apps, above); accounts
         # connected through the API may point at loopback there.
         sandbox = settings.as_environment("platform_apps")
+        # A receiver on the developer's own machine may subscribe (never a deployment's default).
+        sandbox["HERALD_WEBHOOK_ALLOW_LOOPBACK"] = "true"
         await worker.start(env=sandbox)
         allow = settings.platform_allow_hosts or [
             f"{settings.emulator_host}:{settings.emulator_port}"

@@ -1,5 +1,5 @@
 """Herald's outbound HTTP clients and the address policy each one enforces
-(platforms.outbound holds the policy itself): one for platform calls, one for media imports."""
+(platforms.outbound holds the policy itself): platform calls, media imports, webhooks."""
 
 from __future__ import annotations
 
@@ -31,3 +31,12 @@ def platform_client(settings: Settings) -> httpx.AsyncClient:
 def import_client(settings: Settings) -> httpx.AsyncClient:
     # The whole download's limit is fetch_to_file's; this one bounds each read.
     return outbound_client(import_policy(settings), timeout_s=settings.platform_timeout_s)
+
+
+def webhook_policy(settings: Settings) -> OutboundPolicy:
+    return OutboundPolicy.of(settings.webhook_allow_hosts, loopback=settings.webhook_allow_loopback)
+
+
+def webhook_client(settings: Settings) -> httpx.AsyncClient:
+    # Redirects are never followed (the client follows none): a 3xx is a failed attempt.
+    return outbound_client(webhook_policy(settings), timeout_s=settings.webhook_timeout_s)

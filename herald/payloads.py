@@ -232,3 +232,16 @@ class TokenRefreshResult(BaseModel):
     expired: bool
     expires_at: datetime | None = None
     message: str | None = None
+
+
+class WebhookRetryInput(BaseModel):
+    """A delivery whose first attempt failed, and how long until its next one."""
+
+    delivery_id: str
+    wait_s: float
+    attempt_timeout_s: float = 10.0
+
+
+class WebhookDispatchInput(BaseModel):
+    session_s: float
+    heartbeat_s: float = 30.0

@@ -1,4 +1,5 @@
-"""Schedules Herald keeps on the Temporal server (created or updated at worker start)."""
+"""Schedules and standing workflows Herald keeps on the Temporal server (created or updated at
+worker start)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
 from herald import temporal as names
+from herald.payloads import WebhookDispatchInput
 from herald.settings import Settings
 
 
@@ -46,3 +49,14 @@ async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None
             return ScheduleUpdate(schedule=schedule)
 
         await client.get_schedule_handle(reconciler_schedule_id(settings)).update(replace)
+
+
+async def ensure_webhook_dispatcher(client: Client, settings: Settings) -> None:
+    """Starts the deployment's webhook dispatcher unless it runs already."""
+    await client.start_workflow(
+        names.WEBHOOK_DISPATCH_WORKFLOW,
+        WebhookDispatchInput(session_s=settings.webhook_dispatch_session_s),
+        id=names.webhook_dispatch_workflow_id(settings.temporal_task_queue),
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )

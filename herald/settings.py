@@ -180,6 +180,49 @@ class Settings(BaseSettings):
         default=60.0, description="How often each active mirror polls its source account."
     )
 
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="host:port endpoints that webhook URLs may name even if private or "
+        "loopback, and over plain http (every other webhook URL must be https and public).",
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhook URLs name any port on this machine (127.0.0.1, ::1, "
+        "localhost), over http: herald dev turns it on so a receiver on the developer's own "
+        "machine can subscribe. Never for a shared deployment.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one delivery attempt waits for its answer."
+    )
+    webhook_retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Waits before each retry of a delivery that failed its first attempt "
+        "(which is immediate), each with up to 10% jitter; after the last the delivery is "
+        "failed. The default is Svix's schedule: about 27 hours in all.",
+    )
+    webhook_disable_after_s: float = Field(
+        default=5 * 86400.0,
+        gt=0,
+        description="An endpoint whose deliveries have all failed for this long is disabled "
+        "(webhook.disabled event and a notification).",
+    )
+    webhook_secret_overlap_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="After rotate-secret, how long the old secret keeps signing beside the new.",
+    )
+    webhook_poll_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often the webhook dispatcher looks for new events and due deliveries.",
+    )
+    webhook_dispatch_session_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long one dispatcher activity polls before handing over to the next "
+        "(it heartbeats throughout, so a dead worker's dispatcher resumes elsewhere).",
+    )
+
     log_level: str = "INFO"
 
     def as_environment(self, *names: str) -> dict[str, str]:
@@ -207,7 +250,7 @@ class Settings(BaseSettings):
             env[ENV_PREFIX + name.upper()] = text
         return env
 
-    @field_validator("platform_allow_hosts", "media_import_allow_hosts")
+    @field_validator("platform_allow_hosts", "media_import_allow_hosts", "webhook_allow_hosts")
     @classmethod
     def _endpoints(cls, entries: list[str]) -> list[str]:
         return parse_allow_list(entries)

@@ -80,6 +80,12 @@ class MediaStatus(StrEnum):
     FAILED = "failed"
 
 
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 WAITING_TARGET_STATES = frozenset({TargetStatus.PENDING, TargetStatus.SCHEDULED})
 DONE_TARGET_STATES = frozenset(
     {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELLED, TargetStatus.DELETED}

@@ -31,6 +31,8 @@ MIRROR_WORKFLOW = "MirrorWorkflow"
 RECONCILER_WORKFLOW = "ReconcilerWorkflow"
 ACCOUNT_TOKENS_WORKFLOW = "AccountTokensWorkflow"
 RECURRENCE_OCCURRENCE_WORKFLOW = "RecurrenceOccurrenceWorkflow"
+WEBHOOK_DISPATCH_WORKFLOW = "WebhookDispatchWorkflow"
+WEBHOOK_RETRY_WORKFLOW = "WebhookRetryWorkflow"
 
 # The ApplicationError type an Update validator raises for a change the post's state forbids;
 # the gateway turns it into herald.errors.IllegalTransition (409).
@@ -99,6 +101,15 @@ def mirror_workflow_id(mirror_id: uuid.UUID | str) -> str:
 
 def media_import_workflow_id(media_id: uuid.UUID | str) -> str:
     return f"media-import/{media_id}"
+
+
+def webhook_retry_workflow_id(delivery_id: uuid.UUID | str) -> str:
+    return f"webhook-delivery/{delivery_id}"
+
+
+def webhook_dispatch_workflow_id(main_queue: str) -> str:
+    # One per deployment (its task queue): it drains that deployment's outbox.
+    return f"{main_queue}-webhooks"
 
 
 def platform_task_queue(main_queue: str, platform: str) -> str:

@@ -92,14 +92,25 @@ def parse_allow_list(entries: Iterable[str]) -> list[str]:
     return listed
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Public addresses, plus the listed host:port endpoints whatever they resolve to."""
 
     allowed: frozenset[tuple[str, int]] = frozenset()
+    # Any port of this machine, named as such (herald dev's webhook receivers).
+    loopback: bool = False
 
     @classmethod
-    def of(cls, entries: Iterable[str], trusted_urls: Iterable[str | None] = ()) -> OutboundPolicy:
+    def of(
+        cls,
+        entries: Iterable[str],
+        trusted_urls: Iterable[str | None] = (),
+        *,
+        loopback: bool = False,
+    ) -> OutboundPolicy:
         """`entries` are host:port; `trusted_urls` (the operator's own configuration, such
         as platform API base URLs) are allowed at their host and port too."""
         allowed = {_endpoint(e) for e in parse_allow_list(entries)}
@@ -107,10 +118,11 @@ class OutboundPolicy:
             parts = urlsplit(url or "")
             if parts.hostname:
                 allowed.add((parts.hostname.lower(), parts.port or _default_port(parts.scheme)))
-        return cls(frozenset(allowed))
+        return cls(frozenset(allowed), loopback)
 
     def allows_endpoint(self, host: str, port: int) -> bool:
-        return (host.lower().strip("[]"), port) in self.allowed
+        name = host.lower().strip("[]")
+        return (name, port) in self.allowed or (self.loopback and name in LOOPBACK_NAMES)
 
     async def check(self, host: str, port: int, timeout_s: float | None = None) -> list[str]:
         """The addresses to connect to for host:port; AddressNotAllowed if any resolved one
@@ -143,7 +155,7 @@ async def _resolve(host: str, port: int, timeout_s: float | None) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-async def check_url(url: str, policy: OutboundPolicy) -> None:
+async def check_url(url: str, policy: OutboundPolicy, timeout_s: float | None = None) -> None:
     """Before anything is sent: an http(s) URL whose host the policy reaches. Raises
     AddressNotAllowed (or Rejected for a URL that is not http(s) or does not resolve)."""
     parts = urlsplit(url)
@@ -154,8 +166,8 @@ async def check_url(url: str, policy: OutboundPolicy) -> None:
     except ValueError as exc:
         raise Rejected(f"{url!r} has no valid port", "invalid_url") from exc
     try:
-        await policy.check(parts.hostname, port)
-    except httpcore.ConnectError as exc:
+        await policy.check(parts.hostname, port, timeout_s)
+    except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
         raise Rejected(str(exc), "unresolvable_host") from exc
 
 

@@ -23,6 +23,7 @@ from herald.db.types import JSONType, StrEnumColumn, UTCDateTime, utcnow
 from herald.status import (
     AccountStatus,
     ApprovalStatus,
+    DeliveryState,
     MediaStatus,
     Origin,
     PostPhase,
@@ -198,7 +199,10 @@ class Event(Base):
     """Outbox: written in the same transaction as the change it reports."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_workspace_created", "workspace_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_events_workspace_created", "workspace_id", "created_at"),
+        Index("ix_events_dispatched_created", "dispatched_at", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
@@ -207,6 +211,92 @@ class Event(Base):
     resource_id: Mapped[uuid.UUID] = mapped_column()
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the webhook dispatcher turned the event into deliveries (None: not yet).
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebhookEndpoint(Base):
+    """A subscriber: where events of the chosen types are delivered, and the secret that
+    signs them (and, for a while after a rotation, the one before it)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        Index("ix_webhook_endpoints_workspace_created", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    url: Mapped[str] = mapped_column(Text)
+    # Event type names, or ["*"] for every one.
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Fernet tokens of the whsec_ secrets; never returned after create or rotate.
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Since when every attempt has failed (None after a success): disabled when it lasts.
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: delivered at least once, under one webhook-id."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at", "id"),
+        Index("ix_webhook_deliveries_due", "state", "retrying", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    # None for webhook.test, which has no outbox row.
+    event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("events.id"), default=None)
+    event_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # The body, fixed at fan-out so every attempt signs and sends the same bytes.
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[DeliveryState] = mapped_column(
+        StrEnumColumn(DeliveryState), default=DeliveryState.PENDING
+    )
+    # A retry workflow owns it (after a failed first attempt); else the dispatcher does.
+    retrying: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Failed attempts since the delivery was (re)queued: where it is in the retry schedule.
+    round_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_response: Mapped[str | None] = mapped_column(Text, default=None)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookAttempt(Base):
+    """Every attempt of every delivery, as the receiver answered it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column()
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class IdempotencyRecord(Base):

@@ -203,6 +203,11 @@ def make_settings(**overrides: Any) -> Settings:
         "publish_retry_initial_s": 0.2,
         "publish_retry_max_s": 1.0,
         "mirror_poll_interval_s": 0.5,
+        # Webhook retries in fractions of a second, and receivers on this machine (herald dev's
+        # setting); tests of the address policy build their own settings without it.
+        "webhook_retry_schedule_s": [0.3, 0.3, 0.3],
+        "webhook_poll_s": 0.1,
+        "webhook_allow_loopback": True,
         # OAuth platforms talk to the suite's emulator (emulator_port is set by the fixture).
         "platforms_use_emulator": True,
     }

@@ -1,0 +1,187 @@
+"""Webhook delivery: the dispatcher that turns outbox events into deliveries and sends their
+first attempt, and the attempts of deliveries a retry workflow owns.
+
+Why this shape: a delivery that succeeds at once (nearly all) costs no workflow of its own,
+only its share of one long dispatcher activity, so subscribing endpoints barely changes what
+a post costs the Temporal server; a delivery that fails gets a workflow
+(`webhook-delivery/{id}`) whose durable timers carry it through the ~27-hour retry schedule,
+visible in the Temporal UI. All state is in the database: a dispatcher that dies resumes from
+it (deliveries are at least once, under one webhook-id)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from herald import temporal as names
+from herald.crypto import CredentialCipher
+from herald.db.engine import SessionFactory
+from herald.db.models import WebhookDelivery, WebhookEndpoint
+from herald.db.types import utcnow
+from herald.payloads import WebhookDispatchInput, WebhookRetryInput
+from herald.repositories.webhooks import (
+    any_undispatched,
+    due_first_tries,
+    get_delivery_with_endpoint,
+    orphaned_retries,
+)
+from herald.services import webhooks
+from herald.settings import Settings
+from herald.status import DeliveryState
+
+log = logging.getLogger(__name__)
+
+FAN_OUT_BATCH = 500
+SEND_BATCH = 200
+# Receivers called side by side by one dispatcher (each (endpoint, resource) in order).
+PARALLEL_GROUPS = 16
+# A retrying delivery this far past its next attempt has no workflow: start one.
+ORPHAN_GRACE = timedelta(minutes=2)
+ORPHAN_SWEEP_EVERY_S = 30.0
+
+
+class WebhookActivities:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        read_sessions: SessionFactory,
+        cipher: CredentialCipher,
+        http: httpx.AsyncClient,
+        client: Client,
+        settings: Settings,
+    ) -> None:
+        self._sessions = sessions
+        self._read_sessions = read_sessions
+        self._cipher = cipher
+        self._http = http
+        self._client = client
+        self._settings = settings
+
+    @activity.defn(name="dispatch_webhooks")
+    async def dispatch_webhooks(self, input: WebhookDispatchInput) -> int:
+        """One dispatcher session: polls every webhook_poll_s for new events and due first
+        attempts until the session (webhook_dispatch_session_s) is up, heartbeating. Returns
+        how many first attempts it sent (the activity's result in the Temporal UI)."""
+        ends = time.monotonic() + input.session_s
+        next_sweep = time.monotonic()
+        sent = 0
+        while time.monotonic() < ends:
+            activity.heartbeat()
+            fanned_out = await self._fan_out()
+            sending = await self._send_due()
+            sent += sending
+            if time.monotonic() >= next_sweep:
+                await self._adopt_orphans()
+                next_sweep = time.monotonic() + ORPHAN_SWEEP_EVERY_S
+            if not fanned_out and not sending:
+                await asyncio.sleep(self._settings.webhook_poll_s)
+        return sent
+
+    async def _fan_out(self) -> bool:
+        async with self._read_sessions() as reader:
+            if not await any_undispatched(reader):
+                return False  # nothing new: no write transaction (on SQLite, no write lock)
+        async with self._sessions() as session, session.begin():
+            return await webhooks.fan_out(session, utcnow(), FAN_OUT_BATCH) > 0
+
+    async def _send_due(self) -> int:
+        now = utcnow()
+        async with self._read_sessions() as reader:
+            due = await due_first_tries(reader, now, SEND_BATCH)
+        if not due:
+            return 0
+        gate = asyncio.Semaphore(PARALLEL_GROUPS)
+
+        async def send_group(group: list[tuple[WebhookDelivery, WebhookEndpoint]]) -> None:
+            async with gate:
+                for delivery, endpoint in group:
+                    activity.heartbeat()
+                    await self._attempt(delivery.id, endpoint, delivery, owned_by_retry=False)
+
+        await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(due)))
+        return len(due)
+
+    async def _attempt(
+        self,
+        delivery_id: uuid.UUID,
+        endpoint: WebhookEndpoint,
+        delivery: WebhookDelivery,
+        *,
+        owned_by_retry: bool,
+    ) -> float | None:
+        """Sends one attempt and settles it; starts the retry workflow of a first attempt
+        that failed. Returns the seconds until the next attempt (None: settled)."""
+        now = utcnow()
+        prepared = webhooks.prepare(self._cipher, delivery, endpoint, now)
+        result = await webhooks.attempt(self._http, prepared, now)
+        async with self._sessions() as session, session.begin():
+            found = await get_delivery_with_endpoint(session, delivery_id)
+            if found is None:
+                return None  # the endpoint was deleted meanwhile
+            current, owner = found
+            if current.state != DeliveryState.PENDING or current.retrying != owned_by_retry:
+                return None  # requeued or settled by someone else meanwhile
+            wait = webhooks.settle(
+                session, self._settings, current, owner, result, utcnow(), random.random()
+            )
+        if wait is not None and not owned_by_retry:
+            await self._start_retry(delivery_id, wait)
+        log.info(
+            "webhook %s delivery %s: attempt %s, %s",
+            endpoint.id,
+            delivery_id,
+            current.attempts,
+            result.summary(),
+        )
+        return wait
+
+    async def _start_retry(self, delivery_id: uuid.UUID, wait_s: float) -> None:
+        await self._client.start_workflow(
+            names.WEBHOOK_RETRY_WORKFLOW,
+            WebhookRetryInput(
+                delivery_id=str(delivery_id),
+                wait_s=wait_s,
+                attempt_timeout_s=self._settings.webhook_timeout_s,
+            ),
+            id=names.webhook_retry_workflow_id(delivery_id),
+            task_queue=self._settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    async def _adopt_orphans(self) -> None:
+        now = utcnow()
+        async with self._read_sessions() as reader:
+            orphans = await orphaned_retries(reader, now - ORPHAN_GRACE, SEND_BATCH)
+        for delivery in orphans:
+            log.warning("webhook delivery %s had no retry workflow; starting one", delivery.id)
+            await self._start_retry(delivery.id, 0.0)
+
+    @activity.defn(name="attempt_webhook_delivery")
+    async def attempt_webhook_delivery(self, delivery_id: str) -> float | None:
+        """The next attempt of a retrying delivery; the seconds until the one after (None:
+        delivered, failed, or no longer this workflow's)."""
+        key = uuid.UUID(delivery_id)
+        async with self._read_sessions() as reader:
+            found = await get_delivery_with_endpoint(reader, key)
+        if found is None:
+            return None
+        delivery, endpoint = found
+        if delivery.state != DeliveryState.PENDING or not delivery.retrying:
+            return None
+        if not endpoint.is_active:
+            async with self._sessions() as session, session.begin():
+                again = await get_delivery_with_endpoint(session, key)
+                if again is not None and again[0].state == DeliveryState.PENDING:
+                    reason = endpoint.disabled_reason or "the endpoint was switched off"
+                    webhooks.stop(again[0], reason, utcnow())
+            return None
+        return await self._attempt(key, endpoint, delivery, owned_by_retry=True)

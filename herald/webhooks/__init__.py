@@ -1,0 +1,1 @@
+"""Webhooks: event types, signing, the HTTP attempt and the retry schedule."""

@@ -1,0 +1,293 @@
+"""Webhooks end to end: a real receiver (tests/support/receiver.py) verifies every delivery
+with the reference `standardwebhooks` library, never with Herald's own signer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, cast
+
+import httpx
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from api.app import create_app
+from api.resources import Resources
+from tests.support.receiver import Received, Receiver, running_receiver
+from tests.support.stack import Stack, Tenant
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+async def _subscribe(
+    stack: Stack, tenant: Tenant, receiver: Receiver, events: list[str]
+) -> tuple[dict[str, Any], str]:
+    """An endpoint on a path of its own; returns it and that path."""
+    path = f"/hooks/{uuid.uuid4().hex[:8]}"
+    created = await stack.api.post(
+        "/v1/webhooks",
+        json={"url": receiver.url + path, "events": events, "description": "test"},
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    return cast(dict[str, Any], created.json()), path
+
+
+def _verified(received: Received, secret: str) -> dict[str, Any]:
+    verified: dict[str, Any] = Webhook(secret).verify(received.body, received.headers)
+    return verified
+
+
+async def _deliveries(
+    stack: Stack, tenant: Tenant, endpoint_id: str, **params: Any
+) -> list[dict[str, Any]]:
+    listed = await stack.api.get(
+        f"/v1/webhooks/{endpoint_id}/deliveries", params=params, headers=tenant.headers
+    )
+    assert listed.status_code == 200, listed.text
+    return cast(list[dict[str, Any]], listed.json()["data"])
+
+
+async def _settled(
+    stack: Stack, tenant: Tenant, endpoint_id: str, state: str, timeout_s: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = await _deliveries(stack, tenant, endpoint_id)
+        if found and found[0]["state"] == state:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {state} delivery in {timeout_s} s: {found}")
+        await asyncio.sleep(0.1)
+
+
+async def test_a_published_post_reaches_its_subscriber_signed_with_its_outcomes(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["post.published"])
+    assert endpoint["secret"].startswith("whsec_")
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "Tell the hook",
+            "publish_now": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    post = await stack.wait_for_post(tenant, created.json()["id"])
+    [received] = await receiver.wait_for(path, 1)
+    event = _verified(received, endpoint["secret"])
+    assert event["type"] == "post.published"
+    assert event["data"]["id"] == post["id"] and event["data"]["status"] == "published"
+    [target] = event["data"]["targets"]
+    assert target["platform_post_url"] == post["targets"][0]["platform_post_url"]
+    assert target["status"] == "published" and target["platform_post_url"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 32).verify(received.body, received.headers)
+    delivery = await _settled(stack, tenant, endpoint["id"], "delivered")
+    assert delivery["message_id"] == received.headers["webhook-id"]
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [200]
+    # The secret is shown on create only.
+    again = await stack.api.get(f"/v1/webhooks/{endpoint['id']}", headers=tenant.headers)
+    assert "secret" not in again.json() and again.json()["is_active"] is True
+
+
+async def test_failed_attempts_are_retried_under_one_webhook_id(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["*"])
+    receiver.answer(path, 500)
+    test = await stack.api.post(f"/v1/webhooks/{endpoint['id']}/test", headers=tenant.headers)
+    assert test.json()["state"] == "failed"  # a test is one attempt, answered as it went
+    receiver.answer(path, 500, 500, 500)
+    created = await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "a draft",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201
+    attempts = await receiver.wait_for(path, 4, event_type="post.created")
+    assert len({a.headers["webhook-id"] for a in attempts}) == 1
+    for attempt in attempts:
+        assert _verified(attempt, endpoint["secret"])["data"]["id"] == created.json()["id"]
+    delivery = await _settled(stack, tenant, endpoint["id"], "delivered")
+    assert delivery["event_type"] == "post.created"
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 500, 500, 200]
+    assert delivery["attempts"] == 4 and delivery["last_response"] == "answered 200"
+
+
+async def test_a_receiver_down_for_the_whole_schedule_fails_and_is_sent_again_on_retry(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    receiver.answer(path, *[503] * 4)
+    await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "x",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    failed = await _settled(stack, tenant, endpoint["id"], "failed")
+    assert failed["attempts"] == 4 and failed["last_status_code"] == 503
+    assert await _deliveries(stack, tenant, endpoint["id"], state="delivered") == []
+    retried = await stack.api.post(
+        f"/v1/webhooks/{endpoint['id']}/deliveries/{failed['id']}/retry", headers=tenant.headers
+    )
+    assert retried.status_code == 202, retried.text
+    delivered = await _settled(stack, tenant, endpoint["id"], "delivered")
+    assert delivered["id"] == failed["id"] and delivered["attempts"] == 5
+    sent = receiver.at(path)
+    assert len(sent) == 5 and len({r.headers["webhook-id"] for r in sent}) == 1
+
+
+async def test_a_410_switches_the_endpoint_off_and_says_why(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    receiver.answer(path, 410)
+    await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "x",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    await _settled(stack, tenant, endpoint["id"], "failed")
+    got = (await stack.api.get(f"/v1/webhooks/{endpoint['id']}", headers=tenant.headers)).json()
+    assert got["is_active"] is False and "410" in got["disabled_reason"]
+    assert len(receiver.at(path)) == 1  # never retried
+
+
+async def test_the_test_event_and_a_redirect_that_is_not_followed(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["post.published"])
+    answered = await stack.api.post(f"/v1/webhooks/{endpoint['id']}/test", headers=tenant.headers)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["state"] == "delivered"
+    assert answered.json()["attempt_log"][0]["status_code"] == 200
+    [received] = receiver.at(path)
+    assert _verified(received, endpoint["secret"])["type"] == "webhook.test"
+    receiver.answer(path, 307)
+    redirected = await stack.api.post(f"/v1/webhooks/{endpoint['id']}/test", headers=tenant.headers)
+    assert redirected.json()["state"] == "failed"
+    assert redirected.json()["last_status_code"] == 307
+    assert receiver.at("/redirected") == []
+
+
+async def test_during_a_rotation_each_secret_alone_verifies_then_only_the_new_one(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["webhook.test"])
+    old = endpoint["secret"]
+    # An API whose overlap is a second: what the worker signs with is read from the endpoint.
+    settings = stack.settings.model_copy(update={"webhook_secret_overlap_s": 1.0})
+    resources = Resources.build(settings)
+    resources.temporal = stack.resources.temporal
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, resources)),
+            base_url="http://herald",
+        ) as api:
+            rotated = await api.post(
+                f"/v1/webhooks/{endpoint['id']}/rotate-secret", headers=tenant.headers
+            )
+            assert rotated.status_code == 200, rotated.text
+            new = rotated.json()["secret"]
+            assert new != old and new.startswith("whsec_")
+            await api.post(f"/v1/webhooks/{endpoint['id']}/test", headers=tenant.headers)
+            [during] = receiver.at(path)
+            assert len(during.headers["webhook-signature"].split(" ")) == 2
+            assert _verified(during, old) == _verified(during, new)
+            await asyncio.sleep(1.2)
+            await api.post(f"/v1/webhooks/{endpoint['id']}/test", headers=tenant.headers)
+            after = receiver.at(path)[1]
+            assert _verified(after, new)["type"] == "webhook.test"
+            with pytest.raises(WebhookVerificationError):
+                _verified(after, old)
+    finally:
+        await resources.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://10.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://localhost:8443/hook",
+        "https://[::1]/hook",
+        "http://example.com/hook",
+    ],
+)
+async def test_webhook_urls_must_be_https_and_public(stack: Stack, url: str) -> None:
+    tenant = await stack.new_tenant(())
+    # The address policy of a deployment, not of herald dev (which allows this machine).
+    settings = stack.settings.model_copy(update={"webhook_allow_loopback": False})
+    resources = Resources.build(settings)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, resources)),
+            base_url="http://herald",
+        ) as api:
+            refused = await api.post(
+                "/v1/webhooks", json={"url": url, "events": ["*"]}, headers=tenant.headers
+            )
+    finally:
+        await resources.close()
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["details"][0]["path"] == "url"
+
+
+async def test_endpoints_belong_to_their_workspace_and_refuse_unknown_events(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant, other = await stack.new_tenant(()), await stack.new_tenant(())
+    endpoint, _ = await _subscribe(stack, tenant, receiver, ["post.failed"])
+    for method, suffix in (("GET", ""), ("DELETE", ""), ("POST", "/test"), ("GET", "/deliveries")):
+        answer = await stack.api.request(
+            method, f"/v1/webhooks/{endpoint['id']}{suffix}", headers=other.headers
+        )
+        assert answer.status_code == 404, (method, suffix)
+    listed = await stack.api.get("/v1/webhooks", headers=other.headers)
+    assert listed.json()["data"] == []
+    unknown = await stack.api.post(
+        "/v1/webhooks",
+        json={"url": receiver.url + "/x", "events": ["post.exploded"]},
+        headers=tenant.headers,
+    )
+    assert unknown.status_code == 400 and "post.exploded" in unknown.text
+    patched = await stack.api.patch(
+        f"/v1/webhooks/{endpoint['id']}",
+        json={"events": ["post.published", "post.failed"], "is_active": False},
+        headers=tenant.headers,
+    )
+    assert patched.json()["events"] == ["post.published", "post.failed"]
+    assert patched.json()["is_active"] is False
+    gone = await stack.api.delete(f"/v1/webhooks/{endpoint['id']}", headers=tenant.headers)
+    assert gone.status_code == 204
+    assert (
+        await stack.api.get(f"/v1/webhooks/{endpoint['id']}", headers=tenant.headers)
+    ).status_code == 404
