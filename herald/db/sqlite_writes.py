@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, PendingRollbackError
 from sqlalchemy.util import await_only
 
 # As long as SQLite's own busy timeout (engine.py): a writer that waits this long fails as it
@@ -40,6 +40,23 @@ def _lock_for(database: str) -> asyncio.Lock:
     return lock
 
 
+class _Hold:
+    """One writer's hold on the gate: released once, however many paths end it."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.lock.release()
+
+
+# The hold of each connection in a transaction, for when its info can no longer be read.
+_holds: weakref.WeakKeyDictionary[Any, _Hold] = weakref.WeakKeyDictionary()
+
+
 def acquire(connection: Any, database: str) -> None:
     """Called as a write transaction begins, inside SQLAlchemy's greenlet: waits for the gate."""
     lock = _lock_for(database)
@@ -49,14 +66,16 @@ def acquire(connection: Any, database: str) -> None:
         raise OperationalError(
             "BEGIN IMMEDIATE", None, Exception("database is locked (gate)")
         ) from err
-    connection.info[_HELD] = lock
+    hold = _Hold(lock)
+    connection.info[_HELD] = hold
+    _holds[connection] = hold
 
 
 def release(info: dict[str, Any]) -> None:
     """Opens the gate if this connection holds it; safe to call more than once."""
-    lock = info.pop(_HELD, None)
-    if lock is not None and lock.locked():
-        lock.release()
+    hold = info.pop(_HELD, None)
+    if hold is not None:
+        hold.release()
 
 
 def install(engine: Engine) -> None:
@@ -66,11 +85,11 @@ def install(engine: Engine) -> None:
     # handler for the moment that takes, which is short next to a whole transaction.
     @event.listens_for(engine, "commit")
     def _on_commit(connection: Any) -> None:
-        release(connection.info)
+        _release_connection(connection)
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection: Any) -> None:
-        release(connection.info)
+        _release_connection(connection)
 
     # A connection dropped mid-transaction never reaches commit or rollback.
     @event.listens_for(engine.pool, "checkin")
@@ -81,3 +100,16 @@ def install(engine: Engine) -> None:
     @event.listens_for(engine.pool, "invalidate")
     def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
         release(record.info)
+
+
+def _release_connection(connection: Any) -> None:
+    hold = _holds.pop(connection, None)
+    if hold is not None:
+        hold.release()
+    try:
+        info = connection.info
+    except PendingRollbackError:
+        # Invalidated mid-transaction (a cancelled statement): its info can no longer be read,
+        # and asking would raise over the cancellation that caused it. Released above.
+        return
+    release(info)

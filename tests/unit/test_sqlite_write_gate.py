@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from herald.db import sqlite_writes
 from herald.db.engine import create_engine, create_session_factory
 
 
@@ -89,3 +90,31 @@ async def test_readers_do_not_wait_for_a_writer(
     done.set()
     await writer
     assert await _count(second) == 7
+
+
+async def test_a_writer_cancelled_mid_statement_ends_cancelled_and_opens_the_gate(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """A cancelled activity (its worker shutting down, its attempt timed out) leaves a
+    connection SQLAlchemy invalidates: the cancellation is what surfaces, not an error of the
+    gate's own bookkeeping (PendingRollbackError), and the gate is open for the next writer."""
+    first, _ = engines
+    started = asyncio.Event()
+    slow = (
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 2000000) "
+        "SELECT count(*) FROM r"
+    )
+
+    async def writer() -> None:
+        async with create_session_factory(first)() as session, session.begin():
+            await session.execute(text("UPDATE counter SET n = 50"))
+            started.set()
+            await session.execute(text(slow))
+
+    task = asyncio.create_task(writer())
+    await started.wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not sqlite_writes._lock_for(str(first.url.database)).locked()
