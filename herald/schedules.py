@@ -55,7 +55,10 @@ async def ensure_webhook_dispatcher(client: Client, settings: Settings) -> None:
     """Starts the deployment's webhook dispatcher unless it runs already."""
     await client.start_workflow(
         names.WEBHOOK_DISPATCH_WORKFLOW,
-        WebhookDispatchInput(session_s=settings.webhook_dispatch_session_s),
+        WebhookDispatchInput(
+            session_s=settings.webhook_dispatch_session_s,
+            heartbeat_s=settings.webhook_dispatch_heartbeat_s,
+        ),
         id=names.webhook_dispatch_workflow_id(settings.temporal_task_queue),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

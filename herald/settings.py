@@ -216,6 +216,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the webhook dispatcher looks for new events and due deliveries.",
     )
+    webhook_dispatch_heartbeat_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Heartbeat timeout of the dispatcher activity: how soon a dead worker's "
+        "dispatcher is taken over by another worker.",
+    )
     webhook_dispatch_session_s: float = Field(
         default=300.0,
         gt=0,

@@ -61,6 +61,10 @@ async def crash_stack(
             "emulator_port",
             "mirror_poll_interval_s",
             "platform_apps",
+            "webhook_allow_loopback",
+            "webhook_poll_s",
+            "webhook_retry_schedule_s",
+            "webhook_dispatch_heartbeat_s",
         ),
         "HERALD_LOG_LEVEL": "WARNING",
     }
