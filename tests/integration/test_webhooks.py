@@ -15,6 +15,9 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.app import create_app
 from api.resources import Resources
+from tests.integration.test_media import MediaClient
+from tests.support.media_files import png
+from tests.support.oauth import callback, consent, new_platform_user
 from tests.support.receiver import Received, Receiver, running_receiver
 from tests.support.stack import Stack, Tenant
 
@@ -291,3 +294,89 @@ async def test_endpoints_belong_to_their_workspace_and_refuse_unknown_events(
     assert (
         await stack.api.get(f"/v1/webhooks/{endpoint['id']}", headers=tenant.headers)
     ).status_code == 404
+
+
+async def _event(receiver: Receiver, path: str, event_type: str, secret: str) -> dict[str, Any]:
+    [received] = await receiver.wait_for(path, 1, event_type=event_type)
+    return _verified(received, secret)
+
+
+async def test_each_kind_of_outcome_reaches_the_receiver_signed_with_its_payload(
+    stack: Stack, receiver: Receiver
+) -> None:
+    """A partial post, a failed post, an expired account, a completed upload and an
+    approval: each arrives signed, with what API.md documents in `data`."""
+    tenant = await stack.new_tenant(("mastodon", "bluesky"))
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["*"])
+    secret = endpoint["secret"]
+    mastodon, bluesky = (str(tenant.accounts[p]) for p in ("mastodon", "bluesky"))
+    refused = {"platform": "bluesky", "status": 400, "path": "com.atproto.repo.createRecord"}
+    assert (await stack.emulator.post("/_emulator/faults", json=refused)).status_code == 200
+    try:
+        partial = await stack.api.post(
+            "/v1/posts",
+            json={
+                "content": "half of it",
+                "publish_now": True,
+                "targets": [{"account_id": mastodon}, {"account_id": bluesky}],
+            },
+            headers=tenant.headers,
+        )
+        failed = await stack.api.post(
+            "/v1/posts",
+            json={
+                "content": "none of it",
+                "publish_now": True,
+                "targets": [{"account_id": bluesky}],
+            },
+            headers=tenant.headers,
+        )
+        data = await _event(receiver, path, "post.partial", secret)
+        assert data["data"]["id"] == partial.json()["id"]
+        outcomes = {t["platform"]: t for t in data["data"]["targets"]}
+        assert outcomes["mastodon"]["status"] == "published"
+        assert outcomes["mastodon"]["platform_post_url"]
+        assert outcomes["bluesky"]["status"] == "failed"
+        assert outcomes["bluesky"]["error"]["code"] == "rejected"
+        data = await _event(receiver, path, "post.failed", secret)
+        assert data["data"]["id"] == failed.json()["id"]
+        assert data["data"]["targets"][0]["error"]["message"]
+    finally:
+        await stack.emulator.delete("/_emulator/faults")
+
+    x = await new_platform_user(stack, "x")
+    account = (await callback(stack, "x", await consent(stack, tenant, "x", x))).json()
+    await stack.emulator.post(f"/_emulator/accounts/x/{x}/revoke")
+    await stack.api.post(f"/v1/accounts/{account['id']}/refresh", headers=tenant.headers)
+    data = await _event(receiver, path, "account.expired", secret)
+    assert data["data"]["id"] == account["id"] and data["data"]["status"] == "expired"
+    assert data["data"]["reason"] and "credentials" not in data["data"]
+    connected = await _event(receiver, path, "account.connected", secret)
+    assert connected["data"]["id"] == account["id"]
+
+    uploaded = await MediaClient(stack.api, tenant, None).upload("p.png", "image/png", png(8, 8))
+    data = await _event(receiver, path, "media.uploaded", secret)
+    assert data["data"] == {
+        "id": uploaded["id"],
+        "mime_type": "image/png",
+        "size": uploaded["size"],
+    }
+
+    await stack.set_workspace(tenant, approval_required=True)
+    reviewer = await stack.second_key(tenant)
+    awaiting = await stack.api.post(
+        "/v1/posts",
+        json={"content": "may I", "publish_now": True, "targets": [{"account_id": mastodon}]},
+        headers=tenant.headers,
+    )
+    data = await _event(receiver, path, "post.approval_requested", secret)
+    assert data["data"]["id"] == awaiting.json()["id"]
+    assert data["data"]["approval"]["status"] == "pending"
+    await stack.api.post(f"/v1/approvals/{awaiting.json()['id']}/approve", headers=reviewer)
+    data = await _event(receiver, path, "post.approved", secret)
+    assert data["data"]["approval"]["status"] == "approved"
+    published = await _event(receiver, path, "post.published", secret)
+    assert published["data"]["id"] == awaiting.json()["id"]
+    # Every delivery of the endpoint was signed and delivered once.
+    delivered = await _deliveries(stack, tenant, endpoint["id"], state="delivered", limit=100)
+    assert len(delivered) == len(receiver.at(path))
