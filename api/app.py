@@ -21,6 +21,7 @@ from api.routes import (
     media,
     media_files,
     mirrors,
+    notifications,
     posts,
     recurrence,
     webhooks,
@@ -80,5 +81,6 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(media.router)
     app.include_router(media_files.router)
     app.include_router(webhooks.router)
+    app.include_router(notifications.router)
     document_idempotency_header(app)
     return app

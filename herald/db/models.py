@@ -215,6 +215,25 @@ class Event(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class Notification(Base):
+    """Something that needs a person's attention, made from an event by the dispatcher."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_workspace_created", "workspace_id", "created_at", "id"),
+        Index("ix_notifications_workspace_unread", "workspace_id", "read_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class WebhookEndpoint(Base):
     """A subscriber: where events of the chosen types are delivered, and the secret that
     signs them (and, for a while after a rotation, the one before it)."""

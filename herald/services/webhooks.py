@@ -22,6 +22,7 @@ from herald.repositories.webhooks import active_endpoints, undispatched_events
 from herald.schemas.posts import rfc3339
 from herald.schemas.webhooks import EndpointBody, EndpointPatch
 from herald.services.events import record_event
+from herald.services.notifications import notification_of
 from herald.settings import Settings
 from herald.status import DeliveryState
 from herald.webhooks.attempt import AttemptResult, Verdict, post_once
@@ -140,13 +141,17 @@ def event_body(event_type: str, at: datetime, data: dict[str, object]) -> str:
 
 
 async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
-    """Turns undispatched events into one delivery per subscribed active endpoint; returns
-    how many events it took (0: the outbox is drained)."""
+    """Turns undispatched events into one delivery per subscribed active endpoint (and a
+    notification, for those a person must act on); returns how many events it took (0: the
+    outbox is drained)."""
     events = await undispatched_events(session, limit)
     if not events:
         return 0
     endpoints = await active_endpoints(session, {e.workspace_id for e in events})
     for event in events:
+        notification = notification_of(event)
+        if notification is not None:
+            session.add(notification)
         for endpoint in endpoints.get(event.workspace_id, []):
             if subscribed(endpoint.events, event.type) and event.created_at >= endpoint.created_at:
                 session.add(_delivery_of(event, endpoint, now))

@@ -1,0 +1,42 @@
+"""Notifications: what needs a person's attention in the workspace."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import PageCursor, PageLimit, SessionDep, require
+from herald.db.types import utcnow
+from herald.principal import Permission, Principal
+from herald.schemas.notifications import NotificationList, NotificationOut, ReadBody, ReadOut
+from herald.services.notifications import list_notifications, mark_read
+
+router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
+
+Reader = Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))]
+
+
+@router.get(
+    "",
+    response_model=NotificationList,
+    summary="Failed and partial posts, expired accounts, switched-off webhooks, approvals "
+    "waiting; newest first",
+)
+async def list_(
+    session: SessionDep,
+    principal: Reader,
+    unread: Annotated[bool | None, Query(description="true: unread only; false: read only")] = None,
+    cursor: PageCursor = None,
+    limit: PageLimit = 50,
+) -> NotificationList:
+    rows, next_cursor = await list_notifications(
+        session, principal.workspace_id, unread, limit, cursor
+    )
+    return NotificationList(data=[NotificationOut.of(n) for n in rows], next_cursor=next_cursor)
+
+
+@router.post("/read", response_model=ReadOut, summary="Mark notifications read (ids, or all)")
+async def read(body: ReadBody, session: SessionDep, principal: Reader) -> ReadOut:
+    ids = None if body.all else body.ids
+    return ReadOut(marked=await mark_read(session, principal.workspace_id, ids, utcnow()))
