@@ -20,6 +20,7 @@ from activities.posts import PostActivities
 from activities.publish import PublishActivities
 from activities.reconciler import ReconcilerActivities
 from activities.recurrence import RecurrenceActivities
+from activities.retention import RetentionActivities
 from activities.unpublish import UnpublishActivities
 from activities.webhooks import WebhookActivities
 from api.gateway import TemporalGateway
@@ -30,7 +31,11 @@ from herald.db.engine import create_engine, create_session_factory
 from herald.gc_tuning import freeze_startup_objects
 from herald.outbound import import_client, platform_client, webhook_client
 from herald.payloads import RetrySchedule
-from herald.schedules import ensure_reconciler_schedule, ensure_webhook_dispatcher
+from herald.schedules import (
+    ensure_reconciler_schedule,
+    ensure_retention_schedule,
+    ensure_webhook_dispatcher,
+)
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from herald.workflow_bytecode import compile_workflow_modules
@@ -40,6 +45,7 @@ from workflows.mirror import MirrorWorkflow
 from workflows.post import PostWorkflow
 from workflows.reconciler import ReconcilerWorkflow
 from workflows.recurrence import RecurrenceOccurrenceWorkflow
+from workflows.retention import RetentionWorkflow
 from workflows.unpublish import UnpublishWorkflow
 from workflows.webhooks import WebhookDispatchWorkflow, WebhookRetryWorkflow
 
@@ -55,6 +61,7 @@ WORKFLOWS = (
     AccountTokensWorkflow,
     WebhookDispatchWorkflow,
     WebhookRetryWorkflow,
+    RetentionWorkflow,
 )
 
 
@@ -129,6 +136,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 tokens.refresh_account_tokens,
                 deliveries.dispatch_webhooks,
                 deliveries.attempt_webhook_delivery,
+                RetentionActivities(sessions, settings.retention_s).prune_outbox,
             ],
         )
     ]
@@ -159,6 +167,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await names.connect(settings)
     await names.register_search_attributes(client, settings.temporal_namespace)
     await ensure_reconciler_schedule(client, settings)
+    await ensure_retention_schedule(client, settings)
     async with running_workers(settings, client):
         freeze_startup_objects()
         await stop.wait()

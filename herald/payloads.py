@@ -245,3 +245,9 @@ class WebhookRetryInput(BaseModel):
 class WebhookDispatchInput(BaseModel):
     session_s: float
     heartbeat_s: float = 30.0
+
+
+class RetentionReport(BaseModel):
+    deliveries: int = 0
+    events: int = 0
+    notifications: int = 0

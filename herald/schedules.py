@@ -29,26 +29,49 @@ def reconciler_schedule_id(settings: Settings) -> str:
 
 
 async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:
+    await _ensure_interval_schedule(
+        client,
+        settings,
+        reconciler_schedule_id(settings),
+        names.RECONCILER_WORKFLOW,
+        settings.reconcile_interval_s,
+    )
+
+
+def retention_schedule_id(settings: Settings) -> str:
+    return f"{settings.temporal_task_queue}-retention"
+
+
+async def ensure_retention_schedule(client: Client, settings: Settings) -> None:
+    await _ensure_interval_schedule(
+        client,
+        settings,
+        retention_schedule_id(settings),
+        names.RETENTION_WORKFLOW,
+        settings.retention_interval_s,
+    )
+
+
+async def _ensure_interval_schedule(
+    client: Client, settings: Settings, schedule_id: str, workflow: str, every_s: float
+) -> None:
+    """Creates the schedule, or brings an existing one to this definition."""
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            names.RECONCILER_WORKFLOW,
-            id=f"{reconciler_schedule_id(settings)}/run",
-            task_queue=settings.temporal_task_queue,
+            workflow, id=f"{schedule_id}/run", task_queue=settings.temporal_task_queue
         ),
-        spec=ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_interval_s))]
-        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s))]),
         # One pass at a time: a slow pass is not stacked on.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
     try:
-        await client.create_schedule(reconciler_schedule_id(settings), schedule)
+        await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(reconciler_schedule_id(settings)).update(replace)
+        await client.get_schedule_handle(schedule_id).update(replace)
 
 
 async def ensure_webhook_dispatcher(client: Client, settings: Settings) -> None:

@@ -229,6 +229,17 @@ class Settings(BaseSettings):
         "(it heartbeats throughout, so a dead worker's dispatcher resumes elsewhere).",
     )
 
+    retention_s: float = Field(
+        default=30 * 86400.0,
+        gt=0,
+        description="How long settled webhook deliveries (with their attempts), dispatched "
+        "events and read notifications are kept; an event a delivery still waits on is kept "
+        "until it settles.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often the retention schedule prunes."
+    )
+
     log_level: str = "INFO"
 
     def as_environment(self, *names: str) -> dict[str, str]:

@@ -33,6 +33,7 @@ ACCOUNT_TOKENS_WORKFLOW = "AccountTokensWorkflow"
 RECURRENCE_OCCURRENCE_WORKFLOW = "RecurrenceOccurrenceWorkflow"
 WEBHOOK_DISPATCH_WORKFLOW = "WebhookDispatchWorkflow"
 WEBHOOK_RETRY_WORKFLOW = "WebhookRetryWorkflow"
+RETENTION_WORKFLOW = "RetentionWorkflow"
 
 # The ApplicationError type an Update validator raises for a change the post's state forbids;
 # the gateway turns it into herald.errors.IllegalTransition (409).
