@@ -22,7 +22,9 @@ from herald.mirroring import filter_reason
 from herald.payloads import MirrorInput, MirrorPoll, StartedPost
 from herald.posts.creation import create_post
 from herald.principal import ActorType, Principal
+from herald.schemas.mirrors import MirrorPostOut
 from herald.schemas.posts import PostCreate, TargetIn
+from herald.services.events import record_event
 from herald.status import AccountStatus, Origin
 from platforms.base import AccountContext, PlatformAdapter, PlatformError, SourcePost
 from platforms.registry import AdapterRegistry
@@ -129,6 +131,22 @@ class MirrorActivities:
                 session.add(record)
         except IntegrityError:
             return None  # seen before: mirrored at most once
+        started = await self._decide(session, mirror, post, record)
+        data = MirrorPostOut.of(record, None, None).model_dump(mode="json")
+        record_event(
+            session,
+            mirror.workspace_id,
+            "mirror.post_detected",
+            "mirror",
+            mirror.id,
+            {"mirror_id": str(mirror.id), **data},
+        )
+        return started
+
+    async def _decide(
+        self, session: AsyncSession, mirror: Mirror, post: SourcePost, record: MirrorPost
+    ) -> StartedPost | None:
+        """Filtered out, failed, or a post created for the targets (then started)."""
         reason = filter_reason(mirror.settings, post)
         if reason is not None:
             record.detected_status, record.reason = "filtered_out", reason

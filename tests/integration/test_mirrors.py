@@ -7,9 +7,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from herald.db.models import Mirror
+from herald.db.models import Event, Mirror
 from tests.support.stack import Stack
 
 
@@ -80,6 +80,20 @@ async def test_a_mirror_republishes_filters_backfills_and_never_twice(stack: Sta
     assert statuses["skip"]["derived_status"] == "filtered_out"
     assert "skip" in statuses["skip"]["reason"]
     assert len(seen.json()["data"]) == 3
+    # Each source post was announced once (mirror.post_detected), with what became of it.
+    async with stack.resources.sessions() as session:
+        detected = (
+            await session.scalars(
+                select(Event.data).where(
+                    Event.type == "mirror.post_detected", Event.resource_id == uuid.UUID(mirror_id)
+                )
+            )
+        ).all()
+    assert sorted((d["source_post_id"], d["derived_status"]) for d in detected) == sorted(
+        (p["source_post_id"], "filtered_out" if p["reason"] else "auto_scheduled")
+        for p in seen.json()["data"]
+    )
+    assert {d["mirror_id"] for d in detected} == {mirror_id}
 
 
 async def test_pause_and_resume(stack: Stack) -> None:
