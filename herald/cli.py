@@ -20,6 +20,7 @@ def _api() -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import PROTOCOL
 
     settings = get_settings()
     uvicorn.run(
@@ -28,6 +29,7 @@ def _api() -> int:
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        http=PROTOCOL,
     )
     return 0
 

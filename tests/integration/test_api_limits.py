@@ -1,16 +1,21 @@
 """Limits before work and answers that keep the connection: a body over the cap is refused
 with 413 before it is read whole, control characters in JSON text are a 400, and an error no
-handler expected is the contract's 500 on a connection that still serves the next request."""
+handler expected is the contract's 500 on a connection that still serves the next request, and
+a request the HTTP parser itself refuses is answered in the contract's shape too."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from api.app import create_app
 from api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from api.http_protocol import PROTOCOL, ContractH11Protocol
 from api.middleware import RequestIdMiddleware
 from tests.support.servers import free_port, serve_in_thread
 from tests.support.stack import Stack
@@ -102,3 +107,33 @@ async def test_an_unexpected_error_is_a_500_and_the_connection_serves_on() -> No
             answered = await client.get("/fine")  # the same keep-alive connection
             assert answered.json() == {"ok": True}
             assert failed.extensions["network_stream"] is answered.extensions["network_stream"]
+
+
+@pytest.mark.parametrize("protocol", ["h11", "httptools"])
+async def test_an_idempotency_key_with_a_control_character_gets_the_contract_error_shape(
+    stack: Stack, protocol: str
+) -> None:
+    """Over real HTTP, with `herald api`'s protocol for either parser uvicorn may use: h11
+    lets the header through to the app, which refuses the key; httptools refuses the request
+    before any app code runs, and the protocol answers in the contract's shape all the same."""
+    tenant = await stack.new_tenant()
+    chosen = ContractH11Protocol if protocol == "h11" else PROTOCOL
+    if protocol == "httptools" and chosen is ContractH11Protocol:
+        pytest.skip("httptools is not installed")
+    with serve_in_thread(create_app(stack.settings), free_port(), http=chosen) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /v1/posts HTTP/1.1\r\nHost: herald\r\nIdempotency-Key: a\x01b\r\n"
+            + f"Authorization: Bearer {tenant.api_key}\r\n".encode()
+            + b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n"
+            b"\r\n{}"
+        )
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["request_id"], error

@@ -23,10 +23,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, port: int) -> Iterator[str]:
-    """Runs an ASGI app with uvicorn on 127.0.0.1:port until the context exits."""
+def serve_in_thread(app: Any, port: int, **config: Any) -> Iterator[str]:
+    """Runs an ASGI app with uvicorn on 127.0.0.1:port until the context exits (`config`:
+    more uvicorn.Config options)."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
