@@ -105,6 +105,9 @@ class WebhookActivities:
             async with gate:
                 for delivery, endpoint in group:
                     activity.heartbeat()
+                    if not endpoint.is_active:
+                        await self._stop(delivery.id, endpoint)
+                        continue
                     await self._attempt(delivery.id, endpoint, delivery, owned_by_retry=False)
 
         await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(due)))
@@ -178,10 +181,15 @@ class WebhookActivities:
         if delivery.state != DeliveryState.PENDING or not delivery.retrying:
             return None
         if not endpoint.is_active:
-            async with self._sessions() as session, session.begin():
-                again = await get_delivery_with_endpoint(session, key)
-                if again is not None and again[0].state == DeliveryState.PENDING:
-                    reason = endpoint.disabled_reason or "the endpoint was switched off"
-                    webhooks.stop(again[0], reason, utcnow())
+            await self._stop(key, endpoint)
             return None
         return await self._attempt(key, endpoint, delivery, owned_by_retry=True)
+
+    async def _stop(self, delivery_id: uuid.UUID, endpoint: WebhookEndpoint) -> None:
+        """A delivery of an endpoint switched off meanwhile: failed, saying why (the retry
+        endpoint sends it again once the endpoint is back on)."""
+        async with self._sessions() as session, session.begin():
+            found = await get_delivery_with_endpoint(session, delivery_id)
+            if found is not None and found[0].state == DeliveryState.PENDING:
+                reason = endpoint.disabled_reason or "the endpoint was switched off"
+                webhooks.stop(found[0], reason, utcnow())

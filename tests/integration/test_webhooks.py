@@ -380,3 +380,39 @@ async def test_each_kind_of_outcome_reaches_the_receiver_signed_with_its_payload
     # Every delivery of the endpoint was signed and delivered once.
     delivered = await _deliveries(stack, tenant, endpoint["id"], state="delivered", limit=100)
     assert len(delivered) == len(receiver.at(path))
+
+
+async def test_switching_an_endpoint_off_stops_its_retries_and_on_again_resends(
+    stack: Stack, receiver: Receiver
+) -> None:
+    tenant = await stack.new_tenant()
+    endpoint, path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    receiver.answer(path, 500, 500, 500)  # retrying, whatever the machine's pace
+    await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "x",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    await receiver.wait_for(path, 1)
+    url = f"/v1/webhooks/{endpoint['id']}"
+    await stack.api.patch(url, json={"is_active": False}, headers=tenant.headers)
+    stopped = await _settled(stack, tenant, endpoint["id"], "failed")
+    assert stopped["last_error"] == "the endpoint was switched off"
+    sent = len(receiver.at(path))
+    assert sent < 4  # the schedule was cut short
+    refused = await stack.api.post(
+        f"{url}/deliveries/{stopped['id']}/retry", headers=tenant.headers
+    )
+    assert refused.status_code == 409
+    await stack.api.patch(url, json={"is_active": True}, headers=tenant.headers)
+    retried = await stack.api.post(
+        f"{url}/deliveries/{stopped['id']}/retry", headers=tenant.headers
+    )
+    assert retried.status_code == 202
+    receiver.answers[path] = []
+    delivered = await _settled(stack, tenant, endpoint["id"], "delivered")
+    assert delivered["attempts"] == sent + 1
