@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Event, SocialAccount
+from herald.db.types import utcnow
 from herald.schemas.accounts import AccountOut
+
+
+class _EventClock:
+    """Strictly increasing event times within a process: events written in one transaction
+    (post.created, then post.approval_requested) keep the order they were recorded in when
+    the dispatcher sorts them by time, even within one microsecond."""
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+        self._lock = threading.Lock()
+
+    def next(self) -> datetime:
+        with self._lock:
+            now = utcnow()
+            if self._last is not None and now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now
+
+
+_clock = _EventClock()
 
 
 def record_event(
@@ -26,6 +50,7 @@ def record_event(
             resource_type=resource_type,
             resource_id=resource_id,
             data=data,
+            created_at=_clock.next(),
         )
     )
 

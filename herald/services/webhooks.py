@@ -173,7 +173,8 @@ def _delivery_of(event: Event, endpoint: WebhookEndpoint, now: datetime) -> Webh
         attempts=0,
         round_failures=0,
         next_attempt_at=now,
-        created_at=now,
+        # The event's time: first attempts go out in this order (per resource, in sequence).
+        created_at=event.created_at,
         updated_at=now,
     )
 

@@ -377,6 +377,19 @@ async def test_each_kind_of_outcome_reaches_the_receiver_signed_with_its_payload
     assert data["data"]["approval"]["status"] == "approved"
     published = await _event(receiver, path, "post.published", secret)
     assert published["data"]["id"] == awaiting.json()["id"]
+    # One resource's events arrive in the order they happened (each succeeded at once).
+    of_post = [
+        r.event for r in receiver.at(path) if r.event["data"].get("id") == awaiting.json()["id"]
+    ]
+    assert [e["type"] for e in of_post] == [
+        "post.created",
+        "post.approval_requested",
+        "post.scheduled",  # the approval's own transaction: the status, then the decision
+        "post.approved",
+        "post.published",
+    ]
+    versions = [e["data"]["version"] for e in of_post]
+    assert versions == sorted(versions)
     # Every delivery of the endpoint was signed and delivered once.
     delivered = await _deliveries(stack, tenant, endpoint["id"], state="delivered", limit=100)
     assert len(delivered) == len(receiver.at(path))
