@@ -38,6 +38,7 @@ from herald.schedules import (
 )
 from herald.settings import Settings
 from herald.storage.factory import build_storage
+from herald.worker_metrics import sdk_metrics, serving_metrics
 from herald.workflow_bytecode import compile_workflow_modules
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
@@ -164,10 +165,17 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    client = await names.connect(settings)
+    port = settings.worker_metrics_port
+    sdk = sdk_metrics() if port else None
+    client = await names.connect(settings, sdk.runtime if sdk else None)
     await names.register_search_attributes(client, settings.temporal_namespace)
     await ensure_reconciler_schedule(client, settings)
     await ensure_retention_schedule(client, settings)
-    async with running_workers(settings, client):
-        freeze_startup_objects()
-        await stop.wait()
+    with contextlib.ExitStack() as metrics:
+        if port:
+            metrics.enter_context(
+                serving_metrics(settings.worker_metrics_host, port, sdk.url if sdk else None)
+            )
+        async with running_workers(settings, client):
+            freeze_startup_objects()
+            await stop.wait()

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.outcomes import OutcomeStore
 from herald.db.engine import SessionFactory
-from herald.db.models import Post, Workspace
+from herald.db.models import Post, PostTarget, Workspace
 from herald.db.types import utcnow
+from herald.metrics import TARGETS_FAILED
 from herald.payloads import (
     ApprovalChange,
     PostPlan,
@@ -183,9 +185,15 @@ class PostActivities:
 
     @activity.defn(name="record_target_failure")
     async def record_target_failure(self, failure: TargetFailure) -> TargetOutcome:
-        return await self._outcomes.store_failure(
+        outcome = await self._outcomes.store_failure(
             failure.target_id, failure.code, failure.message, failure.retryable
         )
+        async with self._read_sessions() as session:  # rare: a target out of time
+            platform = await session.scalar(
+                select(PostTarget.platform).where(PostTarget.id == uuid.UUID(failure.target_id))
+            )
+        TARGETS_FAILED.labels(platform or "unknown", failure.code).inc()
+        return outcome
 
     @activity.defn(name="finalize_post")
     async def finalize_post(self, post_id: str) -> PostStatus:

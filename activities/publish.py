@@ -9,10 +9,11 @@ outcome is unknown, the adapter looks for the post it may already have made. The
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,13 @@ from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import Post, PostTarget, SocialAccount
 from herald.db.types import utcnow
+from herald.metrics import (
+    PLATFORM_CALLS,
+    PUBLISH_LATENCY,
+    RATE_LIMITED,
+    TARGETS_FAILED,
+    TARGETS_PUBLISHED,
+)
 from herald.payloads import PublishTargetInput, TargetOutcome
 from herald.posts import transitions
 from herald.rate_limits import rate_limit_wait
@@ -58,9 +66,18 @@ log = logging.getLogger(__name__)
 # Long enough for a platform that fetches media by URL to finish processing it.
 MEDIA_URL_LIFETIME = timedelta(hours=6)
 
-# What publishing a target needs: its platform, the account, the content, and since when an
-# earlier attempt may already have posted it (None: nothing can have reached the platform).
-Claimed = tuple[str, AccountContext, PublishRequest, datetime | None]
+
+class Claimed(NamedTuple):
+    """What publishing a target needs."""
+
+    platform: str
+    account: AccountContext
+    request: PublishRequest
+    # Since when an earlier attempt may already have posted it (None: nothing can have
+    # reached the platform).
+    resume_since: datetime | None
+    # When it was due (for the publish-latency series).
+    due_at: datetime
 
 
 @dataclass(frozen=True)
@@ -152,8 +169,13 @@ class PublishActivities:
                 type=TargetError.RATE_LIMITED,
                 next_retry_delay=max(claimed.until - utcnow(), timedelta(milliseconds=1)),
             )
-        target_platform, account, request, resume_since = claimed
+        target_platform, account, request, resume_since, due_at = claimed
         adapter = self._adapters.get(target_platform)
+        calling = time.monotonic()
+
+        def observe(outcome: str) -> None:
+            PLATFORM_CALLS.labels(target_platform, outcome).observe(time.monotonic() - calling)
+
         try:
             async with heartbeating():
                 try:
@@ -169,22 +191,29 @@ class PublishActivities:
                         message = (
                             f"the account's tokens could not be renewed ({renewed}); reconnect it"
                         )
+                        observe("auth_expired")
                         return await self._finish_failed(
-                            input.target_id, TargetError.AUTH_EXPIRED, message, False
+                            input.target_id, target_platform, TargetError.AUTH_EXPIRED, message
                         )
                     published = await self._attempt(
                         adapter, renewed, request, resume_since, input.target_id
                     )
         except Rejected as err:
+            observe("rejected")
             return await self._finish_failed(
-                input.target_id, TargetError.REJECTED, err.message, False
+                input.target_id, target_platform, TargetError.REJECTED, err.message
             )
         except AuthExpired as err:
+            observe("auth_expired")
             message = f"the account's access was refused ({err.message}); reconnect it"
             return await self._finish_failed(
-                input.target_id, TargetError.AUTH_EXPIRED, message, False
+                input.target_id, target_platform, TargetError.AUTH_EXPIRED, message
             )
         except PlatformError as err:
+            limited = isinstance(err, RateLimited)
+            observe("rate_limited" if limited else "unavailable")
+            if limited:
+                RATE_LIMITED.labels(target_platform).inc()
             delay = err.retry_after_s if isinstance(err, RateLimited) else None
             await self._note_error(input.target_id, err, _next_attempt_in(delay))
             raise ApplicationError(
@@ -194,7 +223,13 @@ class PublishActivities:
                 else TargetError.PLATFORM_UNAVAILABLE,
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from err
-        return await self._finish_published(input.target_id, published)
+        observe("published")
+        outcome = await self._finish_published(input.target_id, published)
+        TARGETS_PUBLISHED.labels(target_platform).inc()
+        PUBLISH_LATENCY.labels(target_platform).observe(
+            max(0.0, (utcnow() - due_at).total_seconds())
+        )
+        return outcome
 
     @staticmethod
     async def _attempt(
@@ -250,11 +285,12 @@ class PublishActivities:
                 or rate_limit_wait(account, utcnow()) is not None
             ):
                 return None
-            return (
+            return Claimed(
                 target.platform,
                 self._cipher.context_of(account),
                 await self._request(session, input, post, target),
                 None,
+                transitions.time_of(post, target) or post.created_at,
             )
 
     async def _request(
@@ -297,7 +333,8 @@ class PublishActivities:
                 return Held(held_until)
             context = self._cipher.context_of(account)
             request = await self._request(session, input, post, target)
-            return target.platform, context, request, resume_since
+            due_at = transitions.time_of(post, target) or post.created_at
+            return Claimed(target.platform, context, request, resume_since, due_at)
 
     async def _media(
         self, session: AsyncSession, workspace_id: uuid.UUID, media_ids: list[str]
@@ -334,9 +371,13 @@ class PublishActivities:
         return await self._outcomes.store(target_id, values, unless_published=False)
 
     async def _finish_failed(
-        self, target_id: str, code: str, message: str, retryable: bool
+        self, target_id: str, platform: str, code: str, message: str
     ) -> TargetOutcome:
-        return await self._outcomes.store_failure(target_id, code, message, retryable)
+        """A failure no retry changes (the platform refused, or the account's access is
+        gone)."""
+        outcome = await self._outcomes.store_failure(target_id, code, message, False)
+        TARGETS_FAILED.labels(platform, code).inc()
+        return outcome
 
     async def _note_error(
         self, target_id: str, err: PlatformError, next_in: timedelta | None

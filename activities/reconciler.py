@@ -21,6 +21,7 @@ from herald import temporal as names
 from herald.db.engine import SessionFactory
 from herald.db.models import Post, SocialAccount
 from herald.db.types import utcnow
+from herald.metrics import RECONCILER_REPAIRS
 from herald.payloads import Disagreement, ReconcileReport
 from herald.posts import transitions
 from herald.repositories.posts import lock_target_and_post
@@ -85,6 +86,7 @@ class ReconcilerActivities:
                 break
             after = (page[-1].created_at, page[-1].id)
         await self._watch_expiring_tokens(report)
+        RECONCILER_REPAIRS.inc(len(report.started))
         return report
 
     async def _running_posts(self) -> set[str]:

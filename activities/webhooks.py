@@ -27,6 +27,7 @@ from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import WebhookDelivery, WebhookEndpoint
 from herald.db.types import utcnow
+from herald.metrics import WEBHOOK_ATTEMPTS
 from herald.payloads import WebhookDispatchInput, WebhookRetryInput
 from herald.repositories.webhooks import (
     any_undispatched,
@@ -136,6 +137,7 @@ class WebhookActivities:
             wait = webhooks.settle(
                 session, self._settings, current, owner, result, utcnow(), random.random()
             )
+        WEBHOOK_ATTEMPTS.labels(result.verdict.value).observe(result.duration_ms / 1000)
         if wait is not None and not owned_by_retry:
             await self._start_retry(delivery_id, wait)
         log.info(

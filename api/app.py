@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from api.idempotency import IdempotencyMiddleware, document_idempotency_header
 from api.limits import BodyLimitMiddleware
+from api.metrics import install_metrics
 from api.middleware import RequestIdMiddleware
 from api.resources import Resources
 from api.routes import (
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         exempt_prefixes=(FILES_PATH,),
     )
     app.add_middleware(RequestIdMiddleware)
+    install_metrics(app)  # outermost: every request counts, refused ones too
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(posts.router)

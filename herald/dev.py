@@ -35,6 +35,9 @@ from platforms.base import PlatformApp
 
 log = logging.getLogger("herald.dev")
 
+# The worker's Prometheus port under herald dev unless HERALD_WORKER_METRICS_PORT names one.
+DEV_WORKER_METRICS_PORT = 9464
+
 
 async def _wait_for(
     what: str, probe: Callable[[], Awaitable[bool]], timeout_s: float, child: Child
@@ -93,6 +96,12 @@ def _check_ports(settings: Settings) -> None:
         ("Temporal UI", temporal_host, settings.temporal_ui_port, "HERALD_TEMPORAL_UI_PORT"),
         ("emulator", settings.emulator_host, settings.emulator_port, "HERALD_EMULATOR_PORT"),
         ("API", settings.api_host, settings.api_port, "HERALD_API_PORT"),
+        (
+            "worker metrics",
+            settings.worker_metrics_host,
+            worker_metrics_port(settings),
+            "HERALD_WORKER_METRICS_PORT",
+        ),
     ]
     busy = [w for w in wanted if not port_is_free(w[1], w[2])]
     if busy:
@@ -110,9 +119,18 @@ def _write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
+def worker_metrics_port(settings: Settings) -> int:
+    return settings.worker_metrics_port or DEV_WORKER_METRICS_PORT
+
+
 def dev_facts(settings: Settings, demo: DemoData) -> dict[str, Any]:
+    worker_metrics = f"http://{settings.worker_metrics_host}:{worker_metrics_port(settings)}"
     return {
         "api_url": settings.api_url,
+        "metrics_urls": {
+            "api": f"{settings.api_url}/metrics",
+            "worker": f"{worker_metrics}/metrics",
+        },
         "api_key": demo.api_key,
         "workspace_id": str(demo.workspace_id),
         "brand_id": str(demo.brand_id),
@@ -152,6 +170,7 @@ def _banner(facts: dict[str, Any]) -> str:
         f"  Brand        {facts['brand_id']}\n"
         f"  Temporal     {facts['temporal_address']}  (UI: {facts['temporal_ui_url']})\n"
         f"  Emulator     {facts['emulator_url']}\n"
+        f"  Metrics      {facts['metrics_urls']['api']}  {facts['metrics_urls']['worker']}\n"
         "  Webhooks     may point at any port of this machine (http://127.0.0.1:...): "
         "herald dev only\n"
         f"  Accounts\n{accounts}\n{curl}"
@@ -202,7 +221,8 @@ async def run_dev(settings: Settings) -> int:
         sandbox = settings.as_environment("platform_apps")
         # A receiver on the developer's own machine may subscribe (never a deployment's default).
         sandbox["HERALD_WEBHOOK_ALLOW_LOOPBACK"] = "true"
-        await worker.start(env=sandbox)
+        metrics_port = {"HERALD_WORKER_METRICS_PORT": str(worker_metrics_port(settings))}
+        await worker.start(env={**sandbox, **metrics_port})
         allow = settings.platform_allow_hosts or [
             f"{settings.emulator_host}:{settings.emulator_port}"
         ]

@@ -229,6 +229,14 @@ class Settings(BaseSettings):
         "(it heartbeats throughout, so a dead worker's dispatcher resumes elsewhere).",
     )
 
+    worker_metrics_port: int | None = Field(
+        default=None,
+        description="Port of the worker's Prometheus endpoint (/metrics): Herald's series and "
+        "the Temporal SDK's worker series. Unset: none (herald dev sets one).",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's metrics endpoint binds to."
+    )
     retention_s: float = Field(
         default=30 * 86400.0,
         gt=0,

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.servers import free_port
 
@@ -41,6 +42,7 @@ def dev_stack(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, object
         "HERALD_EMULATOR_PORT": str(free_port()),
         "HERALD_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "HERALD_TEMPORAL_UI_PORT": str(free_port()),
+        "HERALD_WORKER_METRICS_PORT": str(free_port()),
     }
     env.pop("HERALD_DATABASE_URL", None)
     log = (tmp_path / "dev.log").open("wb")
@@ -77,6 +79,7 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
         "temporal_ui_url",
         "emulator_url",
         "accounts",
+        "metrics_urls",
     }
     [account] = [a for a in facts["accounts"] if a["platform"] == "mastodon"]  # type: ignore[attr-defined]
     headers = {"Authorization": f"Bearer {facts['api_key']}"}
@@ -109,6 +112,7 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
             time.sleep(0.2)
     assert [p["status"] for p in posts] == ["published", "published"]
     assert all(p["targets"][0]["platform_post_url"] for p in posts)
+    _check_metrics(facts["metrics_urls"])  # type: ignore[arg-type]
 
     emulated = httpx.get(
         f"{facts['emulator_url']}/_emulator/posts", params={"platform": "mastodon"}
@@ -122,3 +126,29 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
     assert process.wait(30) == 0
     time.sleep(0.5)
     assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None
+
+
+def _check_metrics(urls: dict[str, str]) -> None:
+    """What the test did, in the series: two posts created, two targets published."""
+    api = httpx.get(urls["api"], timeout=10).text
+    created = _sample(
+        api, "herald_http_requests_total", handler="/v1/posts", method="POST", status="201"
+    )
+    assert created == 2, api[:2000]
+    worker = httpx.get(urls["worker"], timeout=10).text
+    assert _sample(worker, "herald_targets_published_total", platform="mastodon") == 2
+    assert _sample(worker, "herald_publish_latency_seconds_count", platform="mastodon") == 2
+    calls = _sample(
+        worker, "herald_platform_publish_seconds_count", platform="mastodon", outcome="published"
+    )
+    assert calls == 2
+    # The Temporal SDK's own worker series, on the same URL.
+    assert _sample(worker, "temporal_num_pollers") is not None, worker[-1500:]
