@@ -73,8 +73,12 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     module for every run. Passing every module through
     (`SandboxRestrictions.with_passthrough_all_modules`) saves that, but then a workflow
     module's own `time.time()`, `random.random()` or `open()` run unchecked: determinism would
-    rest on review alone. tests/workflows/test_sandbox.py holds this runner to refusing them."""
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
+    rest on review alone. tests/workflows/test_sandbox.py holds this runner to refusing them.
+    `opentelemetry` alone is passed through: the tracing interceptor's workflow side uses it
+    (and its context must be the one the worker's spans share)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("opentelemetry")
+    )
 
 
 @contextlib.asynccontextmanager

@@ -31,6 +31,7 @@ from herald.gc_tuning import freeze_startup_objects
 from herald.logs import redact_access_log
 from herald.settings import Settings, get_settings
 from herald.storage.local import FILES_PATH
+from herald.tracing import instrument_app
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     )
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app)  # outermost: every request counts, refused ones too
+    instrument_app(app)  # traces, when OTEL_EXPORTER_OTLP_ENDPOINT is set
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(posts.router)

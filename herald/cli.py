@@ -14,6 +14,7 @@ import sys
 
 from herald.logs import configure_logging
 from herald.settings import get_settings
+from herald.tracing import start_tracing, stop_tracing
 
 
 def _api() -> int:
@@ -23,6 +24,7 @@ def _api() -> int:
     from api.http_protocol import PROTOCOL
 
     settings = get_settings()
+    start_tracing("herald-api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -46,7 +48,11 @@ def _worker() -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
-    asyncio.run(main())
+    start_tracing("herald-worker")
+    try:
+        asyncio.run(main())
+    finally:
+        stop_tracing()
     return 0
 
 

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from herald.errors import HeraldError
 from herald.settings import Settings
+from herald.tracing import temporal_interceptors
 
 # Workflow types. The server records them in every history: renaming one orphans every run
 # started under the old name, so these strings never change.
@@ -125,6 +126,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         runtime=runtime,
+        interceptors=temporal_interceptors(),
     )
 
 

@@ -1,5 +1,7 @@
 """`herald dev` as a user runs it: every part starts, dev.json is written, the printed key
-publishes to the sandbox Mastodon account, and Ctrl-C leaves no process behind."""
+publishes to the sandbox Mastodon account, both metrics endpoints count what it did, one trace
+runs from the API request through the workflow to the platform call (OTLP to a collector the
+test runs), and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.otlp import Collector, running_collector
 from tests.support.servers import free_port
 
 BIN = Path(sys.executable).parent
@@ -33,9 +37,20 @@ def _wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout_s: floa
         time.sleep(0.25)
 
 
+@pytest.fixture(scope="module")
+def collector() -> Iterator[Collector]:
+    with running_collector() as running:
+        yield running
+
+
 @pytest.fixture
-def dev_stack(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+def dev_stack(
+    tmp_path: Path, collector: Collector
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, object]]]:
     env = {
+        # Traces on, to the test's collector, sent within a moment of each span ending.
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
         **os.environ,
         "HERALD_DATA_DIR": str(tmp_path / "herald"),
         "HERALD_API_PORT": str(free_port()),
@@ -61,7 +76,7 @@ def dev_stack(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, object
 
 
 def test_herald_dev_runs_everything_and_stops_cleanly(
-    dev_stack: tuple[subprocess.Popen[bytes], dict[str, object]],
+    dev_stack: tuple[subprocess.Popen[bytes], dict[str, object]], collector: Collector
 ) -> None:
     process, facts = dev_stack
     children = psutil.Process(process.pid).children(recursive=True)
@@ -113,6 +128,7 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
     assert [p["status"] for p in posts] == ["published", "published"]
     assert all(p["targets"][0]["platform_post_url"] for p in posts)
     _check_metrics(facts["metrics_urls"])  # type: ignore[arg-type]
+    _check_trace(collector)
 
     emulated = httpx.get(
         f"{facts['emulator_url']}/_emulator/posts", params={"platform": "mastodon"}
@@ -152,3 +168,29 @@ def _check_metrics(urls: dict[str, str]) -> None:
     assert calls == 2
     # The Temporal SDK's own worker series, on the same URL.
     assert _sample(worker, "temporal_num_pollers") is not None, worker[-1500:]
+
+
+def _check_trace(collector: Collector) -> None:
+    """One trace from the API's POST /v1/posts through the workflow to the platform call."""
+    deadline = time.monotonic() + 20
+    while True:
+        traces = collector.traces_with("herald-api", "POST /v1/posts")
+        complete = [
+            t
+            for t in traces
+            if any(
+                s.service == "herald-worker"
+                and "/api/v1/statuses"
+                in s.attributes.get("url.full", s.attributes.get("http.url", ""))
+                for s in collector.of_trace(t)
+            )
+        ]
+        if complete or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert complete, sorted({(s.service, s.name) for s in collector.spans})[:40]
+    spans = collector.of_trace(complete[0])
+    names = {(s.service, s.name) for s in spans}
+    assert ("herald-api", "StartWorkflow:PostWorkflow") in names, names
+    assert ("herald-worker", "RunWorkflow:PostWorkflow") in names, names
+    assert ("herald-worker", "RunActivity:publish_target") in names, names
