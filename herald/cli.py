@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 
@@ -17,7 +18,7 @@ from herald.settings import get_settings
 from herald.tracing import start_tracing, stop_tracing
 
 
-def _api() -> int:
+def _api(_: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
@@ -36,7 +37,7 @@ def _api() -> int:
     return 0
 
 
-def _worker() -> int:
+def _worker(_: argparse.Namespace) -> int:
     from worker import run_worker
 
     settings = get_settings()
@@ -56,7 +57,7 @@ def _worker() -> int:
     return 0
 
 
-def _emulator() -> int:
+def _emulator(_: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
@@ -70,7 +71,7 @@ def _emulator() -> int:
     return 0
 
 
-def _migrate() -> int:
+def _migrate(_: argparse.Namespace) -> int:
     from herald.migrate import migrate
 
     migrate(get_settings().resolved_database_url)
@@ -78,10 +79,26 @@ def _migrate() -> int:
     return 0
 
 
-def _dev() -> int:
+def _dev(_: argparse.Namespace) -> int:
     from herald.dev import run_dev
 
     return asyncio.run(run_dev(get_settings()))
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    from herald.bootstrap import bootstrap
+
+    made = asyncio.run(bootstrap(get_settings(), args.workspace, args.brand))
+    print(
+        json.dumps(
+            {
+                "workspace_id": str(made.workspace_id),
+                "brand_id": str(made.brand_id),
+                "api_key": made.api_key,
+            }
+        )
+    )
+    return 0
 
 
 COMMANDS = {
@@ -90,6 +107,10 @@ COMMANDS = {
     "worker": (_worker, "run the Temporal worker"),
     "emulator": (_emulator, "run the platform emulator (sandbox networks)"),
     "migrate": (_migrate, "apply database migrations"),
+    "bootstrap": (
+        _bootstrap,
+        "create a deployment's first workspace, brand and API key (printed once, as JSON)",
+    ),
 }
 
 
@@ -97,10 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="herald", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text)
+        if name == "bootstrap":
+            command.add_argument("--workspace", default="My workspace", help="workspace name")
+            command.add_argument("--brand", default="My brand", help="brand name")
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
-    return COMMANDS[args.command][0]()
+    return COMMANDS[args.command][0](args)
 
 
 if __name__ == "__main__":
