@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--workspace", default="My workspace", help="workspace name")
             command.add_argument("--brand", default="My brand", help="brand name")
     args = parser.parse_args(argv)
-    configure_logging(get_settings().log_level)
+    configure_logging(get_settings().log_level, get_settings().log_format)
     return COMMANDS[args.command][0](args)
 
 

@@ -1,18 +1,62 @@
-"""One log format for every Herald process."""
+"""One log format for every Herald process: text for people, or JSON lines (HERALD_LOG_FORMAT
+=json) for a log pipeline, carrying the request's id in the API and the workflow's (and the
+post's) in activities."""
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+
+# The API request being served (set by api.middleware.RequestIdMiddleware).
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "herald_request_id", default=None
+)
+_POST_WORKFLOW_PREFIXES = ("post/", "unpublish/")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     quiet_libraries()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and what the line is about
+    (request_id; workflow_id, activity and post_id inside an activity); exceptions too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id:
+            line["request_id"] = request_id
+        if activity.in_activity():
+            info = activity.info()
+            workflow_id = info.workflow_id or ""
+            line["workflow_id"] = workflow_id
+            line["activity"] = info.activity_type
+            for prefix in _POST_WORKFLOW_PREFIXES:
+                if workflow_id.startswith(prefix):
+                    line["post_id"] = workflow_id.removeprefix(prefix)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
 
 
 def quiet_libraries() -> None:

@@ -249,6 +249,11 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text for people; json for a log pipeline: one object per line with "
+        "request_id (API), workflow_id, activity and post_id (worker).",
+    )
 
     def as_environment(self, *names: str) -> dict[str, str]:
         """The named settings as the `HERALD_*` variables from which a child process's
