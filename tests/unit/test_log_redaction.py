@@ -1,4 +1,5 @@
-"""Signed media URLs in access log lines lose their signatures."""
+"""Signed media URLs in access log lines lose their signatures; JSON log lines say which
+request, workflow and post they are about."""
 
 from __future__ import annotations
 
