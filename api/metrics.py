@@ -1,14 +1,35 @@
 """GET /metrics on the API: requests by route template, method and status, their latency and
-size, and the requests in flight (prometheus-fastapi-instrumentator), in a registry of the
+size (prometheus-fastapi-instrumentator), and the requests in flight, in a registry of the
 app's own (a process may hold several apps: the tests, `bench --in-process`)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 METRICS_PATH = "/metrics"
+
+
+class InFlightMiddleware:
+    """Requests in flight, by method. (The instrumentator's own gauge always registers in the
+    process-wide registry, which a second app in the process would collide with.)"""
+
+    def __init__(self, app: ASGIApp, gauge: Gauge) -> None:
+        self.app = app
+        self.gauge = gauge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        in_flight = self.gauge.labels(scope["method"])
+        in_flight.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            in_flight.dec()
 
 
 def install_metrics(app: FastAPI) -> None:
@@ -16,10 +37,15 @@ def install_metrics(app: FastAPI) -> None:
     Instrumentator(
         should_group_status_codes=False,
         should_ignore_untemplated=True,
-        should_instrument_requests_inprogress=True,
-        inprogress_labels=True,
         excluded_handlers=[METRICS_PATH],
         registry=registry,
     ).instrument(app, metric_namespace="herald").expose(
         app, endpoint=METRICS_PATH, include_in_schema=False, tags=["operations"]
     )
+    in_flight = Gauge(
+        "herald_http_requests_inprogress",
+        "API requests in flight, by method.",
+        ["method"],
+        registry=registry,
+    )
+    app.add_middleware(InFlightMiddleware, gauge=in_flight)

@@ -159,6 +159,7 @@ def _check_metrics(urls: dict[str, str]) -> None:
         api, "herald_http_requests_total", handler="/v1/posts", method="POST", status="201"
     )
     assert created == 2, api[:2000]
+    assert _sample(api, "herald_http_requests_inprogress", method="POST") == 0  # all answered
     worker = httpx.get(urls["worker"], timeout=10).text
     assert _sample(worker, "herald_targets_published_total", platform="mastodon") == 2
     assert _sample(worker, "herald_publish_latency_seconds_count", platform="mastodon") == 2
