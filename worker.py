@@ -171,7 +171,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     port = settings.worker_metrics_port
     sdk = sdk_metrics() if port else None
-    client = await names.connect(settings, sdk.runtime if sdk else None)
+    client = await names.connect_patiently(settings, sdk.runtime if sdk else None)
     await names.register_search_attributes(client, settings.temporal_namespace)
     await ensure_reconciler_schedule(client, settings)
     await ensure_retention_schedule(client, settings)

@@ -5,7 +5,10 @@ module spells a workflow, Update or signal name as a string."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -23,6 +26,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald.errors import HeraldError
 from herald.settings import Settings
 from herald.tracing import temporal_interceptors
+
+log = logging.getLogger(__name__)
 
 # Workflow types. The server records them in every history: renaming one orphans every run
 # started under the old name, so these strings never change.
@@ -128,6 +133,22 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         runtime=runtime,
         interceptors=temporal_interceptors(),
     )
+
+
+async def connect_patiently(
+    settings: Settings, runtime: Runtime | None = None, *, within_s: float = 60.0
+) -> Client:
+    """Connects, trying again for `within_s` while the server is not up yet (a worker started
+    beside its Temporal server, or while it restarts)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await connect(settings, runtime)
+        except RuntimeError as err:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("Temporal at %s is not reachable yet: %s", settings.temporal_address, err)
+            await asyncio.sleep(1.0)
 
 
 @contextlib.contextmanager
