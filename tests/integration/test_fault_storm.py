@@ -1,4 +1,4 @@
-"""40 posts to one account on every platform while each platform fails 20% of its requests
+"""30 posts to one account on every platform while each platform fails 20% of its requests
 with a 5xx (half of them after doing the work: the answer is lost) and lets 5% time out: every
 target ends published, and no platform holds any post twice.
 
@@ -30,7 +30,7 @@ from tests.support.servers import free_port, serve_in_thread, throwaway_postgres
 from tests.support.stack import Stack, Tenant, make_settings
 from worker import running_workers
 
-POSTS = 40
+POSTS = 30  # x 8 platforms: 240 targets, over the 200 the hardening issue asks for
 # Accounts per platform: the posts are spread over them so that no account meets a platform's
 # own posting quota (TikTok: 6 uploads a minute, 15 posts a day), which is not what this tests.
 ACCOUNT_SETS = 20
