@@ -101,12 +101,21 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(_: argparse.Namespace) -> int:
+    from herald.doctor import diagnose, report
+
+    findings = asyncio.run(diagnose(get_settings()))
+    print(report(findings))
+    return 0 if all(f.ok for f in findings) else 1
+
+
 COMMANDS = {
     "dev": (_dev, "run everything: Temporal dev server, emulator, worker, API, demo data"),
     "api": (_api, "run the REST API"),
     "worker": (_worker, "run the Temporal worker"),
     "emulator": (_emulator, "run the platform emulator (sandbox networks)"),
     "migrate": (_migrate, "apply database migrations"),
+    "doctor": (_doctor, "check the settings and what they point at; say what to fix"),
     "bootstrap": (
         _bootstrap,
         "create a deployment's first workspace, brand and API key (printed once, as JSON)",

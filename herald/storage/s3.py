@@ -26,6 +26,10 @@ class S3Storage(MediaStorage):
     def _ttl(expires_at: datetime) -> int:
         return max(1, int((expires_at - datetime.now(UTC)).total_seconds()))
 
+    async def check_bucket(self) -> None:
+        """Raises unless the bucket exists and the credentials may use it."""
+        await asyncio.to_thread(self._client.head_bucket, Bucket=self._bucket)
+
     async def ensure_bucket(self) -> None:
         try:
             await asyncio.to_thread(self._client.head_bucket, Bucket=self._bucket)
