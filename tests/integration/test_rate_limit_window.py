@@ -2,7 +2,7 @@
 publish at once, the rest meet 429s that name the window's reset, wait exactly that long and
 then publish. None fails: a rate limit is waited out, and it is not an attempt.
 
-Runs on its own Herald and its own emulator, whose X window is 20 seconds instead of 15
+Runs on its own Herald and its own emulator, whose X window is 15 seconds instead of 15
 minutes (a window begins with its first request, as X's do), on Herald's default retry budget
 (publish_deadline_s, no attempt cap)."""
 
@@ -31,7 +31,7 @@ from worker import running_workers
 POSTS = 150
 # Long enough for the worker to bring a burst of 150 to X inside one window on a small
 # machine (about 10 s), short enough not to wait minutes.
-WINDOW_S = 20
+WINDOW_S = 15
 # Time to create the posts before they are due.
 CREATE_S = 10
 
