@@ -18,6 +18,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from cryptography.fernet import InvalidToken
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -48,6 +49,10 @@ PARALLEL_GROUPS = 16
 # A retrying delivery this far past its next attempt has no workflow: start one.
 ORPHAN_GRACE = timedelta(minutes=2)
 ORPHAN_SWEEP_EVERY_S = 30.0
+UNREADABLE_SECRET = (
+    "the endpoint's signing secret cannot be read (sealed under another HERALD_SECRET_KEY); "
+    "rotate it with POST /v1/webhooks/{id}/rotate-secret"
+)
 
 
 class WebhookActivities:
@@ -109,7 +114,13 @@ class WebhookActivities:
                     if not endpoint.is_active:
                         await self._stop(delivery.id, endpoint)
                         continue
-                    await self._attempt(delivery.id, endpoint, delivery, owned_by_retry=False)
+                    try:
+                        await self._attempt(delivery.id, endpoint, delivery, owned_by_retry=False)
+                    except InvalidToken:
+                        # A secret sealed under another HERALD_SECRET_KEY: this delivery cannot
+                        # be signed, and must not hold up every other one.
+                        log.error("webhook %s: its signing secret cannot be read", endpoint.id)
+                        await self._stop(delivery.id, endpoint, UNREADABLE_SECRET)
 
         await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(due)))
         return len(due)
@@ -185,13 +196,19 @@ class WebhookActivities:
         if not endpoint.is_active:
             await self._stop(key, endpoint)
             return None
-        return await self._attempt(key, endpoint, delivery, owned_by_retry=True)
+        try:
+            return await self._attempt(key, endpoint, delivery, owned_by_retry=True)
+        except InvalidToken:
+            await self._stop(key, endpoint, UNREADABLE_SECRET)
+            return None
 
-    async def _stop(self, delivery_id: uuid.UUID, endpoint: WebhookEndpoint) -> None:
-        """A delivery of an endpoint switched off meanwhile: failed, saying why (the retry
-        endpoint sends it again once the endpoint is back on)."""
+    async def _stop(
+        self, delivery_id: uuid.UUID, endpoint: WebhookEndpoint, reason: str | None = None
+    ) -> None:
+        """A delivery that cannot go out (its endpoint switched off meanwhile, or its secret
+        unreadable): failed, saying why; the retry endpoint sends it again once fixed."""
         async with self._sessions() as session, session.begin():
             found = await get_delivery_with_endpoint(session, delivery_id)
             if found is not None and found[0].state == DeliveryState.PENDING:
-                reason = endpoint.disabled_reason or "the endpoint was switched off"
-                webhooks.stop(found[0], reason, utcnow())
+                why = reason or endpoint.disabled_reason or "the endpoint was switched off"
+                webhooks.stop(found[0], why, utcnow())

@@ -3,6 +3,7 @@ outbox events into deliveries, and what each attempt's answer does to a delivery
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.crypto import CredentialCipher
@@ -130,7 +132,10 @@ def live_secrets(cipher: CredentialCipher, endpoint: WebhookEndpoint, now: datet
     secrets = [_opened(cipher, endpoint.secret_encrypted)]
     until = endpoint.previous_secret_until
     if endpoint.previous_secret_encrypted and until is not None and now < until:
-        secrets.append(_opened(cipher, endpoint.previous_secret_encrypted))
+        # A rotation away from a secret that cannot be read (sealed under another key) signs
+        # with the new one alone.
+        with contextlib.suppress(InvalidToken):
+            secrets.append(_opened(cipher, endpoint.previous_secret_encrypted))
     return secrets
 
 

@@ -11,10 +11,13 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.app import create_app
 from api.resources import Resources
+from herald.db.models import WebhookEndpoint
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import png
 from tests.support.oauth import callback, consent, new_platform_user
@@ -429,3 +432,43 @@ async def test_switching_an_endpoint_off_stops_its_retries_and_on_again_resends(
     receiver.answers[path] = []
     delivered = await _settled(stack, tenant, endpoint["id"], "delivered")
     assert delivered["attempts"] == sent + 1
+
+
+async def test_an_endpoint_whose_secret_cannot_be_read_holds_up_no_other(
+    stack: Stack, receiver: Receiver
+) -> None:
+    """A secret sealed under another HERALD_SECRET_KEY (a key changed by mistake): that
+    endpoint's delivery fails saying what to do, the other endpoint's goes out, and after a
+    rotation the retry is delivered under the new secret."""
+    tenant = await stack.new_tenant()
+    healthy, healthy_path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    broken, broken_path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    async with stack.resources.sessions() as session, session.begin():
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == uuid.UUID(broken["id"]))
+            .values(secret_encrypted=Fernet(Fernet.generate_key()).encrypt(b"{}").decode())
+        )
+    await stack.api.post(
+        "/v1/posts",
+        json={
+            "content": "x",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        },
+        headers=tenant.headers,
+    )
+    [received] = await receiver.wait_for(healthy_path, 1)
+    assert _verified(received, healthy["secret"])["type"] == "post.created"
+    failed = await _settled(stack, tenant, broken["id"], "failed")
+    assert "rotate-secret" in failed["last_error"] and receiver.at(broken_path) == []
+    rotated = await stack.api.post(
+        f"/v1/webhooks/{broken['id']}/rotate-secret", headers=tenant.headers
+    )
+    retried = await stack.api.post(
+        f"/v1/webhooks/{broken['id']}/deliveries/{failed['id']}/retry", headers=tenant.headers
+    )
+    assert retried.status_code == 202
+    [delivered] = await receiver.wait_for(broken_path, 1)
+    assert delivered.headers["webhook-signature"].count("v1,") == 1
+    assert _verified(delivered, rotated.json()["secret"])["type"] == "post.created"
