@@ -26,6 +26,7 @@ BENCHMARKS = (
     "sleeping_scale",
     "schedule_lateness",
     "list_scaling",
+    "webhook_delivery",
 )
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -37,20 +38,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--posts", type=int, help="publish_throughput: posts (default 200)")
     parser.add_argument(
-        "--concurrency", type=int, help="publish_throughput: submissions in flight (default 20)"
+        "--posts",
+        type=int,
+        help="publish_throughput and webhook_delivery's publish runs: posts (default 200)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="publish_throughput and webhook_delivery's publish runs: submissions in flight "
+        "(default 20)",
     )
     parser.add_argument(
         "--in-process",
         action="store_true",
-        help="publish_throughput: Herald's API and workers, and the baseline's worker, in the "
-        "benchmark's process (default: each in a process of its own, as deployed)",
+        help="publish_throughput and webhook_delivery: Herald's API and workers, and the "
+        "baseline's worker, in the benchmark's process (default: each in a process of its own, "
+        "as deployed)",
     )
     parser.add_argument(
         "--rounds",
         type=int,
-        help="publish_throughput: baseline/Herald pairs, median reported (default 5; quick 1)",
+        help="publish_throughput: baseline/Herald pairs, median reported (default 5; quick 1); "
+        "webhook_delivery: with/without-endpoints pairs (default 5; quick 2)",
     )
     parser.add_argument("--burst", type=int, help="burst: posts due at one second (1000)")
     parser.add_argument(
@@ -64,6 +74,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--large", type=int, help="list_scaling: posts of the large workspace")
     parser.add_argument(
         "--requests", type=int, help="list_scaling: requests per measurement (default 200)"
+    )
+    parser.add_argument(
+        "--webhook-posts",
+        type=int,
+        help="webhook_delivery: drafts whose post.created is delivered (default 1000; quick 100)",
+    )
+    parser.add_argument(
+        "--endpoints", type=int, help="webhook_delivery: endpoints subscribed (default 3)"
     )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]

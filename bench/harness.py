@@ -131,12 +131,16 @@ class BenchStack:
 
 def bench_settings(**overrides: Any) -> Settings:
     """Herald's defaults (platform concurrency, attempts, timeouts) plus what an in-process
-    stack needs: a fresh credential key, the emulator on 127.0.0.1 allowed, and the OAuth
-    platforms pointed at the emulator (emulator_port is among the overrides)."""
+    stack needs: a fresh credential key, the emulator on 127.0.0.1 allowed (as host:port, the
+    only form the setting takes), webhook receivers on this machine allowed (webhook_delivery's;
+    herald dev's setting), and the OAuth platforms pointed at the emulator (emulator_port is
+    among the overrides)."""
+    port = overrides.get("emulator_port")
     values: dict[str, Any] = {
         "secret_key": Fernet.generate_key().decode(),
-        "platform_allow_hosts": ["127.0.0.1"],
+        "platform_allow_hosts": [f"127.0.0.1:{port}"] if port else [],
         "platforms_use_emulator": True,
+        "webhook_allow_loopback": True,
     }
     values.update(overrides)
     return with_emulator_apps(Settings(_env_file=None, **values))  # type: ignore[call-arg]

@@ -65,6 +65,7 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
             "platform_concurrency",
             "platform_apps",
             "emulator_port",
+            "webhook_allow_loopback",
         ),
         "HERALD_LOG_LEVEL": "WARNING",
     }

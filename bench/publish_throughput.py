@@ -22,7 +22,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.baseline_workflows import FanOutInput, FanOutWorkflow
-from bench.harness import BenchStack, CpuMeter, cpu_ms_per, measuring_engine, open_stack
+from bench.harness import (
+    BenchStack,
+    BenchTenant,
+    CpuMeter,
+    cpu_ms_per,
+    measuring_engine,
+    open_stack,
+)
 from bench.report import at_least, row
 from bench.sides import BaselineSide, HeraldSide, sides_for
 from bench.stats import ratio, summary_ms
@@ -49,13 +56,19 @@ TIMEOUT_S = 600.0
 GOAL = 0.8
 
 
-async def _herald(
-    stack: BenchStack, side: HeraldSide, posts: int, concurrency: int
+async def run_herald(
+    stack: BenchStack,
+    side: HeraldSide,
+    posts: int,
+    concurrency: int,
+    tenant: BenchTenant | None = None,
 ) -> dict[str, Any]:
-    tenant = await stack.tenant_with_accounts(ACCOUNTS)
+    """One Herald run: `posts` x the tenant's accounts (default: a fresh tenant with ACCOUNTS
+    accounts; webhook_delivery passes one whose workspace has endpoints)."""
+    tenant = tenant or await stack.tenant_with_accounts(ACCOUNTS)
     run = uuid.uuid4().hex[:8]
     targets = [{"account_id": str(a)} for a in tenant.account_ids]
-    expected = posts * ACCOUNTS
+    expected = posts * len(tenant.account_ids)
     gate = asyncio.Semaphore(concurrency)
     submitted_at: list[float] = []
     create_latency: list[float] = []
@@ -299,7 +312,7 @@ async def _round(
         _report_baseline(baseline)
     else:
         print(f"[{NAME}] round {index + 1}: Herald, then baseline …", flush=True)
-    herald = await _herald(stack, sides[0], posts, concurrency)
+    herald = await run_herald(stack, sides[0], posts, concurrency)
     _report_herald(herald, posts)
     if not baseline_first:
         baseline = await _baseline(stack, sides[1], posts, concurrency)
@@ -322,7 +335,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             warmup = min(WARMUP_POSTS, posts)
             print(f"[{NAME}] warming up both paths ({warmup} posts each)", flush=True)
             await _baseline(stack, sides[1], warmup, concurrency)
-            await _herald(stack, sides[0], warmup, concurrency)
+            await run_herald(stack, sides[0], warmup, concurrency)
             results = [await _round(stack, sides, i, posts, concurrency) for i in range(rounds)]
     ratios = [ratio(h["targets_per_s"], b["targets_per_s"]) for h, b in results]
     # Each round's two runs saw the same machine; the median round is the figure.
