@@ -169,7 +169,5 @@ async def retry(
     delivery = await get_delivery(session, endpoint.id, delivery_id)
     if delivery is None:
         raise HeraldError.not_found("delivery")
-    if not endpoint.is_active:
-        raise HeraldError.conflict("the endpoint is switched off; PATCH is_active first")
-    webhooks.requeue(delivery, utcnow())
+    webhooks.requeue(endpoint, delivery, utcnow())
     return await _delivery_out(session, delivery)

@@ -165,21 +165,44 @@ async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
 
 
 def _delivery_of(event: Event, endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
+    return _new_delivery(
+        endpoint,
+        event.type,
+        event.resource_id,
+        event_body(event.type, event.created_at, event.data),
+        now,
+        event_id=event.id,
+        # The event's time: first attempts go out in this order (per resource, in sequence).
+        created_at=event.created_at,
+        next_attempt_at=now,
+    )
+
+
+def _new_delivery(
+    endpoint: WebhookEndpoint,
+    event_type: str,
+    resource_id: uuid.UUID,
+    body: str,
+    now: datetime,
+    *,
+    event_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+) -> WebhookDelivery:
     return WebhookDelivery(
         id=uuid.uuid4(),
-        workspace_id=event.workspace_id,
+        workspace_id=endpoint.workspace_id,
         endpoint_id=endpoint.id,
-        event_id=event.id,
-        event_type=event.type,
-        resource_id=event.resource_id,
-        body=event_body(event.type, event.created_at, event.data),
+        event_id=event_id,
+        event_type=event_type,
+        resource_id=resource_id,
+        body=body,
         state=DeliveryState.PENDING,
         retrying=False,
         attempts=0,
         round_failures=0,
-        next_attempt_at=now,
-        # The event's time: first attempts go out in this order (per resource, in sequence).
-        created_at=event.created_at,
+        next_attempt_at=next_attempt_at,
+        created_at=created_at or now,
         updated_at=now,
     )
 
@@ -276,9 +299,11 @@ def disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str, now: 
     )
 
 
-def requeue(delivery: WebhookDelivery, now: datetime) -> None:
+def requeue(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime) -> None:
     """POST .../retry: the dispatcher sends it again at once, and a failure starts the retry
     schedule over."""
+    if not endpoint.is_active:
+        raise HeraldError.conflict("the endpoint is switched off; PATCH is_active first")
     if delivery.state == DeliveryState.PENDING:
         raise HeraldError.conflict("the delivery is still being attempted")
     delivery.state = DeliveryState.PENDING
@@ -288,24 +313,11 @@ def requeue(delivery: WebhookDelivery, now: datetime) -> None:
     delivery.updated_at = now
 
 
-def test_delivery(endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
+def _test_delivery(endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
     """A webhook.test delivery: sent once, now, by the API, never retried."""
     data: dict[str, object] = {"webhook_id": str(endpoint.id), "message": "Herald says hello"}
-    return WebhookDelivery(
-        id=uuid.uuid4(),
-        workspace_id=endpoint.workspace_id,
-        endpoint_id=endpoint.id,
-        event_type="webhook.test",
-        resource_id=endpoint.id,
-        body=event_body("webhook.test", now, data),
-        state=DeliveryState.PENDING,
-        retrying=False,
-        attempts=0,
-        round_failures=0,
-        next_attempt_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    body = event_body("webhook.test", now, data)
+    return _new_delivery(endpoint, "webhook.test", endpoint.id, body, now)
 
 
 async def send_test(
@@ -317,7 +329,7 @@ async def send_test(
 ) -> WebhookDelivery:
     """POST /v1/webhooks/{id}/test: one webhook.test attempt now, logged like any delivery.
     The call is made before anything is written, so no transaction waits on the receiver."""
-    delivery = test_delivery(endpoint, now)
+    delivery = _test_delivery(endpoint, now)
     result = await attempt(client, prepare(cipher, delivery, endpoint, now), now)
     session.add(delivery)
     await session.flush()  # before its attempt row, which refers to it

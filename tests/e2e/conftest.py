@@ -21,10 +21,41 @@ from api.gateway import TemporalGateway
 from api.resources import Resources
 from herald.migrate import migrate
 from herald.schedules import reconciler_schedule_id
+from herald.settings import Settings
 from tests.support.servers import throwaway_postgres_database
 from tests.support.stack import Stack, make_settings
 
 BIN = Path(sys.executable).parent
+
+
+# What a `herald api` or `herald worker` child needs of the test's settings: its database,
+# Temporal, key and emulator, and the suite's short retries, polls and webhook settings.
+CHILD_SETTINGS = (
+    "database_url",
+    "temporal_address",
+    "temporal_task_queue",
+    "secret_key",
+    "data_dir",
+    "emulator_port",
+    "platform_apps",
+    "platform_allow_hosts",
+    "publish_retry_initial_s",
+    "publish_retry_max_s",
+    "reconcile_interval_s",
+    "mirror_poll_interval_s",
+    "webhook_allow_loopback",
+    "webhook_poll_s",
+    "webhook_retry_schedule_s",
+    "webhook_dispatch_heartbeat_s",
+)
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        **settings.as_environment(*CHILD_SETTINGS),
+        "HERALD_LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -50,24 +81,7 @@ async def crash_stack(
         temporal_task_queue=f"crash-{uuid.uuid4().hex[:8]}",
         emulator_port=int(emulator_url.rsplit(":", 1)[1]),
     )
-    env = {
-        **os.environ,
-        **settings.as_environment(
-            "database_url",
-            "temporal_address",
-            "temporal_task_queue",
-            "secret_key",
-            "data_dir",
-            "emulator_port",
-            "mirror_poll_interval_s",
-            "platform_apps",
-            "webhook_allow_loopback",
-            "webhook_poll_s",
-            "webhook_retry_schedule_s",
-            "webhook_dispatch_heartbeat_s",
-        ),
-        "HERALD_LOG_LEVEL": "WARNING",
-    }
+    env = child_environment(settings)
     resources = Resources.build(settings)
     resources.temporal = TemporalGateway(settings, temporal_env.client)
     app = create_app(settings, resources)

@@ -5,7 +5,6 @@ shared server is untouched): the API answers 503 UNAVAILABLE with Retry-After me
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +18,7 @@ from api.app import create_app
 from api.gateway import TemporalGateway
 from api.resources import Resources
 from herald.migrate import migrate
-from tests.e2e.conftest import start_worker
+from tests.e2e.conftest import child_environment, start_worker
 from tests.support.servers import free_port, throwaway_postgres_database
 from tests.support.stack import Stack, make_settings
 from tests.support.tcp_proxy import TcpProxy
@@ -43,21 +42,7 @@ async def proxied_stack(
             temporal_task_queue=f"outage-{uuid.uuid4().hex[:8]}",
             emulator_port=int(emulator_url.rsplit(":", 1)[1]),
         )
-        env = {
-            **os.environ,
-            **settings.as_environment(
-                "database_url",
-                "temporal_address",
-                "temporal_task_queue",
-                "secret_key",
-                "data_dir",
-                "emulator_port",
-                "platform_apps",
-                "publish_retry_initial_s",
-                "publish_retry_max_s",
-            ),
-            "HERALD_LOG_LEVEL": "WARNING",
-        }
+        env = child_environment(settings)
         resources = Resources.build(settings)
         resources.temporal = TemporalGateway(settings, temporal_env.client)
         try:

@@ -5,7 +5,6 @@ Idempotency-Key loses no post and makes none twice, and every target is publishe
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.resources import Resources
 from herald.migrate import migrate
-from tests.e2e.conftest import start_worker
+from tests.e2e.conftest import child_environment, start_worker
 from tests.support.servers import free_port, throwaway_postgres_database
 from tests.support.stack import Stack, Tenant, make_settings
 
@@ -60,22 +59,7 @@ async def test_one_api_and_one_worker_killed_lose_nothing(
             temporal_task_queue=f"scale-{uuid.uuid4().hex[:8]}",
             emulator_port=int(emulator_url.rsplit(":", 1)[1]),
         )
-        env = {
-            **os.environ,
-            **settings.as_environment(
-                "database_url",
-                "temporal_address",
-                "temporal_task_queue",
-                "secret_key",
-                "data_dir",
-                "emulator_port",
-                "platform_apps",
-                "platform_allow_hosts",
-                "publish_retry_initial_s",
-                "publish_retry_max_s",
-            ),
-            "HERALD_LOG_LEVEL": "WARNING",
-        }
+        env = child_environment(settings)
         log = tmp_path / "processes.log"
         ports = [free_port(), free_port()]
         apis = [_start_api(env, port, log) for port in ports]

@@ -7,7 +7,6 @@ one post; afterwards every target is published exactly once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -24,7 +23,7 @@ from herald import temporal as names
 from herald.migrate import migrate
 from herald.processes import temporal_dev_server_command
 from herald.settings import Settings
-from tests.e2e.conftest import start_worker
+from tests.e2e.conftest import child_environment, start_worker
 from tests.support.servers import free_port
 from tests.support.stack import Stack, make_settings
 
@@ -68,22 +67,7 @@ async def own_engine(
         reconcile_interval_s=2,
     )
     settings.data_dir.mkdir(parents=True)
-    env = {
-        **os.environ,
-        **settings.as_environment(
-            "database_url",
-            "temporal_address",
-            "temporal_task_queue",
-            "secret_key",
-            "data_dir",
-            "emulator_port",
-            "platform_apps",
-            "reconcile_interval_s",
-            "publish_retry_initial_s",
-            "publish_retry_max_s",
-        ),
-        "HERALD_LOG_LEVEL": "WARNING",
-    }
+    env = child_environment(settings)
     resources = Resources.build(settings)
     async with (
         httpx.AsyncClient(

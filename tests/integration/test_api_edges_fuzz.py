@@ -20,7 +20,6 @@ from hypothesis.errors import NonInteractiveExampleWarning, Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.integration.test_api_fuzz import OPERATIONS, SCHEMA
-from tests.integration.test_input_edges import _draft
 from tests.support.stack import Stack, Tenant
 
 EDGE_STRINGS = (
@@ -64,7 +63,7 @@ def _edges(current: Any) -> tuple[Any, ...]:
 
 
 async def _real_ids(stack: Stack, tenant: Tenant) -> dict[str, str]:
-    draft = await _draft(stack, tenant)
+    draft = await stack.new_draft(tenant, "edge")
     return {
         "post_id": draft["id"],
         "account_id": str(tenant.accounts["mastodon"]),

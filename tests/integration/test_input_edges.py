@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stack import Stack, Tenant
+from tests.support.stack import Stack
 
 FAR_FUTURE = "9999-12-31T23:59:59-12:00"
 FAR_PAST = "0001-01-01T00:00:00+14:00"
@@ -22,21 +22,6 @@ def _assert_400(answered: Any, path: str) -> None:
     assert any(path in d["path"] for d in error["details"]), answered.text
 
 
-async def _draft(stack: Stack, tenant: Tenant) -> dict[str, Any]:
-    created = await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "edge",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
 @pytest.mark.parametrize("when", [FAR_FUTURE, FAR_PAST, "2100-01-01T00:00:00Z"])
 async def test_instants_out_of_range_are_refused_everywhere(stack: Stack, when: str) -> None:
     tenant = await stack.new_tenant()
@@ -45,7 +30,7 @@ async def test_instants_out_of_range_are_refused_everywhere(stack: Stack, when: 
     _assert_400(
         await stack.api.post("/v1/posts", json=create, headers=tenant.headers), "scheduled_at"
     )
-    draft = await _draft(stack, tenant)
+    draft = await stack.new_draft(tenant, "edge")
     post = f"/v1/posts/{draft['id']}"
     for method, path, body in (
         ("POST", f"{post}/schedule", {"scheduled_at": when}),
@@ -68,7 +53,7 @@ async def test_only_iana_zone_names_are_time_zones(stack: Stack, zone: str) -> N
         headers=tenant.headers,
     )
     _assert_400(queue, "timezone")
-    draft = await _draft(stack, tenant)
+    draft = await stack.new_draft(tenant, "edge")
     series = await stack.api.post(
         f"/v1/posts/{draft['id']}/recurrence",
         json={"freq": "daily", "time": "09:00", "timezone": zone},
@@ -93,7 +78,7 @@ async def test_validate_refuses_media_that_create_would_refuse(stack: Stack) -> 
 
 async def test_a_series_never_ends_before_it_starts(stack: Stack) -> None:
     tenant = await stack.new_tenant()
-    draft = await _draft(stack, tenant)
+    draft = await stack.new_draft(tenant, "edge")
     path = f"/v1/posts/{draft['id']}/recurrence"
     body = {"freq": "daily", "time": "09:00", "start_at": "2031-01-10T00:00:00Z"}
     created = await stack.api.post(path, json=body, headers=tenant.headers)

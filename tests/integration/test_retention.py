@@ -23,19 +23,10 @@ async def test_old_settled_rows_are_pruned_and_what_a_delivery_waits_on_is_kept(
     stack: Stack,
 ) -> None:
     tenant = await stack.new_tenant()
-    account = str(tenant.accounts["mastodon"])
     with running_receiver() as receiver:
         endpoint, _ = await _subscribe(stack, tenant, receiver, ["post.created"])
         for index in range(3):
-            await stack.api.post(
-                "/v1/posts",
-                json={
-                    "content": f"old {index}",
-                    "draft": True,
-                    "targets": [{"account_id": account}],
-                },
-                headers=tenant.headers,
-            )
+            await stack.new_draft(tenant, f"old {index}")
         for _ in range(3):
             await _settled(stack, tenant, endpoint["id"], "delivered")
     async with stack.resources.sessions() as session, session.begin():

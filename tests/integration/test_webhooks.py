@@ -115,20 +115,11 @@ async def test_failed_attempts_are_retried_under_one_webhook_id(
     test = await stack.api.post(f"/v1/webhooks/{endpoint['id']}/test", headers=tenant.headers)
     assert test.json()["state"] == "failed"  # a test is one attempt, answered as it went
     receiver.answer(path, 500, 500, 500)
-    created = await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "a draft",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
-    assert created.status_code == 201
+    draft = await stack.new_draft(tenant, "a draft")
     attempts = await receiver.wait_for(path, 4, event_type="post.created")
     assert len({a.headers["webhook-id"] for a in attempts}) == 1
     for attempt in attempts:
-        assert _verified(attempt, endpoint["secret"])["data"]["id"] == created.json()["id"]
+        assert _verified(attempt, endpoint["secret"])["data"]["id"] == draft["id"]
     delivery = await _settled(stack, tenant, endpoint["id"], "delivered")
     assert delivery["event_type"] == "post.created"
     assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 500, 500, 200]
@@ -141,15 +132,7 @@ async def test_a_receiver_down_for_the_whole_schedule_fails_and_is_sent_again_on
     tenant = await stack.new_tenant()
     endpoint, path = await _subscribe(stack, tenant, receiver, ["post.created"])
     receiver.answer(path, *[503] * 4)
-    await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "x",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
+    await stack.new_draft(tenant, "x")
     failed = await _settled(stack, tenant, endpoint["id"], "failed")
     assert failed["attempts"] == 4 and failed["last_status_code"] == 503
     assert await _deliveries(stack, tenant, endpoint["id"], state="delivered") == []
@@ -169,15 +152,7 @@ async def test_a_410_switches_the_endpoint_off_and_says_why(
     tenant = await stack.new_tenant()
     endpoint, path = await _subscribe(stack, tenant, receiver, ["post.created"])
     receiver.answer(path, 410)
-    await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "x",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
+    await stack.new_draft(tenant, "x")
     await _settled(stack, tenant, endpoint["id"], "failed")
     got = (await stack.api.get(f"/v1/webhooks/{endpoint['id']}", headers=tenant.headers)).json()
     assert got["is_active"] is False and "410" in got["disabled_reason"]
@@ -404,15 +379,7 @@ async def test_switching_an_endpoint_off_stops_its_retries_and_on_again_resends(
     tenant = await stack.new_tenant()
     endpoint, path = await _subscribe(stack, tenant, receiver, ["post.created"])
     receiver.answer(path, 500, 500, 500)  # retrying, whatever the machine's pace
-    await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "x",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
+    await stack.new_draft(tenant, "x")
     await receiver.wait_for(path, 1)
     url = f"/v1/webhooks/{endpoint['id']}"
     await stack.api.patch(url, json={"is_active": False}, headers=tenant.headers)
@@ -449,15 +416,7 @@ async def test_an_endpoint_whose_secret_cannot_be_read_holds_up_no_other(
             .where(WebhookEndpoint.id == uuid.UUID(broken["id"]))
             .values(secret_encrypted=Fernet(Fernet.generate_key()).encrypt(b"{}").decode())
         )
-    await stack.api.post(
-        "/v1/posts",
-        json={
-            "content": "x",
-            "draft": True,
-            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
-        },
-        headers=tenant.headers,
-    )
+    await stack.new_draft(tenant, "x")
     [received] = await receiver.wait_for(healthy_path, 1)
     assert _verified(received, healthy["secret"])["type"] == "post.created"
     failed = await _settled(stack, tenant, broken["id"], "failed")

@@ -136,6 +136,22 @@ class Stack:
             assert workspace is not None
             workspace.settings = {**workspace.settings, **settings}
 
+    async def new_draft(self, tenant: Tenant, content: str = "a draft") -> dict[str, Any]:
+        """A draft to the tenant's Mastodon account, made through the API (it emits
+        post.created)."""
+        created = await self.api.post(
+            "/v1/posts",
+            json={
+                "content": content,
+                "draft": True,
+                "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+            },
+            headers=tenant.headers,
+        )
+        assert created.status_code == 201, created.text
+        body: dict[str, Any] = created.json()
+        return body
+
     async def wait_for_post(
         self,
         tenant: Tenant,
