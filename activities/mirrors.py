@@ -21,6 +21,7 @@ from herald.errors import HeraldError
 from herald.mirroring import filter_reason
 from herald.payloads import MirrorInput, MirrorPoll, StartedPost
 from herald.posts.creation import create_post
+from herald.posts.platform_checks import PlatformRules
 from herald.principal import ActorType, Principal
 from herald.schemas.mirrors import MirrorPostOut
 from herald.schemas.posts import PostCreate, TargetIn
@@ -41,6 +42,7 @@ class MirrorActivities:
         self._sessions = sessions
         self._adapters = adapters
         self._cipher = cipher
+        self._rules = PlatformRules(adapters, cipher)
 
     @activity.defn(name="poll_mirror")
     async def poll_mirror(self, input: MirrorInput) -> MirrorPoll:
@@ -174,7 +176,7 @@ class MirrorActivities:
                 }
             )
             async with session.begin_nested():
-                created = await create_post(session, actor, body, now, Origin.MIRROR)
+                created = await create_post(session, actor, self._rules, body, now, Origin.MIRROR)
         except (HeraldError, ValueError) as err:
             record.detected_status = "failed"
             record.reason = getattr(err, "message", str(err))

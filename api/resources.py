@@ -12,6 +12,7 @@ from herald.adapters import build_registry
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.outbound import platform_client, platform_policy, webhook_client
+from herald.posts.platform_checks import PlatformRules
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage
@@ -27,6 +28,8 @@ class Resources:
     temporal: TemporalGateway
     # Validation rules, account verification and OAuth code exchange; publishing is the worker's.
     adapters: AdapterRegistry = field(init=False)
+    # Each target checked by its platform (create, edit, schedule, validate).
+    rules: PlatformRules = field(init=False)
     # Sessions for requests that only read (GET, HEAD).
     read_sessions: SessionFactory = field(init=False)
     storage: MediaStorage = field(init=False)
@@ -43,6 +46,7 @@ class Resources:
         self.platform_policy = platform_policy(self.settings)
         self.http = platform_client(self.settings)
         self.adapters = build_registry(self.http, self.settings)
+        self.rules = PlatformRules(self.adapters, self.cipher)
         self.webhook_http = webhook_client(self.settings)
 
     @classmethod

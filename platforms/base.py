@@ -76,6 +76,8 @@ class MediaItem:
     data: bytes
     description: str | None = None
     url: str | None = None
+    # Bytes in storage, where `data` is not loaded (validation): what size limits compare.
+    size: int | None = None
 
 
 class PublishProgress:
@@ -213,6 +215,22 @@ class SourcePost:
 
 
 @dataclass(frozen=True)
+class ServerLimits:
+    """What one server says it accepts (a Mastodon instance's configuration). None: the
+    platform's documented default applies."""
+
+    max_characters: int | None = None
+    max_media: int | None = None
+    characters_per_url: int | None = None
+    media_types: frozenset[str] | None = None
+    image_size_limit: int | None = None
+    video_size_limit: int | None = None
+
+
+DOCUMENTED_LIMITS = ServerLimits()
+
+
+@dataclass(frozen=True)
 class ValidationProblem:
     code: str
     message: str
@@ -224,9 +242,20 @@ class PlatformAdapter(ABC):
     # OAuth platforms connect through /v1/accounts/connect; the others take credentials.
     uses_oauth: bool = False
 
+    # The `options` keys this platform reads; any other key is a validation problem (a typo
+    # must not be dropped silently).
+    option_names: frozenset[str] = frozenset()
+
     @abstractmethod
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
-        """Pure per-platform rules; no I/O."""
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
+        """Pure per-platform rules, under the limits the account's server states; no I/O."""
+
+    async def server_limits(self, account: AccountContext) -> ServerLimits:
+        """The limits the account's server publishes about itself (cached by the adapter);
+        platforms whose limits are fixed keep the documented ones."""
+        return DOCUMENTED_LIMITS
 
     @abstractmethod
     async def publish(self, account: AccountContext, request: PublishRequest) -> PublishedPost: ...

@@ -33,6 +33,7 @@ import httpx
 from PIL import Image
 
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -41,6 +42,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -116,13 +118,16 @@ def _aspect_ratio(item: MediaItem) -> dict[str, int] | None:
 
 class BlueskyAdapter(PlatformAdapter):
     platform = "bluesky"
+    option_names = frozenset({"thread", "language"})
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._xrpc = Xrpc(http)
 
     # -- validation -----------------------------------------------------------------------
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         problems: list[ValidationProblem] = []
         if not request.text.strip() and not request.media:
             problems.append(ValidationProblem("empty", "Bluesky needs text or media", "content"))

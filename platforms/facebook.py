@@ -18,6 +18,7 @@ import httpx
 
 from platforms import graph
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -28,6 +29,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     ValidationProblem,
 )
@@ -58,6 +60,7 @@ _HASHTAG = re.compile(r"#(\w+)")
 
 class FacebookAdapter(PlatformAdapter):
     platform = "facebook"
+    option_names = frozenset({"first_comment", "link"})
     uses_oauth = True
 
     def __init__(self, http: httpx.AsyncClient, app: PlatformApp) -> None:
@@ -66,7 +69,9 @@ class FacebookAdapter(PlatformAdapter):
 
     # -- rules --------------------------------------------------------------------------------
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         problems: list[ValidationProblem] = []
         link = request.options.get("link")
         if not request.text.strip() and not request.media and not link:

@@ -17,6 +17,7 @@ import httpx
 
 from platforms import graph
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -27,6 +28,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -65,13 +67,16 @@ def _is_video(item: MediaItem) -> bool:
 
 class InstagramAdapter(PlatformAdapter):
     platform = "instagram"
+    option_names = frozenset({"first_comment"})
     uses_oauth = True
 
     def __init__(self, http: httpx.AsyncClient, app: PlatformApp) -> None:
         self._http = http
         self._app = app
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         problems: list[ValidationProblem] = []
         if not request.media:
             problems.append(

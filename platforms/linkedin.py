@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     AuthExpired,
@@ -33,6 +34,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -80,6 +82,7 @@ def _expected_kind(request: PublishRequest) -> str:
 
 class LinkedInAdapter(PlatformAdapter):
     platform = "linkedin"
+    option_names = frozenset({"first_comment", "visibility", "disable_reshare"})
     uses_oauth = True
 
     def __init__(self, http: httpx.AsyncClient, app: PlatformApp) -> None:
@@ -87,7 +90,9 @@ class LinkedInAdapter(PlatformAdapter):
         self._app = app
         self._api = LinkedInApi(http, app)
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         return validate_request(request)
 
     # -- publishing ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -20,11 +21,13 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     Transient,
     ValidationProblem,
 )
 from platforms.http import classify_response, json_object, send, transport_error
+from platforms.mastodon_instance import InstanceLimits
 from platforms.matching import FIND_EXISTING_SLACK, normalised
 
 DEFAULT_MAX_CHARACTERS = 500
@@ -40,9 +43,10 @@ _PARAGRAPH = re.compile(r"</p>\s*<p>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 
 
-def count_characters(text: str) -> int:
-    """Length as Mastodon counts it: any URL is 23 characters, remote mentions drop the domain."""
-    text = _URL.sub("x" * CHARACTERS_PER_URL, text)
+def count_characters(text: str, characters_per_url: int = CHARACTERS_PER_URL) -> int:
+    """Length as Mastodon counts it: any URL is 23 characters (or what the instance reserves),
+    remote mentions drop the domain."""
+    text = _URL.sub("x" * characters_per_url, text)
     text = _REMOTE_MENTION.sub(r"\1", text)
     return len(text)
 
@@ -60,17 +64,24 @@ def _error_message(response: httpx.Response) -> str:
 
 class MastodonAdapter(PlatformAdapter):
     platform = "mastodon"
+    option_names = frozenset({"thread", "visibility", "spoiler_text", "language"})
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
+        self._instances = InstanceLimits(http)
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         problems: list[ValidationProblem] = []
         if not request.text.strip() and not request.media:
             problems.append(ValidationProblem("empty", "Mastodon needs text or media", "content"))
-        problems += _length_problems(request.text, "content")
+        # The content warning counts toward the limit with the text (StatusLengthValidator).
+        spoiler = request.options.get("spoiler_text")
+        warning = len(spoiler) if isinstance(spoiler, str) else 0
+        problems += _length_problems(request.text, "content", limits, warning)
         for index, part in enumerate(request.thread):
-            problems += _length_problems(part, f"options.thread.{index}")
+            problems += _length_problems(part, f"options.thread.{index}", limits, warning)
         kinds = {item.mime_type.split("/")[0] for item in request.media}
         if "video" in kinds and len(request.media) > 1:
             problems.append(
@@ -80,13 +91,19 @@ class MastodonAdapter(PlatformAdapter):
                     "media_ids",
                 )
             )
-        if len(request.media) > MAX_MEDIA:
+        most = limits.max_media or MAX_MEDIA
+        if len(request.media) > most:
             problems.append(
                 ValidationProblem(
-                    "too_many_media", f"Mastodon allows {MAX_MEDIA} attachments", "media_ids"
+                    "too_many_media", f"this instance allows {most} attachments", "media_ids"
                 )
             )
+        for index, item in enumerate(request.media):
+            problems += _media_problems(item, limits, f"media_ids.{index}")
         return problems
+
+    async def server_limits(self, account: AccountContext) -> ServerLimits:
+        return await self._instances.of(str(account.credentials["instance_url"]))
 
     async def publish(self, account: AccountContext, request: PublishRequest) -> PublishedPost:
         body = _status_body(request.text, request.options)
@@ -256,9 +273,25 @@ def _status_body(text: str, options: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _length_problems(text: str, path: str) -> list[ValidationProblem]:
-    length = count_characters(text)
-    if length <= DEFAULT_MAX_CHARACTERS:
+def _length_problems(
+    text: str, path: str, limits: ServerLimits, warning: int
+) -> list[ValidationProblem]:
+    most = limits.max_characters or DEFAULT_MAX_CHARACTERS
+    length = count_characters(text, limits.characters_per_url or CHARACTERS_PER_URL) + warning
+    if length <= most:
         return []
-    message = f"{length} characters; Mastodon allows {DEFAULT_MAX_CHARACTERS}"
+    counted = " with the content warning" if warning else ""
+    message = f"{length} characters{counted}; this instance allows {most}"
     return [ValidationProblem("text_too_long", message, path)]
+
+
+def _media_problems(item: MediaItem, limits: ServerLimits, path: str) -> list[ValidationProblem]:
+    if limits.media_types is not None and item.mime_type not in limits.media_types:
+        message = f"this instance does not take {item.mime_type}"
+        return [ValidationProblem("media_type_not_supported", message, path)]
+    larger = item.mime_type.split("/")[0] in ("video", "audio")
+    most = limits.video_size_limit if larger else limits.image_size_limit
+    if most is not None and item.size is not None and item.size > most:
+        message = f"{item.size} bytes; this instance takes files up to {most} bytes"
+        return [ValidationProblem("media_too_large", message, path)]
+    return []

@@ -19,6 +19,7 @@ import httpx
 
 from platforms import graph
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     MediaItem,
@@ -29,6 +30,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -97,6 +99,9 @@ def count_links(text: str, attachment: str | None = None) -> int:
 
 class ThreadsAdapter(PlatformAdapter):
     platform = "threads"
+    option_names = frozenset(
+        {"thread", "first_comment", "link_attachment", "reply_control", "topic_tag"}
+    )
     uses_oauth = True
 
     def __init__(self, http: httpx.AsyncClient, app: PlatformApp) -> None:
@@ -105,7 +110,9 @@ class ThreadsAdapter(PlatformAdapter):
 
     # -- rules --------------------------------------------------------------------------------
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         problems: list[ValidationProblem] = []
         if not request.text.strip() and not request.media:
             problems.append(ValidationProblem("empty", "Threads needs text or media", "content"))

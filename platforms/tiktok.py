@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 import httpx
 
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     AuthExpired,
@@ -38,6 +39,7 @@ from platforms.base import (
     PublishRequest,
     RateLimited,
     Rejected,
+    ServerLimits,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -160,6 +162,16 @@ class TikTokAdapter(PlatformAdapter):
     moderation: a photo post whose init answer was lost (TikTok pulls the photos itself)."""
 
     platform = "tiktok"
+    option_names = frozenset(
+        {
+            "privacy_level",
+            "publish_mode",
+            "title",
+            "video_cover_timestamp_ms",
+            "photo_cover_index",
+            *BOOLEAN_OPTIONS,
+        }
+    )
     uses_oauth = True
 
     def __init__(
@@ -175,7 +187,9 @@ class TikTokAdapter(PlatformAdapter):
         self._chunk_size = chunk_size
         self._poll_limit_s = poll_limit_s
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         return validate(request)
 
     # -- publishing ------------------------------------------------------------------------------

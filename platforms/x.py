@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from platforms.base import (
+    DOCUMENTED_LIMITS,
     AccountContext,
     AccountIdentity,
     AuthExpired,
@@ -36,6 +37,7 @@ from platforms.base import (
     PublishedPost,
     PublishRequest,
     Rejected,
+    ServerLimits,
     SourcePost,
     ValidationProblem,
 )
@@ -107,6 +109,7 @@ def _media_count(tweet: dict[str, Any]) -> int:
 
 class XAdapter(PlatformAdapter):
     platform = "x"
+    option_names = frozenset({"thread", "reply_settings"})
     uses_oauth = True
 
     def __init__(self, http: httpx.AsyncClient, app: PlatformApp) -> None:
@@ -114,7 +117,9 @@ class XAdapter(PlatformAdapter):
         self._app = app
         self._api = XApi(http, app)
 
-    def validate(self, request: PublishRequest) -> list[ValidationProblem]:
+    def validate(
+        self, request: PublishRequest, limits: ServerLimits = DOCUMENTED_LIMITS
+    ) -> list[ValidationProblem]:
         return validate_request(request)
 
     # -- publishing ---------------------------------------------------------------------------

@@ -48,6 +48,14 @@ def emulator_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def large_instance_url() -> Iterator[str]:
+    """A second emulator whose Mastodon instance states 1000 characters (its instance
+    document says so, and its statuses take them), where the suite's states Mastodon's 500."""
+    with serve_in_thread(create_emulator(max_characters=1000), free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def file_server_port() -> int:
     """Where the suite serves files for URL imports (tests/integration/test_media.py): the
     only local endpoint imports may reach."""
@@ -73,10 +81,14 @@ async def stack(
     database_url: str,
     temporal_env: WorkflowEnvironment,
     emulator_url: str,
+    large_instance_url: str,
     file_server_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     settings = make_settings(
+        platform_allow_hosts=[
+            url.removeprefix("http://") for url in (emulator_url, large_instance_url)
+        ],
         media_import_allow_hosts=[f"localhost:{file_server_port}"],
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import SessionDep, TemporalDep, require
+from api.deps import ResourcesDep, SessionDep, TemporalDep, require
 from herald.posts.commands import PostCommands
 from herald.principal import Permission, Principal
 from herald.repositories.posts import list_approvals
@@ -63,9 +63,11 @@ async def approve(
     response: Response,
     session: SessionDep,
     temporal: TemporalDep,
+    resources: ResourcesDep,
     principal: Approver,
 ) -> PostOut:
-    post = await PostCommands(session, temporal, principal).decide(approval_id, True, None)
+    commands = PostCommands(session, temporal, principal, resources.rules)
+    post = await commands.decide(approval_id, True, None)
     response.headers["ETag"] = str(post.version)
     return PostOut.of(post)
 
@@ -77,8 +79,10 @@ async def reject(
     response: Response,
     session: SessionDep,
     temporal: TemporalDep,
+    resources: ResourcesDep,
     principal: Approver,
 ) -> PostOut:
-    post = await PostCommands(session, temporal, principal).decide(approval_id, False, body.reason)
+    commands = PostCommands(session, temporal, principal, resources.rules)
+    post = await commands.decide(approval_id, False, body.reason)
     response.headers["ETag"] = str(post.version)
     return PostOut.of(post)

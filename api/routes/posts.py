@@ -33,7 +33,8 @@ from herald.schemas.posts import (
     ScheduleBody,
     SubmitBody,
 )
-from herald.services.validation import ValidationOut, validate_request, validate_stored
+from herald.schemas.validation import ValidationOut
+from herald.services.validation import validate_request, validate_stored
 from herald.status import PostStatus
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
@@ -52,8 +53,9 @@ def _commands(permission: Permission) -> Callable[..., Coroutine[Any, Any, PostC
         session: SessionDep,
         temporal: TemporalDep,
         principal: Annotated[Principal, Depends(require(permission))],
+        resources: ResourcesDep,
     ) -> PostCommands:
-        return PostCommands(session, temporal, principal)
+        return PostCommands(session, temporal, principal, resources.rules)
 
     return dependency
 
@@ -128,7 +130,7 @@ async def list_(
 async def validate(
     body: PostCreate, session: SessionDep, resources: ResourcesDep, principal: Creator
 ) -> ValidationOut:
-    return await validate_request(session, principal, resources.adapters, body)
+    return await validate_request(session, principal, resources.rules, body)
 
 
 @router.patch(
@@ -178,7 +180,7 @@ async def validation(
     post = await get_post(session, principal.workspace_id, post_id)
     if post is None:
         raise HeraldError.not_found("post")
-    return await validate_stored(session, resources.adapters, post)
+    return await validate_stored(session, resources.rules, post)
 
 
 @router.delete(

@@ -24,8 +24,10 @@ from herald.db.types import utcnow
 from herald.errors import ErrorCode, HeraldError, IllegalTransition
 from herald.payloads import ApprovalDecision
 from herald.posts import creation, transitions
+from herald.posts.platform_checks import PlatformRules, stored_drafts
 from herald.posts.transitions import RetryResult
 from herald.principal import Principal
+from herald.repositories.accounts import get_accounts
 from herald.repositories.posts import get_post
 from herald.schemas.posts import (
     BatchBody,
@@ -75,11 +77,16 @@ def _invalid_item(err: ValidationError) -> BulkError:
 
 class PostCommands:
     def __init__(
-        self, session: AsyncSession, workflows: PostWorkflows, principal: Principal
+        self,
+        session: AsyncSession,
+        workflows: PostWorkflows,
+        principal: Principal,
+        rules: PlatformRules,
     ) -> None:
         self._session = session
         self._workflows = workflows
         self._principal = principal
+        self._rules = rules
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -102,6 +109,17 @@ class PostCommands:
                 )
         return post
 
+    async def _refuse_unpublishable(self, post: Post, only: uuid.UUID | None = None) -> None:
+        """A draft leaving the drafts, or a target fixed (`only`), must publish: its
+        platforms' problems are a 400 now, before anything is committed."""
+        targets = [t for t in post.targets if only is None or t.id == only]
+        accounts = await get_accounts(
+            self._session, post.workspace_id, [t.account_id for t in targets]
+        )
+        positions = {t.position for t in targets}
+        drafts = [d for d in await stored_drafts(self._session, post) if d.index in positions]
+        await self._rules.refuse_invalid(drafts, accounts)
+
     async def _start(self, post: Post) -> Post:
         await self._session.commit()
         await self._workflows.start_post(post)
@@ -110,7 +128,9 @@ class PostCommands:
     # --- creating ---------------------------------------------------------------------------
 
     async def create(self, body: PostCreate) -> Post:
-        post = await creation.create_post(self._session, self._principal, body, utcnow())
+        post = await creation.create_post(
+            self._session, self._principal, self._rules, body, utcnow()
+        )
         await self._session.commit()
         if not body.draft:
             await self._workflows.start_post(post)
@@ -127,7 +147,7 @@ class PostCommands:
                 item = PostCreate.model_validate(raw)
                 async with self._session.begin_nested():
                     post = await creation.create_post(
-                        self._session, self._principal, item, now, Origin.BULK
+                        self._session, self._principal, self._rules, item, now, Origin.BULK
                     )
             except ValidationError as err:
                 results.append(BulkItem(index=index, status=400, error=_invalid_item(err)))
@@ -164,7 +184,9 @@ class PostCommands:
 
     async def edit(self, post_id: uuid.UUID, body: PostPatch, if_match: str | None) -> Post:
         post = await self._for_change(post_id, if_match)
-        moved_to = await creation.edit_post(self._session, self._principal, post, body, utcnow())
+        moved_to = await creation.edit_post(
+            self._session, self._principal, self._rules, post, body, utcnow()
+        )
         await self._session.commit()
         if moved_to is not None:
             await self._workflows.reschedule(post_id, moved_to)
@@ -174,6 +196,7 @@ class PostCommands:
         post = await self._for_change(post_id, if_match)
         transitions.refuse_in_past(at, utcnow())
         if post.status is PostStatus.DRAFT:
+            await self._refuse_unpublishable(post)
             transitions.leave_draft(self._session, post, PostPhase.SCHEDULED, at)
             return await self._start(post)
         if post.status not in transitions.WAITING:
@@ -185,6 +208,7 @@ class PostCommands:
     async def publish(self, post_id: uuid.UUID, if_match: str | None) -> Post:
         post = await self._for_change(post_id, if_match)
         if post.status is PostStatus.DRAFT:
+            await self._refuse_unpublishable(post)
             transitions.leave_draft(self._session, post, PostPhase.QUEUED, utcnow())
             return await self._start(post)
         if post.status is PostStatus.SCHEDULED:
@@ -209,6 +233,7 @@ class PostCommands:
         now = utcnow()
         if at is not None:
             transitions.refuse_in_past(at, now)
+        await self._refuse_unpublishable(post)
         transitions.leave_draft(self._session, post, PostPhase.SCHEDULED, at or now)
         transitions.request_approval(self._session, post, now)
         return await self._start(post)
@@ -261,6 +286,7 @@ class PostCommands:
             self._session, self._principal, body.model_dump(exclude_unset=True)
         )
         transitions.requeue_for_fix(self._session, post, target_id, changes)
+        await self._refuse_unpublishable(post, only=target_id)
         await self._session.commit()
         await self._workflows.start_run(post, [target_id])
         return await self.current(post_id)

@@ -18,6 +18,7 @@ from herald.db.models import Post, PostTarget, SocialAccount, Workspace
 from herald.errors import HeraldError
 from herald.posts import transitions
 from herald.posts.checks import check_targets, expand_groups
+from herald.posts.platform_checks import PlatformRules, request_drafts
 from herald.principal import Principal
 from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate, PostPatch, TargetIn
@@ -104,9 +105,24 @@ async def approval_required(session: AsyncSession, workspace_id: uuid.UUID) -> b
     return bool(workspace and workspace.settings.get("approval_required"))
 
 
+async def _refuse_unpublishable(
+    session: AsyncSession,
+    rules: PlatformRules,
+    principal: Principal,
+    body: PostCreate,
+    accounts: dict[uuid.UUID, SocialAccount],
+) -> None:
+    """A post that is to publish is checked by each target's platform now: one that would
+    only fail at publish time is a 400 (a draft may be invalid until it leaves the drafts)."""
+    platforms = {a.id: a.platform for a in accounts.values()}
+    drafts = await request_drafts(session, principal.workspace_id, body, platforms)
+    await rules.refuse_invalid(drafts, accounts)
+
+
 async def create_post(
     session: AsyncSession,
     principal: Principal,
+    rules: PlatformRules,
     body: PostCreate,
     now: datetime,
     origin: Origin = Origin.API,
@@ -115,6 +131,8 @@ async def create_post(
         update={"targets": await expand_groups(session, principal, body.targets)}
     )
     accounts, brand_id = await check_targets(session, principal, body, now)
+    if not body.draft:
+        await _refuse_unpublishable(session, rules, principal, body, accounts)
     needs_approval = not body.draft and await approval_required(session, principal.workspace_id)
     post = _new_post(
         workspace_id=principal.workspace_id,
@@ -193,7 +211,12 @@ def duplicate_time(source: Post, now: datetime) -> datetime | None:
 
 
 async def edit_post(
-    session: AsyncSession, principal: Principal, post: Post, patch: PostPatch, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    rules: PlatformRules,
+    post: Post,
+    patch: PostPatch,
+    now: datetime,
 ) -> datetime | None:
     """Applies a PATCH before publishing starts. Returns the new time when the schedule of a
     waiting post changed: the caller moves the workflow's timer with it."""
@@ -217,9 +240,11 @@ async def edit_post(
             else [uuid.UUID(m) for m in post.media_ids]
         ),
         targets=await expand_groups(session, principal, targets),
-        draft=True,
+        draft=True,  # what the request holds, whatever the post's timing
     )
     accounts, _ = await check_targets(session, principal, merged, now)
+    if post.phase is not PostPhase.DRAFT:
+        await _refuse_unpublishable(session, rules, principal, merged, accounts)
     if patch.scheduled_at is not None:
         transitions.refuse_in_past(patch.scheduled_at, now)
     post.content = merged.content

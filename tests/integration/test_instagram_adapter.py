@@ -63,7 +63,7 @@ async def test_image_with_first_comment_is_fetched_and_published(stack: Stack) -
 async def test_carousel_and_reel(stack: Stack) -> None:
     tenant = await stack.new_tenant((PLATFORM,))
     client = MediaClient(stack.api, tenant, None)
-    photo, clip = jpeg(30, 30), mp4(seconds=0.5)
+    photo, clip = jpeg(30, 30), mp4(seconds=3.5)  # Instagram takes videos of 3 s and more
     first = await client.upload("a.jpg", "image/jpeg", photo)
     video = await client.upload("c.mp4", "video/mp4", clip)
     album = await _publish(stack, tenant, "album", [first["id"], video["id"]])

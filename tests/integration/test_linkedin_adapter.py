@@ -184,7 +184,17 @@ async def test_an_invalid_token_fails_the_target_as_auth_expired(stack: Stack) -
 
 async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:
     tenant = await stack.new_tenant(("linkedin",))
-    post = await _publish(stack, tenant, "x" * 3001)
+    # A server counting differently from the documented 3000 refuses what Herald's rules pass.
+    await _fault(
+        stack,
+        status=400,
+        path="/rest/posts",
+        method="POST",
+        count=1,
+        message="ShareCommentary text length (2990 characters) exceeded the maximum allowed "
+        "(3000 characters)",
+    )
+    post = await _publish(stack, tenant, "x" * 2990)
     assert post["status"] == "failed"
     [target] = post["targets"]
     assert target["attempts"] == 1

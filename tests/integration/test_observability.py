@@ -32,7 +32,8 @@ async def test_failed_posts_are_found_by_search_attribute_and_events_are_written
     stack: Stack,
 ) -> None:
     tenant = await stack.new_tenant()
-    post_id = await _published_now(stack, tenant, "f" * 501, "failed")
+    await stack.server_refuses_next()
+    post_id = await _published_now(stack, tenant, "refused by the server", "failed")
 
     client = await stack.resources.temporal.client()
     query = (

@@ -148,10 +148,20 @@ async def test_retry_republishes_only_the_failed_targets(stack: Stack) -> None:
 
 async def test_fix_edits_a_failed_target_and_requeues_it(stack: Stack) -> None:
     tenant = await stack.new_tenant()
-    post = await _create(stack, tenant, text="y" * 600)
+    await stack.server_refuses_next()
+    post = await _create(stack, tenant, text="refused by the server")
     done = await stack.wait_for_post(tenant, post["id"])
     assert done["status"] == "failed"
     target = done["targets"][0]
+    too_long = await stack.api.post(
+        f"/v1/posts/{post['id']}/targets/{target['id']}/fix",
+        json={"content": "y" * 501},
+        headers=tenant.headers,
+    )
+    assert too_long.status_code == 400, too_long.text
+    assert too_long.json()["error"]["details"][0]["path"] == "targets.0.content"
+    unchanged = (await stack.api.get(f"/v1/posts/{post['id']}", headers=tenant.headers)).json()
+    assert unchanged["status"] == "failed" and unchanged["targets"][0]["content"] is None
     fixed = await stack.api.post(
         f"/v1/posts/{post['id']}/targets/{target['id']}/fix",
         json={"content": "shorter"},

@@ -93,7 +93,7 @@ async def test_a_post_whose_start_was_lost_is_published(stack: Stack) -> None:
         }
     )
     async with stack.resources.sessions() as session, session.begin():
-        post = await create_post(session, principal, body, utcnow())
+        post = await create_post(session, principal, stack.resources.rules, body, utcnow())
         post_id = post.id
     # Committed, but the process died before starting the workflow; a minute has passed.
     async with stack.resources.sessions() as session, session.begin():

@@ -196,7 +196,16 @@ async def test_an_invalid_token_is_refreshed_once_then_fails_the_target(stack: S
 
 async def test_rejected_content_fails_at_once_with_the_platform_message(stack: Stack) -> None:
     tenant = await stack.new_tenant(("threads",))
-    post = await _publish(stack, tenant, "x" * 498 + "😀")  # 502 as Threads counts
+    # A server counting differently from the documented 500 refuses what Herald's rules pass.
+    await _fault(
+        stack,
+        status=400,
+        path="/threads",
+        method="POST",
+        count=1,
+        message="The text is too long: Threads posts are limited to 500 characters.",
+    )
+    post = await _publish(stack, tenant, "x" * 490 + "😀")  # 494 as Threads counts
     assert post["status"] == "failed"
     [target] = post["targets"]
     assert target["attempts"] == 1

@@ -90,11 +90,16 @@ class Stack:
         return tenant
 
     async def add_account(
-        self, tenant: Tenant, platform: str = "mastodon"
+        self,
+        tenant: Tenant,
+        platform: str = "mastodon",
+        emulator: httpx.AsyncClient | None = None,
     ) -> tuple[uuid.UUID, str, str]:
-        """Another emulator user connected in the tenant's workspace: (id, username, token)."""
+        """Another emulator user connected in the tenant's workspace: (id, username, token);
+        on `emulator` when given (another instance), else on the suite's."""
+        emulator = emulator or self.emulator
         username = f"t{uuid.uuid4().hex[:10]}"
-        created = await self.emulator.post(
+        created = await emulator.post(
             "/_emulator/accounts", json={"platform": platform, "username": username}
         )
         created.raise_for_status()
@@ -110,7 +115,7 @@ class Stack:
                     username=username,
                     platform_account_id=str(emulated["id"]),
                     credentials_encrypted=self.cipher.encrypt(
-                        credentials_for(platform, str(self.emulator.base_url), emulated)
+                        credentials_for(platform, str(emulator.base_url), emulated)
                     ),
                 )
             )
@@ -169,6 +174,26 @@ class Stack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"post stayed {post['status']}: {post}")
             await asyncio.sleep(0.1)
+
+    async def server_refuses_next(
+        self,
+        message: str = "Validation failed: Text character limit of 500 exceeded",
+        platform: str = "mastodon",
+        path: str = "/api/v1/statuses",
+        status: int = 422,
+    ) -> None:
+        """The platform refuses the next write to `path` as a server that counts differently
+        from what it states does: content Herald's rules pass still fails, in the server's
+        words (a post Herald would refuse at create never reaches a platform)."""
+        fault = {
+            "platform": platform,
+            "status": status,
+            "path": path,
+            "method": "POST",
+            "count": 1,
+            "message": message,
+        }
+        (await self.emulator.post("/_emulator/faults", json=fault)).raise_for_status()
 
     async def emulator_posts(self, platform: str, username: str) -> list[dict[str, Any]]:
         response = await self.emulator.get(
