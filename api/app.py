@@ -12,6 +12,7 @@ from api.idempotency import IdempotencyMiddleware, document_idempotency_header
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.middleware import RequestIdMiddleware
+from api.openapi import document_errors
 from api.resources import Resources
 from api.routes import (
     account_groups,
@@ -87,4 +88,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
     document_idempotency_header(app)
+    document_errors(app)
     return app

@@ -60,6 +60,8 @@ async def _principal(
     return await authenticate(session, authorization)
 
 
+# The OpenAPI document reads these marks (api/openapi.py): who needs a caller, and what for.
+setattr(_principal, "authenticates", True)  # noqa: B010
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
@@ -70,6 +72,7 @@ def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Princip
         return authorize(principal, permission)
 
     dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    setattr(dependency, "permission", permission.value)  # noqa: B010
     return dependency
 
 

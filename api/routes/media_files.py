@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
 from api.deps import ResourcesDep
+from api.openapi import error_responses
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, HeraldError
 from herald.services.media import check_upload_open
@@ -41,7 +42,21 @@ def _check(
         raise HeraldError(ErrorCode.FORBIDDEN, problem)
 
 
-@router.put("/{key:path}", status_code=status.HTTP_200_OK, summary="Upload bytes to a signed URL")
+@router.put(
+    "/{key:path}",
+    status_code=status.HTTP_200_OK,
+    summary="Upload bytes to a signed URL",
+    # 409: the upload was completed or deleted meanwhile.
+    responses=error_responses(403, 409),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
 async def put_file(
     key: str,
     request: Request,
@@ -78,7 +93,11 @@ async def put_file(
     return Response(status_code=status.HTTP_200_OK)
 
 
-@router.get("/{key:path}", summary="Download a stored file through a signed URL")
+@router.get(
+    "/{key:path}",
+    summary="Download a stored file through a signed URL",
+    responses=error_responses(403),
+)
 async def get_file(
     key: str,
     resources: ResourcesDep,

@@ -19,7 +19,7 @@ import schemathesis
 from hypothesis.errors import NonInteractiveExampleWarning, Unsatisfiable
 from schemathesis import GenerationMode
 
-from tests.integration.test_api_fuzz import OPERATIONS, SCHEMA
+from tests.integration.test_api_fuzz import OPERATIONS, SCHEMA, unconformity
 from tests.support.stack import Stack, Tenant
 
 EDGE_STRINGS = (
@@ -106,4 +106,6 @@ async def test_no_edge_value_gets_a_server_error(stack: Stack, path: str, method
             response = await stack.api.request(method, url, **kwargs)
             if response.status_code >= 500:
                 failures.append(f"{response.status_code} {method} {url} {query} {response.text}")
+            elif (problem := unconformity(case, response)) is not None:
+                failures.append(f"{method} {url} {query}: {problem}")
     assert failures == [], failures[:3]

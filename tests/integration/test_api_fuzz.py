@@ -7,10 +7,16 @@ import json
 import warnings
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis.errors import NonInteractiveExampleWarning, Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import create_app
 from tests.support.stack import Stack
@@ -22,6 +28,11 @@ OPERATIONS = [
     for method in methods
 ]
 EXAMPLES_PER_MODE = 12
+CONFORMANCE = [
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+]
 
 
 # Once, on SQLite: the contract does not depend on the database.
@@ -64,3 +75,14 @@ async def test_no_request_gets_a_server_error(stack: Stack, path: str, method: s
         if response.status_code >= 400:
             error = response.json()["error"]
             assert error["code"] and error["message"] and error["request_id"], described
+        assert (problem := unconformity(case, response)) is None, f"{described}: {problem}"
+
+
+def unconformity(case: schemathesis.Case, response: httpx.Response) -> str | None:
+    """What the answer does that the OpenAPI document does not say (an undocumented status, a
+    body outside its schema), if anything: a generated client must be able to trust it."""
+    try:
+        case.validate_response(response, checks=CONFORMANCE)
+    except Exception as failure:  # schemathesis raises a group of check failures
+        return str(failure)[:1500]
+    return None

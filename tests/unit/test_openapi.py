@@ -1,0 +1,53 @@
+"""The OpenAPI document a client generator reads: errors in the one shape, every status Herald
+can give listed, and every operation that needs a caller naming the permission it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.app import create_app
+
+SCHEMA = create_app().openapi()
+PUBLIC = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/v1/accounts/callback/{platform}"),  # the platform's redirect: the state is the key
+    ("get", "/v1/media-files/{key}"),  # signed URLs
+    ("put", "/v1/media-files/{key}"),
+}
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, methods in SCHEMA["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_errors_are_documented_in_the_contracts_shape_not_fastapis() -> None:
+    schemas = SCHEMA["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert set(schemas["ErrorResponse"]["properties"]) == {"error"}
+    for method, path, operation in _operations():
+        responses = operation["responses"]
+        assert {"400", "503"} <= set(responses), (method, path)
+        if "{" in path:
+            assert "404" in responses, (method, path)
+        for status, response in responses.items():
+            if int(status) >= 400:
+                content = response["content"]["application/json"]["schema"]
+                assert content == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path)
+        if method in ("post", "patch", "delete"):
+            # 422 is Herald's own: an Idempotency-Key reused for another request.
+            assert {"409", "422"} <= set(responses), (method, path)
+
+
+def test_every_operation_that_needs_a_caller_names_its_permission() -> None:
+    for method, path, operation in _operations():
+        if (method, path) in PUBLIC:
+            assert "security" not in operation, (method, path)
+            continue
+        assert operation["security"] == [{"bearer": []}], (method, path)
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+        assert "." in operation["x-herald-permission"], (method, path)
