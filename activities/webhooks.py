@@ -15,6 +15,7 @@ import logging
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -33,12 +34,14 @@ from herald.payloads import WebhookDispatchInput, WebhookRetryInput
 from herald.repositories.webhooks import (
     any_undispatched,
     due_first_tries,
+    get_deliveries_with_endpoints,
     get_delivery_with_endpoint,
     orphaned_retries,
 )
 from herald.services import webhooks
 from herald.settings import Settings
 from herald.status import DeliveryState
+from herald.webhooks.attempt import AttemptResult
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,12 @@ UNREADABLE_SECRET = (
     "the endpoint's signing secret cannot be read (sealed under another HERALD_SECRET_KEY); "
     "rotate it with POST /v1/webhooks/{id}/rotate-secret"
 )
+
+
+@dataclass(frozen=True)
+class _Sent:
+    delivery_id: uuid.UUID
+    result: AttemptResult
 
 
 class WebhookActivities:
@@ -106,59 +115,71 @@ class WebhookActivities:
         if not due:
             return 0
         gate = asyncio.Semaphore(PARALLEL_GROUPS)
+        sent: list[_Sent] = []
 
         async def send_group(group: list[tuple[WebhookDelivery, WebhookEndpoint]]) -> None:
             async with gate:
                 for delivery, endpoint in group:
                     activity.heartbeat()
-                    if not endpoint.is_active:
-                        await self._stop(delivery.id, endpoint)
-                        continue
-                    try:
-                        await self._attempt(delivery.id, endpoint, delivery, owned_by_retry=False)
-                    except InvalidToken:
-                        # A secret sealed under another HERALD_SECRET_KEY: this delivery cannot
-                        # be signed, and must not hold up every other one.
-                        log.error("webhook %s: its signing secret cannot be read", endpoint.id)
-                        await self._stop(delivery.id, endpoint, UNREADABLE_SECRET)
+                    if (attempt := await self._send(delivery, endpoint)) is not None:
+                        sent.append(attempt)
 
         await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(due)))
+        # One transaction settles the whole batch: a write per delivery was most of what a
+        # delivery cost. A dispatcher that dies before it sends these again (at least once,
+        # under the same webhook-id).
+        for delivery_id, wait in await self._settle(sent, owned_by_retry=False):
+            await self._start_retry(delivery_id, wait)
         return len(due)
 
-    async def _attempt(
-        self,
-        delivery_id: uuid.UUID,
-        endpoint: WebhookEndpoint,
-        delivery: WebhookDelivery,
-        *,
-        owned_by_retry: bool,
-    ) -> float | None:
-        """Sends one attempt and settles it; starts the retry workflow of a first attempt
-        that failed. Returns the seconds until the next attempt (None: settled)."""
+    async def _send(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> _Sent | None:
+        """One attempt over HTTP; None when it cannot go out (then it is failed, saying why)."""
+        if not endpoint.is_active:
+            await self._stop(delivery.id, endpoint)
+            return None
         now = utcnow()
-        prepared = webhooks.prepare(self._cipher, delivery, endpoint, now)
-        result = await webhooks.attempt(self._http, prepared, now)
+        try:
+            prepared = webhooks.prepare(self._cipher, delivery, endpoint, now)
+        except InvalidToken:
+            # A secret sealed under another HERALD_SECRET_KEY: this delivery cannot be signed,
+            # and must not hold up every other one.
+            log.error("webhook %s: its signing secret cannot be read", endpoint.id)
+            await self._stop(delivery.id, endpoint, UNREADABLE_SECRET)
+            return None
+        return _Sent(delivery.id, await webhooks.attempt(self._http, prepared, now))
+
+    async def _settle(
+        self, sent: list[_Sent], *, owned_by_retry: bool
+    ) -> list[tuple[uuid.UUID, float]]:
+        """Logs the attempts and moves their deliveries on, in one transaction; returns the
+        deliveries that wait for another attempt, with the seconds until it."""
+        if not sent:
+            return []
+        waiting: list[tuple[uuid.UUID, float]] = []
         async with self._sessions() as session, session.begin():
-            found = await get_delivery_with_endpoint(session, delivery_id)
-            if found is None:
-                return None  # the endpoint was deleted meanwhile
-            current, owner = found
-            if current.state != DeliveryState.PENDING or current.retrying != owned_by_retry:
-                return None  # requeued or settled by someone else meanwhile
-            wait = webhooks.settle(
-                session, self._settings, current, owner, result, utcnow(), random.random()
-            )
-        WEBHOOK_ATTEMPTS.labels(result.verdict.value).observe(result.duration_ms / 1000)
-        if wait is not None and not owned_by_retry:
-            await self._start_retry(delivery_id, wait)
-        log.info(
-            "webhook %s delivery %s: attempt %s, %s",
-            endpoint.id,
-            delivery_id,
-            current.attempts,
-            result.summary(),
-        )
-        return wait
+            found = await get_deliveries_with_endpoints(session, [s.delivery_id for s in sent])
+            for attempt in sent:
+                pair = found.get(attempt.delivery_id)
+                if pair is None:
+                    continue  # the endpoint was deleted meanwhile
+                current, owner = pair
+                if current.state != DeliveryState.PENDING or current.retrying != owned_by_retry:
+                    continue  # requeued or settled by someone else meanwhile
+                result = attempt.result
+                wait = webhooks.settle(
+                    session, self._settings, current, owner, result, utcnow(), random.random()
+                )
+                WEBHOOK_ATTEMPTS.labels(result.verdict.value).observe(result.duration_ms / 1000)
+                log.info(
+                    "webhook %s delivery %s: attempt %s, %s",
+                    owner.id,
+                    current.id,
+                    current.attempts,
+                    result.summary(),
+                )
+                if wait is not None:
+                    waiting.append((current.id, wait))
+        return waiting
 
     async def _start_retry(self, delivery_id: uuid.UUID, wait_s: float) -> None:
         await self._client.start_workflow(
@@ -193,14 +214,11 @@ class WebhookActivities:
         delivery, endpoint = found
         if delivery.state != DeliveryState.PENDING or not delivery.retrying:
             return None
-        if not endpoint.is_active:
-            await self._stop(key, endpoint)
+        attempt = await self._send(delivery, endpoint)
+        if attempt is None:
             return None
-        try:
-            return await self._attempt(key, endpoint, delivery, owned_by_retry=True)
-        except InvalidToken:
-            await self._stop(key, endpoint, UNREADABLE_SECRET)
-            return None
+        waiting = await self._settle([attempt], owned_by_retry=True)
+        return waiting[0][1] if waiting else None
 
     async def _stop(
         self, delivery_id: uuid.UUID, endpoint: WebhookEndpoint, reason: str | None = None

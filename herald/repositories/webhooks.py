@@ -116,6 +116,17 @@ async def get_delivery_with_endpoint(
     return (row[0], row[1]) if row is not None else None
 
 
+async def get_deliveries_with_endpoints(
+    session: AsyncSession, delivery_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[WebhookDelivery, WebhookEndpoint]]:
+    rows = await session.execute(
+        select(WebhookDelivery, WebhookEndpoint)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.id.in_(delivery_ids))
+    )
+    return {delivery.id: (delivery, endpoint) for delivery, endpoint in rows.tuples()}
+
+
 async def get_delivery(
     session: AsyncSession, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> WebhookDelivery | None:
