@@ -18,6 +18,7 @@ from api.routes import (
     accounts,
     accounts_oauth,
     approvals,
+    auth,
     health,
     media,
     media_files,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     instrument_app(app)  # traces, when OTEL_EXPORTER_OTLP_ENDPOINT is set
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(posts.router)
     app.include_router(accounts_oauth.router)
     app.include_router(accounts.router)
