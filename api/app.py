@@ -17,16 +17,20 @@ from api.routes import (
     account_groups,
     accounts,
     accounts_oauth,
+    api_keys,
     approvals,
     auth,
     health,
     media,
     media_files,
+    members,
     mirrors,
     notifications,
     posts,
     recurrence,
+    roles,
     webhooks,
+    workspaces,
 )
 from herald.gc_tuning import freeze_startup_objects
 from herald.logs import redact_access_log
@@ -77,6 +81,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(workspaces.router)
+    app.include_router(members.router)
+    app.include_router(roles.router)
+    app.include_router(api_keys.router)
     app.include_router(posts.router)
     app.include_router(accounts_oauth.router)
     app.include_router(accounts.router)
