@@ -18,15 +18,20 @@ from api.routes import (
     account_groups,
     accounts,
     accounts_oauth,
+    api_keys,
     approvals,
+    auth,
     health,
     media,
     media_files,
+    members,
     mirrors,
     notifications,
     posts,
     recurrence,
+    roles,
     webhooks,
+    workspaces,
 )
 from herald.gc_tuning import freeze_startup_objects
 from herald.logs import redact_access_log
@@ -76,6 +81,11 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     instrument_app(app)  # traces, when OTEL_EXPORTER_OTLP_ENDPOINT is set
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(workspaces.router)
+    app.include_router(members.router)
+    app.include_router(roles.router)
+    app.include_router(api_keys.router)
     app.include_router(posts.router)
     app.include_router(accounts_oauth.router)
     app.include_router(accounts.router)

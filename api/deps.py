@@ -8,7 +8,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import authenticate, authorize
+from api.auth import (
+    PRINCIPAL_STATE,
+    WORKSPACE_HEADER,
+    Caller,
+    CurrentUser,
+    authorize,
+    requested_workspace,
+)
 from api.gateway import TemporalGateway
 from api.resources import Resources
 from herald.principal import Permission, Principal
@@ -53,16 +60,52 @@ def _temporal(resources: ResourcesDep) -> TemporalGateway:
 TemporalDep = Annotated[TemporalGateway, Depends(_temporal)]
 
 
-async def _principal(
+_AUTHORIZATION = Header(include_in_schema=False)
+
+
+async def _caller(
     session: SessionDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    resources: ResourcesDep,
+    authorization: Annotated[str | None, _AUTHORIZATION] = None,
+) -> Caller:
+    return await resources.auth.identify(session, authorization)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+async def _principal(
+    request: Request,
+    session: SessionDep,
+    resources: ResourcesDep,
+    authorization: Annotated[str | None, _AUTHORIZATION] = None,
+    x_workspace_id: Annotated[
+        str | None,
+        Header(
+            alias=WORKSPACE_HEADER,
+            description="The workspace a user's access token acts in (not needed for API "
+            "keys, for a path that names the workspace, or a user with one workspace).",
+        ),
+    ] = None,
 ) -> Principal:
-    return await authenticate(session, authorization)
+    resolved = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    if isinstance(resolved, Principal):
+        return resolved
+    caller = await resources.auth.identify(session, authorization)
+    workspace = requested_workspace(request.path_params.get("workspace_id"), x_workspace_id)
+    return await resources.auth.principal(session, caller, workspace)
 
 
 # The OpenAPI document reads these marks (api/openapi.py): who needs a caller, and what for.
 setattr(_principal, "authenticates", True)  # noqa: B010
 PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+async def _user(session: SessionDep, resources: ResourcesDep, caller: CallerDep) -> CurrentUser:
+    return await resources.auth.user(session, caller)
+
+
+UserDep = Annotated[CurrentUser, Depends(_user)]
 
 
 def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:

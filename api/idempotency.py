@@ -8,6 +8,7 @@ while the first request still runs: 409. Answers of 5xx are not kept, so a retry
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,13 +16,14 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import authenticate
+from api.auth import PRINCIPAL_STATE, WORKSPACE_HEADER, requested_workspace
 from api.errors import error_json
 from api.middleware import disconnected, new_request_id, replaying
 from api.resources import Resources
 from herald.db.models import IdempotencyRecord
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
+from herald.principal import Principal
 from herald.repositories import idempotency as records
 
 HEADER = "Idempotency-Key"
@@ -65,14 +67,12 @@ class IdempotencyMiddleware:
             await self._error(scope, error)(scope, receive, send)
             return
         resources: Resources = scope["app"].state.resources
-        async with resources.sessions() as session:
-            try:
-                principal = await authenticate(session, headers.get("authorization"))
-            except HeraldError:
-                principal = None
-        if principal is None:  # the route answers 401 in the contract's shape
+        principal = await _principal_of(resources, scope, headers)
+        if principal is None:  # the route answers 401 (or 400, 404) in the contract's shape
             await self.app(scope, receive, send)
             return
+        # The route uses it as it is instead of authenticating the request again.
+        scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
         body = await _read_body(receive)
         fingerprint = _fingerprint(scope, body)
         now = utcnow()
@@ -167,6 +167,26 @@ class IdempotencyMiddleware:
     def _error(scope: Scope, error: HeraldError) -> JSONResponse:
         request_id = scope.get("state", {}).get("request_id") or new_request_id()
         return error_json(error, request_id)
+
+
+# The workspace a path names, as routes under /v1/workspaces/{workspace_id}/ declare it.
+_WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)")
+
+
+async def _principal_of(
+    resources: Resources, scope: Scope, headers: dict[str, str]
+) -> Principal | None:
+    """The caller as the route will see it (api/deps.py), or None when it cannot be one."""
+    in_path = _WORKSPACE_PATH.match(str(scope["path"]))
+    async with resources.sessions() as session:
+        try:
+            caller = await resources.auth.identify(session, headers.get("authorization"))
+            workspace = requested_workspace(
+                in_path.group(1) if in_path else None, headers.get(WORKSPACE_HEADER.lower())
+            )
+            return await resources.auth.principal(session, caller, workspace)
+        except HeraldError:
+            return None
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.auth import Authenticator
 from api.gateway import TemporalGateway
+from api.key_usage import KeyUsage
+from api.login_throttle import LoginThrottle
+from herald.access_tokens import AccessTokens
 from herald.adapters import build_registry
+from herald.clock import Clock
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.outbound import platform_client, platform_policy, webhook_client
@@ -38,11 +43,23 @@ class Resources:
     platform_policy: OutboundPolicy = field(init=False)
     # POST /v1/webhooks/{id}/test sends from the API; every other delivery is the worker's.
     webhook_http: httpx.AsyncClient = field(init=False)
+    # Now, for token and invitation expiries; tests move it instead of sleeping.
+    clock: Clock = field(init=False)
+    # Who is calling and what they may do (api/auth.py).
+    auth: Authenticator = field(init=False)
+    login_throttle: LoginThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
         self.storage = build_storage(self.settings)
-        self.cipher = CredentialCipher(load_or_create_secret_key(self.settings))
+        secret = load_or_create_secret_key(self.settings)
+        self.cipher = CredentialCipher(secret)
+        self.clock = Clock()
+        tokens = AccessTokens(
+            secret, self.settings.access_token_ttl_s, self.settings.signing_key_period_s
+        )
+        self.auth = Authenticator(tokens, self.clock, KeyUsage(self.sessions))
+        self.login_throttle = LoginThrottle.of(self.settings)
         self.platform_policy = platform_policy(self.settings)
         self.http = platform_client(self.settings)
         self.adapters = build_registry(self.http, self.settings)
@@ -55,6 +72,7 @@ class Resources:
         return cls(settings, engine, create_session_factory(engine), TemporalGateway(settings))
 
     async def close(self) -> None:
+        await self.auth.usage.close()
         await self.http.aclose()
         await self.webhook_http.aclose()
         await self.engine.dispose()

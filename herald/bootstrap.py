@@ -1,5 +1,6 @@
-"""`herald bootstrap`: a deployment's first workspace, brand and API key, so a fresh
-`docker compose up` has a credential to call the API with. The key is printed once."""
+"""A deployment's first credentials: `herald bootstrap` (a workspace, brand and API key) and
+`herald admin create-user` / `create-api-key`, so a fresh `docker compose up` has someone to
+log in as and a key to call the API with. Secrets are printed once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 from herald.crypto import api_key_digest, new_api_key
 from herald.db.engine import create_engine, create_session_factory
-from herald.db.models import ApiKey, Brand, Workspace
+from herald.db.models import ApiKey, Brand, Member, User, Workspace
 from herald.settings import Settings
 
 
@@ -41,5 +42,82 @@ async def bootstrap(settings: Settings, workspace: str, brand: str) -> Bootstrap
             )
             await session.flush()
             return Bootstrapped(space.id, first_brand.id, key)
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user_id: uuid.UUID
+    email: str
+    workspace_id: uuid.UUID | None
+
+
+async def create_user(
+    settings: Settings, email: str, password: str, name: str, workspace: str | None
+) -> CreatedUser:
+    """`herald admin create-user`: a user, and with `workspace` a new workspace they own.
+    Refused (ValueError) for an address that has an account already."""
+    from herald.passwords import MIN_LENGTH, hash_password
+    from herald.repositories.people import find_user_by_email
+    from herald.roles import OWNER
+    from herald.schemas.auth import email_address, email_key
+
+    email = email_address(email)
+    if len(password) < MIN_LENGTH:
+        raise ValueError(f"the password needs at least {MIN_LENGTH} characters")
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            if await find_user_by_email(session, email_key(email)) is not None:
+                raise ValueError(f"{email} has an account already")
+            user = User(
+                email=email,
+                email_key=email_key(email),
+                name=name,
+                password_hash=await hash_password(password),
+            )
+            session.add(user)
+            await session.flush()
+            space_id = None
+            if workspace is not None:
+                space = Workspace(name=workspace, settings={})
+                session.add(space)
+                await session.flush()
+                session.add(Member(workspace_id=space.id, user_id=user.id, role_id=OWNER.id))
+                space_id = space.id
+            return CreatedUser(user.id, email, space_id)
+    finally:
+        await engine.dispose()
+
+
+async def create_api_key(
+    settings: Settings, workspace_id: uuid.UUID, name: str, permissions: list[str] | None
+) -> tuple[uuid.UUID, str]:
+    """`herald admin create-api-key`: a key of the workspace (every permission unless
+    named); its secret is returned once. ValueError for an unknown workspace or permission."""
+    from herald.roles import GRANTABLE
+
+    unknown = sorted(set(permissions or []) - GRANTABLE)
+    if unknown:
+        raise ValueError(f"unknown permissions: {', '.join(unknown)}")
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            if await session.get(Workspace, workspace_id) is None:
+                raise ValueError(f"no workspace {workspace_id}")
+            key = new_api_key()
+            row = ApiKey(
+                workspace_id=workspace_id,
+                name=name,
+                key_digest=api_key_digest(key),
+                key_prefix=key[:10],
+                permissions=sorted(permissions) if permissions else None,
+                created_by_type="system",
+                created_by_id="herald admin",
+            )
+            session.add(row)
+            await session.flush()
+            return row.id, key
     finally:
         await engine.dispose()

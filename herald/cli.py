@@ -12,6 +12,7 @@ import asyncio
 import json
 import signal
 import sys
+import uuid
 
 from herald.logs import configure_logging
 from herald.settings import get_settings
@@ -101,6 +102,54 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin(args: argparse.Namespace) -> int:
+    from herald.bootstrap import create_api_key, create_user
+
+    settings = get_settings()
+    try:
+        if args.action == "create-user":
+            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
+            made = asyncio.run(
+                create_user(settings, args.email, password, args.name or args.email, args.workspace)
+            )
+            printed = {
+                "user_id": str(made.user_id),
+                "email": made.email,
+                "workspace_id": str(made.workspace_id) if made.workspace_id else None,
+            }
+        else:
+            permissions = args.permissions.split(",") if args.permissions else None
+            key_id, key = asyncio.run(
+                create_api_key(settings, args.workspace, args.name, permissions)
+            )
+            printed = {"id": str(key_id), "workspace_id": str(args.workspace), "api_key": key}
+    except ValueError as refused:
+        print(f"herald admin {args.action}: {refused}", file=sys.stderr)
+        return 2
+    print(json.dumps(printed))
+    return 0
+
+
+def _admin_arguments(command: argparse.ArgumentParser) -> None:
+    actions = command.add_subparsers(dest="action", required=True)
+    user = actions.add_parser("create-user", help="a user; with --workspace, its new owner")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", help="shown to teammates; defaults to the email")
+    user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of standard input",
+    )
+    user.add_argument("--workspace", help="name of a workspace to create, owned by the user")
+    key = actions.add_parser("create-api-key", help="an API key of a workspace, printed once")
+    key.add_argument("--workspace", required=True, type=uuid.UUID, help="workspace id")
+    key.add_argument("--name", required=True)
+    key.add_argument(
+        "--permissions", help="comma-separated, e.g. posts.create,media.upload; default: all"
+    )
+
+
 def _doctor(_: argparse.Namespace) -> int:
     from herald.doctor import diagnose, report
 
@@ -116,6 +165,7 @@ COMMANDS = {
     "emulator": (_emulator, "run the platform emulator (sandbox networks)"),
     "migrate": (_migrate, "apply database migrations"),
     "doctor": (_doctor, "check the settings and what they point at; say what to fix"),
+    "admin": (_admin, "create-user / create-api-key: a deployment's first credentials"),
     "bootstrap": (
         _bootstrap,
         "create a deployment's first workspace, brand and API key (printed once, as JSON)",
@@ -131,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "bootstrap":
             command.add_argument("--workspace", default="My workspace", help="workspace name")
             command.add_argument("--brand", default="My brand", help="brand name")
+        if name == "admin":
+            _admin_arguments(command)
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level, get_settings().log_format)
     return COMMANDS[args.command][0](args)

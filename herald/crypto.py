@@ -62,3 +62,17 @@ def new_api_key() -> str:
 def api_key_digest(key: str) -> str:
     # API keys carry 256 bits of entropy, so a fast digest is enough and keeps lookup indexed.
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+REFRESH_TOKEN_PREFIX = "hrt_"
+INVITATION_TOKEN_PREFIX = "hinv_"
+
+
+def new_secret_token(prefix: str) -> str:
+    """An opaque bearer token (256 bits); only `token_digest` of it is stored."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    # The same reasoning as API keys: random 256-bit secrets need no slow hash.
+    return hashlib.sha256(token.encode()).hexdigest()

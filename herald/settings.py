@@ -248,6 +248,39 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="How often the retention schedule prunes."
     )
 
+    access_token_ttl_s: int = Field(
+        default=900, gt=0, le=86400, description="Lifetime of a user's access token (a JWT)."
+    )
+    refresh_token_ttl_s: int = Field(
+        default=30 * 86400,
+        gt=0,
+        description="Lifetime of a refresh token; each refresh makes a new one with a new "
+        "lifetime, so a session lasts while it is used at least this often.",
+    )
+    signing_key_period_s: int = Field(
+        default=86400,
+        ge=3600,
+        description="How long each derived access-token signing key signs before the next "
+        "takes over (herald/access_tokens.py).",
+    )
+    invitation_ttl_s: int = Field(
+        default=7 * 86400, gt=0, description="How long an invitation token can be accepted."
+    )
+    login_rate_per_email: str = Field(
+        default="5/minute",
+        description="Login attempts allowed per email address, in the `limits` library's "
+        "notation (e.g. 5/minute, 20/hour); more answer 429 with Retry-After.",
+    )
+    login_rate_per_address: str = Field(
+        default="30/minute", description="Login attempts allowed per client address."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the login throttle counts: a `limits` storage URI, memory:// "
+        "(this process) or redis://host:6379 (shared by every API replica; needs the redis "
+        "client installed).",
+    )
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = Field(
         default="text",

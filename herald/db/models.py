@@ -82,10 +82,99 @@ class ApiKey(Base):
     # Only a digest is kept: the secret is shown once, on creation.
     key_digest: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
+    # None: every permission (keys made before scopes, herald bootstrap / dev).
     permissions: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who made it through the API (None for keys from the command line).
+    created_by_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_by_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Written at most once a minute per key (api/auth.py), not on every request.
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class User(Base):
+    """A person who logs in. One account per address whatever its case (`email_key`)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # argon2id, in the PHC string format (parameters and salt included).
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(Base):
+    """A set of permissions. Built-in roles have no workspace (herald/roles.py is their truth);
+    custom ones belong to one."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("workspaces.id"), default=None
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    permissions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    __tablename__ = "workspace_members"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """A single-use invitation: only a digest of its token is kept (shown once to the inviter)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_type: Mapped[str] = mapped_column(String(16))
+    invited_by_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+
+class AuthSession(Base):
+    """One login: the family of refresh tokens it rotated through. Access tokens name it
+    (`sid`), so revoking it (logout, a rotated refresh token presented again) ends them too."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # logout | reuse (a rotated refresh token came back: it may have been stolen)
+    revoked_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    # Set when it was exchanged for a new pair; presenting it again revokes the session.
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SocialAccount(Base):

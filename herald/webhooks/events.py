@@ -22,6 +22,7 @@ EVENT_TYPES = (
     "mirror.post_detected",
     "webhook.test",
     "webhook.disabled",
+    "invitation.created",
 )
 EVERY_EVENT = "*"
 
