@@ -71,6 +71,7 @@ async def _caller(
     return await resources.auth.identify(session, authorization)
 
 
+setattr(_caller, "authenticates", True)  # noqa: B010 (read by api/openapi.py)
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 

@@ -36,6 +36,7 @@ _DESCRIPTIONS = {
     412: "`If-Match` names an older version",
     413: "The body is larger than the API takes",
     422: "The Idempotency-Key was used for a different request",
+    429: "Too many requests: retry after `Retry-After` seconds",
     503: "Unavailable for a moment; retry after `Retry-After` seconds",
 }
 

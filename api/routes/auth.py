@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ResourcesDep, SessionDep, UserDep
 from api.errors import error_response
+from api.openapi import error_responses
 from herald.repositories.people import memberships_of
 from herald.schemas.auth import (
     LoginBody,
@@ -33,6 +34,7 @@ def _issuer(resources: ResourcesDep) -> SessionIssuer:
     summary="Log in: an access token (15 min) and a refresh token",
     description="Throttled per email and per client address (429 with Retry-After); a wrong "
     "email and a wrong password answer the same 401.",
+    responses=error_responses(401, 429),
 )
 async def login(
     body: LoginBody, request: Request, session: SessionDep, resources: ResourcesDep
@@ -48,6 +50,7 @@ async def login(
     summary="A new token pair for a refresh token (each refresh token works once)",
     description="Presenting a refresh token that was already exchanged revokes its whole "
     "session (every token it issued) and answers 401.",
+    responses=error_responses(401),
 )
 async def refresh(
     body: RefreshBody, request: Request, session: SessionDep, resources: ResourcesDep

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response, status
 
 from api.deps import ResourcesDep, SessionDep, require
+from api.openapi import error_responses
 from herald.db.models import User
 from herald.principal import Permission, Principal
 from herald.repositories.team import list_members
@@ -89,6 +90,8 @@ async def remove(
     status_code=status.HTTP_201_CREATED,
     response_model=Accepted,
     summary="Accept an invitation: as a new user (name, password), or with your access token",
+    # 401: an access token that does not work; 403: the invitation is for another address.
+    responses=error_responses(401, 403),
 )
 async def accept(
     token: str,
