@@ -200,8 +200,28 @@ class AccountIdentity:
 
 
 @dataclass(frozen=True)
+class SourceMedia:
+    """One image or video of a source post, as a mirror imports it: where the platform serves
+    the original (a URL Herald's media import fetches, through its size limits, type sniffing
+    and address policy), the type the platform says it is (`image/jpeg`, or only `image/*`
+    where the platform names the kind alone) and its alt text, where the platform has one."""
+
+    url: str
+    mime_type: str
+    alt: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """image | video | other (audio, documents: nothing Herald's media library takes)."""
+        kind = self.mime_type.split("/", 1)[0]
+        return kind if kind in ("image", "video") else "other"
+
+
+@dataclass(frozen=True)
 class SourcePost:
-    """A post read from an account (mirrors), reduced to what filters and copies need."""
+    """A post read from an account (mirrors), reduced to what filters and copies need.
+    `media` is what a mirror may carry to its targets; `media_urls` every attachment link the
+    platform showed (thumbnails and covers too), kept for the record only."""
 
     id: str
     created_at: datetime
@@ -210,6 +230,7 @@ class SourcePost:
     hashtags: tuple[str, ...] = ()
     url: str | None = None
     media_urls: tuple[str, ...] = ()
+    media: tuple[SourceMedia, ...] = ()
 
 
 @dataclass(frozen=True)
