@@ -144,8 +144,12 @@ class UnpublishInput(BaseModel):
 
 
 class MediaImportInput(BaseModel):
+    """`expected_mime_type` (`image/png`, or `image/*` for the kind alone), when the URL's
+    source says what it serves (a mirrored post's attachment): bytes of another kind fail."""
+
     media_id: str
     url: str
+    expected_mime_type: str | None = None
 
 
 class ApprovalDecision(BaseModel):

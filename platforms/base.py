@@ -124,6 +124,15 @@ def first_comment_from_options(options: dict[str, Any]) -> str | None:
     return comment if isinstance(comment, str) and comment.strip() else None
 
 
+def media_descriptions(options: dict[str, Any]) -> dict[str, str]:
+    """`options.media_descriptions`: alt text by media id (`{"<media id>": "a red door"}`),
+    sent as each attachment's description on platforms that take one (Mastodon, Bluesky)."""
+    found = options.get("media_descriptions")
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v.strip() for k, v in found.items() if isinstance(v, str) and v.strip()}
+
+
 def request_from(
     text: str,
     idempotency_key: str,
