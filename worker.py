@@ -43,6 +43,7 @@ from herald.workflow_bytecode import compile_workflow_modules
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
+from workflows.mirror_post import MirroredPostWorkflow
 from workflows.post import PostWorkflow
 from workflows.reconciler import ReconcilerWorkflow
 from workflows.recurrence import RecurrenceOccurrenceWorkflow
@@ -58,6 +59,7 @@ WORKFLOWS = (
     MediaImportWorkflow,
     RecurrenceOccurrenceWorkflow,
     MirrorWorkflow,
+    MirroredPostWorkflow,
     ReconcilerWorkflow,
     AccountTokensWorkflow,
     WebhookDispatchWorkflow,
@@ -111,6 +113,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     )
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, import_http)
+    mirrors = MirrorActivities(sessions, adapters, cipher, storage)
     tokens = AccountTokenActivities(sessions, adapters, cipher)
     deliveries = WebhookActivities(sessions, read_sessions, cipher, webhook_http, client, settings)
     main_queue = settings.temporal_task_queue
@@ -133,7 +136,8 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 unpublish.published_targets,
                 media.import_media,
                 RecurrenceActivities(sessions, client).create_occurrence,
-                MirrorActivities(sessions, adapters, cipher).poll_mirror,
+                mirrors.poll_mirror,
+                mirrors.create_mirrored_post,
                 ReconcilerActivities(
                     sessions, client, TemporalGateway(settings, client), main_queue
                 ).reconcile_posts,

@@ -9,13 +9,20 @@ from pathlib import Path
 import httpx
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
 from herald.db.engine import SessionFactory
 from herald.db.models import Media
 from herald.db.types import utcnow
 from herald.media.fetch import FetchError, fetch_to_file
 from herald.outbound import import_policy
 from herald.payloads import MediaImportInput
-from herald.services.media import complete_upload, inspect_upload, mark_failed
+from herald.services.media import (
+    Inspection,
+    complete_upload,
+    inspect_upload,
+    mark_failed,
+    size_limit,
+)
 from herald.settings import Settings
 from herald.status import MediaStatus
 from herald.storage.base import MediaStorage
@@ -36,6 +43,12 @@ class MediaActivities:
 
     @activity.defn(name="import_media")
     async def import_media(self, input: MediaImportInput) -> MediaStatus:
+        # Heartbeats: a worker killed mid-download is noticed in seconds and the import is
+        # tried again (the row stays pending until one attempt settles it).
+        async with heartbeating():
+            return await self._import(input)
+
+    async def _import(self, input: MediaImportInput) -> MediaStatus:
         async with self._sessions() as session:
             media = await session.get(Media, uuid.UUID(input.media_id))
             if media is None or media.status != MediaStatus.PENDING:
@@ -48,7 +61,7 @@ class MediaActivities:
                     self._http,
                     input.url,
                     Path(folder) / "download",
-                    max_bytes=settings.media_max_video_bytes,
+                    max_bytes=size_limit(settings, input.expected_mime_type or "video/"),
                     timeout_s=settings.media_import_timeout_s,
                     max_redirects=settings.media_import_max_redirects,
                     policy=import_policy(settings),
@@ -59,6 +72,9 @@ class MediaActivities:
                 key, fetched.path, fetched.content_type or "application/octet-stream"
             )
         inspection = await inspect_upload(self._storage, settings, key, fetched.size)
+        unexpected = _unexpected(input.expected_mime_type, inspection)
+        if unexpected is not None:
+            return await self._fail(input.media_id, unexpected)
         async with self._sessions() as session, session.begin():
             media = await session.get(Media, uuid.UUID(input.media_id))
             assert media is not None
@@ -72,3 +88,15 @@ class MediaActivities:
             assert media is not None
             await mark_failed(session, self._storage, media, reason)
             return media.status
+
+
+def _unexpected(expected: str | None, inspection: Inspection) -> str | None:
+    """Why the bytes are not what the source said it serves (an HTML error page where an image
+    was promised), or None. Only the kind is compared: `image/*` promises any image, and a
+    source may name a JPEG `image/png`."""
+    if not expected or inspection.found is None:
+        return None  # nothing promised, or unusable anyway (complete_upload says why)
+    wanted, found = expected.split("/", 1)[0], inspection.found.mime_type
+    if found.split("/", 1)[0] == wanted:
+        return None
+    return f"the source said it serves {expected}, but the file is {found}"

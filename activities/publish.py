@@ -57,6 +57,7 @@ from platforms.base import (
     PublishRequest,
     RateLimited,
     Rejected,
+    media_descriptions,
     request_from,
 )
 from platforms.registry import AdapterRegistry
@@ -300,7 +301,9 @@ class PublishActivities:
         return request_from(
             target.content if target.content is not None else post.content,
             idempotency_key(input.post_id, input.target_id),
-            await self._media(session, post.workspace_id, media_ids),
+            await self._media(
+                session, post.workspace_id, media_ids, media_descriptions(target.options)
+            ),
             target.options,
             StoredProgress(self._sessions, target.id, target.publish_progress),
             target.first_attempt_at,
@@ -337,9 +340,14 @@ class PublishActivities:
             return Claimed(target.platform, context, request, resume_since, due_at)
 
     async def _media(
-        self, session: AsyncSession, workspace_id: uuid.UUID, media_ids: list[str]
+        self,
+        session: AsyncSession,
+        workspace_id: uuid.UUID,
+        media_ids: list[str],
+        descriptions: dict[str, str],
     ) -> list[MediaItem]:
-        """The attachments' bytes, in the post's order, read from the media library."""
+        """The attachments' bytes, in the post's order, read from the media library, each
+        with its alt text from the target's `options.media_descriptions`."""
         found = await get_media_many(session, workspace_id, [uuid.UUID(m) for m in media_ids])
         items = []
         for media_id in media_ids:
@@ -354,6 +362,7 @@ class PublishActivities:
                     mime_type=media.mime_type,
                     filename=media.filename,
                     data=await self._storage.read(media.storage_key),
+                    description=descriptions.get(media_id),
                     url=await self._storage.download_url(
                         media.storage_key, utcnow() + MEDIA_URL_LIFETIME, media.mime_type
                     ),

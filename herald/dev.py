@@ -222,10 +222,17 @@ async def run_dev(settings: Settings) -> int:
         # A receiver on the developer's own machine may subscribe (never a deployment's default).
         sandbox["HERALD_WEBHOOK_ALLOW_LOOPBACK"] = "true"
         metrics_port = {"HERALD_WORKER_METRICS_PORT": str(worker_metrics_port(settings))}
-        await worker.start(env={**sandbox, **metrics_port})
-        allow = settings.platform_allow_hosts or [
-            f"{settings.emulator_host}:{settings.emulator_port}"
-        ]
+        emulator_host = f"{settings.emulator_host}:{settings.emulator_port}"
+        # Mirrors import the media the sandbox's posts carry, from the emulator.
+        imports = settings.media_import_allow_hosts or [emulator_host]
+        await worker.start(
+            env={
+                **sandbox,
+                **metrics_port,
+                "HERALD_MEDIA_IMPORT_ALLOW_HOSTS": json.dumps(imports),
+            }
+        )
+        allow = settings.platform_allow_hosts or [emulator_host]
         await api.start(env={**sandbox, "HERALD_PLATFORM_ALLOW_HOSTS": json.dumps(allow)})
         await _wait_for("the API", lambda: _http_ok(settings.api_url + "/readyz"), 60, api)
         facts = dev_facts(settings, demo)

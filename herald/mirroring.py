@@ -1,10 +1,11 @@
-"""Mirror rules: which source posts pass a mirror's content filters (pure)."""
+"""Mirror rules: which source posts pass a mirror's content filters, and which of their
+media the copies carry (pure)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from platforms.base import SourcePost
+from platforms.base import SourceMedia, SourcePost
 
 
 def filter_reason(settings: dict[str, Any], post: SourcePost) -> str | None:
@@ -22,4 +23,14 @@ def filter_reason(settings: dict[str, Any], post: SourcePost) -> str | None:
     blocked = tags & exclude
     if blocked:
         return "an excluded hashtag: " + ", ".join(sorted(blocked))
+    if not post.text.strip() and not carried_media(settings, post):
+        return "no text, and none of its media is carried (content_filters.media)"
     return None
+
+
+def carried_media(settings: dict[str, Any], post: SourcePost) -> list[SourceMedia]:
+    """The post's images and videos the copies carry, in the post's order: the kinds
+    `content_filters.media` does not switch off (both are carried unless it does). Other files
+    (audio) are never carried: Herald's media library takes images and video only."""
+    filters = (settings.get("content_filters") or {}).get("media") or {}
+    return [m for m in post.media if m.kind != "other" and filters.get(m.kind) is not False]

@@ -144,8 +144,12 @@ class UnpublishInput(BaseModel):
 
 
 class MediaImportInput(BaseModel):
+    """`expected_mime_type` (`image/png`, or `image/*` for the kind alone), when the URL's
+    source says what it serves (a mirrored post's attachment): bytes of another kind fail."""
+
     media_id: str
     url: str
+    expected_mime_type: str | None = None
 
 
 class ApprovalDecision(BaseModel):
@@ -190,12 +194,30 @@ class StartedPost(BaseModel):
     platforms: list[str]
 
 
+class MirroredPostInput(BaseModel):
+    """A source post whose media a mirror imports before it makes the copy (one
+    `mirror-post/{mirror_post_id}` workflow each): the record and its media's imports."""
+
+    mirror_post_id: str
+    media: list[MediaImportInput] = Field(default_factory=list)
+
+
+class MirroredPost(BaseModel):
+    """The copy made once the media settled: the post to start, or None (failed, or made
+    before)."""
+
+    started: StartedPost | None = None
+
+
 class MirrorPoll(BaseModel):
-    """What one poll did: posts to start, and whether the mirror still exists and is active."""
+    """What one poll did: posts to start, source posts whose media still await import (new
+    ones, and any an interrupted poll left behind), and whether the mirror still exists and is
+    active."""
 
     exists: bool = True
     active: bool = True
     started: list[StartedPost] = Field(default_factory=list)
+    imports: list[MirroredPostInput] = Field(default_factory=list)
 
 
 class Disagreement(BaseModel):

@@ -35,6 +35,7 @@ POST_WORKFLOW = "PostWorkflow"
 UNPUBLISH_WORKFLOW = "UnpublishWorkflow"
 MEDIA_IMPORT_WORKFLOW = "MediaImportWorkflow"
 MIRROR_WORKFLOW = "MirrorWorkflow"
+MIRRORED_POST_WORKFLOW = "MirroredPostWorkflow"
 RECONCILER_WORKFLOW = "ReconcilerWorkflow"
 ACCOUNT_TOKENS_WORKFLOW = "AccountTokensWorkflow"
 RECURRENCE_OCCURRENCE_WORKFLOW = "RecurrenceOccurrenceWorkflow"
@@ -105,6 +106,10 @@ def post_workflow_id(post_id: uuid.UUID | str) -> str:
 
 def mirror_workflow_id(mirror_id: uuid.UUID | str) -> str:
     return f"mirror/{mirror_id}"
+
+
+def mirrored_post_workflow_id(mirror_post_id: uuid.UUID | str) -> str:
+    return f"mirror-post/{mirror_post_id}"
 
 
 def media_import_workflow_id(media_id: uuid.UUID | str) -> str:

@@ -126,6 +126,19 @@ def first_comment_from_options(options: dict[str, Any]) -> str | None:
     return comment if isinstance(comment, str) and comment.strip() else None
 
 
+# Options Herald itself reads for every platform (as opposed to an adapter's `option_names`).
+COMMON_OPTIONS = frozenset({"media_descriptions"})
+
+
+def media_descriptions(options: dict[str, Any]) -> dict[str, str]:
+    """`options.media_descriptions`: alt text by media id (`{"<media id>": "a red door"}`),
+    sent as each attachment's description on platforms that take one (Mastodon, Bluesky)."""
+    found = options.get("media_descriptions")
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v.strip() for k, v in found.items() if isinstance(v, str) and v.strip()}
+
+
 def request_from(
     text: str,
     idempotency_key: str,
@@ -202,8 +215,28 @@ class AccountIdentity:
 
 
 @dataclass(frozen=True)
+class SourceMedia:
+    """One image or video of a source post, as a mirror imports it: where the platform serves
+    the original (a URL Herald's media import fetches, through its size limits, type sniffing
+    and address policy), the type the platform says it is (`image/jpeg`, or only `image/*`
+    where the platform names the kind alone) and its alt text, where the platform has one."""
+
+    url: str
+    mime_type: str
+    alt: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """image | video | other (audio, documents: nothing Herald's media library takes)."""
+        kind = self.mime_type.split("/", 1)[0]
+        return kind if kind in ("image", "video") else "other"
+
+
+@dataclass(frozen=True)
 class SourcePost:
-    """A post read from an account (mirrors), reduced to what filters and copies need."""
+    """A post read from an account (mirrors), reduced to what filters and copies need.
+    `media` is what a mirror may carry to its targets; `media_urls` every attachment link the
+    platform showed (thumbnails and covers too), kept for the record only."""
 
     id: str
     created_at: datetime
@@ -212,6 +245,7 @@ class SourcePost:
     hashtags: tuple[str, ...] = ()
     url: str | None = None
     media_urls: tuple[str, ...] = ()
+    media: tuple[SourceMedia, ...] = ()
 
 
 @dataclass(frozen=True)

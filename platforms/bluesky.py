@@ -43,6 +43,7 @@ from platforms.base import (
     PublishRequest,
     Rejected,
     ServerLimits,
+    SourceMedia,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -512,6 +513,7 @@ class BlueskyAdapter(PlatformAdapter):
         else:
             kind = "text"
         created = _created_at(record) or tid_time(_split_uri(uri)[2]) or _epoch()
+        carried = self._media(pds, session.did, media)
         return SourcePost(
             id=uri,
             created_at=created,
@@ -519,7 +521,8 @@ class BlueskyAdapter(PlatformAdapter):
             kind=kind,
             hashtags=self._hashtags(value),
             url=post_url(session.handle, uri),
-            media_urls=self._media_urls(pds, session.did, media),
+            media_urls=tuple(m.url for m in carried),
+            media=carried,
         )
 
     @staticmethod
@@ -539,18 +542,35 @@ class BlueskyAdapter(PlatformAdapter):
         return tuple(dict.fromkeys(tags))
 
     @staticmethod
-    def _media_urls(pds: str, did: str, media: dict[str, Any]) -> tuple[str, ...]:
+    def _media(pds: str, did: str, media: dict[str, Any]) -> tuple[SourceMedia, ...]:
         """The original blobs, from the PDS that holds them (the AppView's image CDN and
-        video playlists may not exist, and a playlist cannot be re-uploaded elsewhere)."""
+        video playlists may not exist, and a playlist cannot be re-uploaded elsewhere), each
+        with the MIME type its blob ref declares and its alt text."""
         media_type = str(media.get("$type") or "")
         if media_type.startswith("app.bsky.embed.images"):
-            blobs = [i.get("image") for i in media.get("images") or [] if isinstance(i, dict)]
+            items = [
+                (i.get("image"), i.get("alt"), "image/*")
+                for i in media.get("images") or []
+                if isinstance(i, dict)
+            ]
         elif media_type.startswith("app.bsky.embed.video"):
-            blobs = [media.get("video")]
+            items = [(media.get("video"), media.get("alt"), "video/mp4")]
         else:
             return ()
-        cids = [cid for cid in map(_blob_cid, blobs) if cid is not None]
-        return tuple(_blob_url(pds, did, cid) for cid in cids)
+        found = []
+        for blob, alt, fallback in items:
+            cid = _blob_cid(blob)
+            if cid is None:
+                continue
+            declared = blob.get("mimeType") if isinstance(blob, dict) else None
+            found.append(
+                SourceMedia(
+                    url=_blob_url(pds, did, cid),
+                    mime_type=declared if isinstance(declared, str) and declared else fallback,
+                    alt=(alt.strip() or None) if isinstance(alt, str) else None,
+                )
+            )
+        return tuple(found)
 
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         """The one record; deleting what is already gone is a no-op on the PDS. (Thread parts

@@ -22,6 +22,7 @@ from platforms.base import (
     PublishRequest,
     Rejected,
     ServerLimits,
+    SourceMedia,
     SourcePost,
     Transient,
     ValidationProblem,
@@ -200,6 +201,11 @@ class MastodonAdapter(PlatformAdapter):
             hashtags=tuple(str(t.get("name", "")).lower() for t in status.get("tags") or []),
             url=status.get("url"),
             media_urls=tuple(str(m.get("url")) for m in media if m.get("url")),
+            media=tuple(
+                _source_media(m)
+                for m in media
+                if m.get("url") and str(m.get("type")) in _MEDIA_TYPES
+            ),
         )
 
     async def verify(self, account: AccountContext) -> AccountIdentity:
@@ -262,6 +268,21 @@ class MastodonAdapter(PlatformAdapter):
             # 206 Partial Content: media still processing; the body is the attachment so far.
             return response.json()
         raise classify_response(response, _error_message, reset_header="x-ratelimit-reset")
+
+
+# Attachment types a mirror can carry, as the kind the media import should find: Mastodon
+# names the kind only (a gifv is an MP4 without sound); audio and unknown files are not carried.
+_MEDIA_TYPES = {"image": "image/*", "gifv": "video/mp4", "video": "video/*"}
+
+
+def _source_media(attachment: dict[str, Any]) -> SourceMedia:
+    """The original file (`url`, not the `preview_url` thumbnail) and its description."""
+    description = attachment.get("description")
+    return SourceMedia(
+        url=str(attachment.get("url")),
+        mime_type=_MEDIA_TYPES[str(attachment.get("type"))],
+        alt=(description.strip() or None) if isinstance(description, str) else None,
+    )
 
 
 def _status_body(text: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -57,8 +57,8 @@ def large_instance_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def file_server_port() -> int:
-    """Where the suite serves files for URL imports (tests/integration/test_media.py): the
-    only local endpoint imports may reach."""
+    """Where the suite serves files for URL imports (tests/integration/test_media.py): with
+    the emulator, the only local endpoint imports may reach."""
     return free_port()
 
 
@@ -89,7 +89,12 @@ async def stack(
         platform_allow_hosts=[
             url.removeprefix("http://") for url in (emulator_url, large_instance_url)
         ],
-        media_import_allow_hosts=[f"localhost:{file_server_port}"],
+        # The suite's file server, and the emulator, whose platforms serve the media that
+        # mirrors import (Bluesky's getBlob, Mastodon's media files).
+        media_import_allow_hosts=[
+            f"localhost:{file_server_port}",
+            f"127.0.0.1:{emulator_url.rsplit(':', 1)[1]}",
+        ],
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         temporal_address=temporal_env.client.service_client.config.target_host,

@@ -1,5 +1,6 @@
 """One workflow per mirror (`mirror/{id}`): poll the source, start a post workflow for each
-copy, sleep, repeat; `pause`/`resume` Updates follow `is_active`; history stays bounded by
+copy (or, for a source post with media, a `mirror-post/{id}` workflow that imports them first),
+sleep, repeat; `pause`/`resume` Updates follow `is_active`; history stays bounded by
 continue-as-new."""
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.mirrors import MirrorActivities
     from herald import temporal as names
-    from herald.payloads import MirrorInput, PostWorkflowInput, StartedPost
-    from workflows.post import PostWorkflow
+    from herald.payloads import MirroredPostInput, MirrorInput
+    from workflows.mirror_post import MirroredPostWorkflow, start_post
 
 POLLS_PER_RUN = 100
 
@@ -26,6 +28,9 @@ class MirrorWorkflow:
     def __init__(self, input: MirrorInput) -> None:
         self._active = True
         self._changed = False
+        # Source posts whose mirror-post workflow this run started (polls name them again
+        # until their copy is decided).
+        self._importing: set[str] = set()
 
     @workflow.run
     async def run(self, input: MirrorInput) -> None:
@@ -44,7 +49,10 @@ class MirrorWorkflow:
                     return
                 self._active = result.active
                 for started in result.started:
-                    await self._start_post(started)
+                    await start_post(started)
+                for pending in result.imports:
+                    await self._start_import(pending)
+                self._importing &= {p.mirror_post_id for p in result.imports}
             self._changed = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
@@ -55,20 +63,20 @@ class MirrorWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(input)
 
-    async def _start_post(self, started: StartedPost) -> None:
-        await workflow.start_child_workflow(
-            PostWorkflow.run,
-            PostWorkflowInput(post_id=started.post_id),
-            id=names.post_workflow_id(started.post_id),
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(names.POST_ID, started.post_id),
-                    SearchAttributePair(names.WORKSPACE_ID, started.workspace_id),
-                    SearchAttributePair(names.PLATFORMS, started.platforms),
-                ]
-            ),
-        )
+    async def _start_import(self, pending: MirroredPostInput) -> None:
+        """Its mirror-post workflow, once ever: one that ran before (started by an earlier run,
+        or by this poll's retry after a lost answer) is not run again."""
+        if pending.mirror_post_id in self._importing:
+            return
+        self._importing.add(pending.mirror_post_id)
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                MirroredPostWorkflow.run,
+                pending,
+                id=names.mirrored_post_workflow_id(pending.mirror_post_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
 
     @workflow.update
     def pause(self) -> bool:

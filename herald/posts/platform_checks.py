@@ -18,6 +18,7 @@ from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate
 from herald.schemas.validation import Problem, TargetValidation, ValidationOut
 from platforms.base import (
+    COMMON_OPTIONS,
     DOCUMENTED_LIMITS,
     MediaItem,
     PlatformAdapter,
@@ -189,7 +190,8 @@ def _unknown_options(
     """An option the platform does not read is refused, not dropped (a typo would otherwise
     publish without what was asked); one the adapter already explained is not named twice."""
     named = {p.path.split(".")[1] for p in found if p.path.startswith("options.")}
-    takes = ", ".join(sorted(adapter.option_names)) or "none"
+    known = adapter.option_names | COMMON_OPTIONS
+    takes = ", ".join(sorted(known))
     return [
         ValidationProblem(
             "unknown_option",
@@ -197,7 +199,7 @@ def _unknown_options(
             f"options.{key}",
         )
         for key in options
-        if key not in adapter.option_names and key not in named
+        if key not in known and key not in named
     ]
 
 

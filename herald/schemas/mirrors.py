@@ -29,11 +29,22 @@ class HashtagFilters(BaseModel):
     exclude: list[str] = Field(default_factory=list, max_length=100)
 
 
+class MediaFilters(BaseModel):
+    """Which kinds of a source post's attachments the copies carry (`types` decides which
+    posts are copied at all): a kind switched off is left off the copy, which keeps its text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: bool = True
+    video: bool = True
+
+
 class ContentFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     types: TypeFilters = Field(default_factory=TypeFilters)
     hashtags: HashtagFilters = Field(default_factory=HashtagFilters)
+    media: MediaFilters = Field(default_factory=MediaFilters)
 
 
 class MirrorSettings(BaseModel):

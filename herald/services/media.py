@@ -304,23 +304,34 @@ async def _pending_import(
         raise HeraldError.invalid("url", str(err)) from err
     if await get_brand(session, principal.workspace_id, body.brand_id) is None:
         raise HeraldError.invalid("brand_id", "no such brand in this workspace")
-    media_id = uuid.uuid4()
     path = urlsplit(str(body.url)).path
     filename = body.filename or (path.rsplit("/", 1)[-1] or "import")
-    media = Media(
+    media = pending_import(principal.workspace_id, body.brand_id, filename, now)
+    session.add(media)
+    return media
+
+
+def pending_import(
+    workspace_id: uuid.UUID,
+    brand_id: uuid.UUID,
+    filename: str,
+    now: datetime,
+    declared_mime_type: str = "application/octet-stream",
+) -> Media:
+    """The row a URL import fills in (activities.media.import_media): pending, no bytes yet."""
+    media_id = uuid.uuid4()
+    return Media(
         id=media_id,
-        workspace_id=principal.workspace_id,
-        brand_id=body.brand_id,
+        workspace_id=workspace_id,
+        brand_id=brand_id,
         filename=filename[:255],
-        declared_mime_type="application/octet-stream",
+        declared_mime_type=declared_mime_type,
         declared_size=0,
-        storage_key=f"{principal.workspace_id}/{media_id}",
+        storage_key=f"{workspace_id}/{media_id}",
         upload_expires_at=now,
         created_at=now,
         updated_at=now,
     )
-    session.add(media)
-    return media
 
 
 async def check_upload_open(sessions: SessionFactory, key: str) -> None:

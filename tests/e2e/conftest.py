@@ -39,6 +39,7 @@ CHILD_SETTINGS = (
     "emulator_port",
     "platform_apps",
     "platform_allow_hosts",
+    "media_import_allow_hosts",
     "publish_retry_initial_s",
     "publish_retry_max_s",
     "reconcile_interval_s",

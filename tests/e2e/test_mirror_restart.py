@@ -1,77 +1,25 @@
 """A mirror from Bluesky to Mastodon and X, with the worker killed (SIGKILL) and started again
-twice: existing content is backfilled, new source posts that pass the filters reach both
-targets, filtered ones never do, and no source post is republished twice."""
+three times: existing content is backfilled, new source posts that pass the filters reach both
+targets, filtered ones never do, no source post is republished twice, and a picture whose
+import the kill interrupts still arrives, once, byte for byte."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import start_worker
+from tests.support.bluesky_author import BlueskyAuthor
+from tests.support.media_files import png
 from tests.support.stack import Stack, Tenant
 
 TARGET_PLATFORMS = ("mastodon", "x")
-
-
-class BlueskyAuthor:
-    """Writes posts on the emulated Bluesky PDS as one user, the way any client would."""
-
-    def __init__(self, emulator: httpx.AsyncClient, username: str, app_password: str) -> None:
-        self._emulator = emulator
-        self._identifier = f"{username}.bsky.emulator"
-        self._password = app_password
-        self._session: dict[str, Any] | None = None
-
-    async def post(self, text: str) -> None:
-        if self._session is None:
-            created = await self._emulator.post(
-                "/bluesky/xrpc/com.atproto.server.createSession",
-                json={"identifier": self._identifier, "password": self._password},
-            )
-            created.raise_for_status()
-            self._session = created.json()
-        record: dict[str, Any] = {
-            "$type": "app.bsky.feed.post",
-            "text": text,
-            "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "facets": _hashtag_facets(text),
-        }
-        response = await self._emulator.post(
-            "/bluesky/xrpc/com.atproto.repo.createRecord",
-            json={
-                "repo": self._session["did"],
-                "collection": "app.bsky.feed.post",
-                "record": record,
-            },
-            headers={"Authorization": f"Bearer {self._session['accessJwt']}"},
-        )
-        response.raise_for_status()
-
-
-def _hashtag_facets(text: str) -> list[dict[str, Any]]:
-    facets = []
-    data = text.encode()
-    start = 0
-    while (index := data.find(b"#", start)) >= 0:
-        end = index + 1
-        while end < len(data) and chr(data[end]).isalnum():
-            end += 1
-        tag = data[index + 1 : end].decode()
-        facets.append(
-            {
-                "index": {"byteStart": index, "byteEnd": end},
-                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
-            }
-        )
-        start = end
-    return facets
 
 
 async def _texts(stack: Stack, tenant: Tenant, platform: str) -> list[str]:
@@ -79,14 +27,32 @@ async def _texts(stack: Stack, tenant: Tenant, platform: str) -> list[str]:
     return sorted(p["text"] for p in posts)
 
 
-async def _until_targets_show(stack: Stack, tenant: Tenant, wanted: list[str], log: Path) -> None:
+async def _until_targets_show(
+    stack: Stack, tenant: Tenant, wanted: list[str], log: Path, timeout_s: float = 60.0
+) -> None:
     seen: dict[str, list[str]] = {}
-    for _ in range(300):
+    for _ in range(int(timeout_s / 0.2)):
         seen = {p: await _texts(stack, tenant, p) for p in TARGET_PLATFORMS}
         if all(texts == sorted(wanted) for texts in seen.values()):
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"targets show {seen}, wanted {wanted}\n{_tail(log)}")
+
+
+async def _until_blob_fetched(stack: Stack, did: str, log: Path) -> None:
+    """Until an import asked the PDS for one of the account's blobs."""
+    for _ in range(150):
+        if await _blob_fetches(stack, did):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no import began\n{_tail(log)}")
+
+
+async def _blob_fetches(stack: Stack, did: str) -> list[dict[str, Any]]:
+    found = await stack.emulator.get(
+        "/_emulator/requests", params={"platform": "bluesky", "path": "sync.getBlob"}
+    )
+    return [r for r in found.json()["data"] if did in unquote(r["query"])]
 
 
 def _tail(log: Path) -> str:
@@ -144,11 +110,35 @@ async def test_bluesky_mirror_survives_worker_restarts_without_duplicates(
         worker = start_worker(env, log)
         everything = ["mid-flight #news", "old news #news", "while down #news"]
         await _until_targets_show(stack, tenant, everything, log)
+
+        # Killed while the PDS is slow to serve a picture's blob, mid-import: the next worker
+        # imports it again (its heartbeats stopped) and makes the copy once.
+        slow = {"platform": "bluesky", "path": "sync.getBlob", "delay_s": 5, "count": 1}
+        assert (await stack.emulator.post("/_emulator/faults", json=slow)).status_code == 200
+        picture = png(36, 24, (20, 160, 60))
+        await author.post("a picture #news", [(picture, "image/png", "a green field")])
+        source_did = author.did
+        await _until_blob_fetched(stack, source_did, log)  # and kept waiting 5 s
+        _kill(worker)
+        worker = start_worker(env, log)
+        everything = ["a picture #news", *everything]
+        await _until_targets_show(stack, tenant, everything, log, timeout_s=40)
+        # Fetched twice: the kill did interrupt the import.
+        assert len(await _blob_fetches(stack, source_did)) == 2
         await asyncio.sleep(2)  # a few more polls: still nothing twice
         await _until_targets_show(stack, tenant, everything, log)
     finally:
+        await stack.emulator.delete("/_emulator/faults")
         worker.terminate()
         worker.wait(30)
+    [copy] = [
+        p
+        for p in await stack.emulator_posts("mastodon", tenant.usernames["mastodon"])
+        if p["media"]
+    ]
+    [attachment] = copy["media"]
+    assert (await stack.emulator.get(attachment["url"])).content == picture
+    assert attachment["description"] == "a green field"
 
     mirror_posts = await stack.api.get(
         f"/v1/mirrors/{created.json()['id']}/posts", headers=tenant.headers
@@ -157,4 +147,4 @@ async def test_bluesky_mirror_survives_worker_restarts_without_duplicates(
     for item in mirror_posts.json()["data"]:
         by_status[item["derived_status"]] = by_status.get(item["derived_status"], 0) + 1
     assert by_status.get("filtered_out") == 2, mirror_posts.json()
-    assert len(mirror_posts.json()["data"]) == 5
+    assert len(mirror_posts.json()["data"]) == 6

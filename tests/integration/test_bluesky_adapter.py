@@ -629,6 +629,11 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
         assert (await http.get(image_url)).content == picture.data
         [video_url] = newest[1].media_urls
         assert (await http.get(video_url)).content == clip.data
+    # What a mirror imports: the same blobs, with their declared types and alt text.
+    assert [(m.mime_type, m.alt) for m in newest[0].media] == [("image/png", "a pink square")]
+    assert [(m.url, m.mime_type, m.alt) for m in newest[1].media] == [
+        (video_url, "video/mp4", None)
+    ]
     all_posts = await adapter.list_recent(account, None, 10)
     assert [p.text for p in all_posts] == ["first", "second #News #news", "third", "fourth quotes"]
     after_first = await adapter.list_recent(account, first.platform_post_id, 2)

@@ -254,6 +254,9 @@ def make_settings(**overrides: Any) -> Settings:
         "platforms_use_emulator": True,
     }
     values.update(overrides)
-    # The emulator: accounts connected through the API point at it (at no other local port).
-    values.setdefault("platform_allow_hosts", [f"127.0.0.1:{values.get('emulator_port', 8300)}"])
+    # The emulator: accounts connected through the API point at it (at no other local port),
+    # and mirrors import the media its platforms serve.
+    emulator = f"127.0.0.1:{values.get('emulator_port', 8300)}"
+    values.setdefault("platform_allow_hosts", [emulator])
+    values.setdefault("media_import_allow_hosts", [emulator])
     return with_emulator_apps(Settings(**values))
