@@ -39,7 +39,7 @@ from herald.schedules import (
 from herald.settings import Settings
 from herald.storage.factory import build_storage
 from herald.worker_metrics import sdk_metrics, serving_metrics
-from herald.workflow_bytecode import compile_workflow_modules
+from herald.workflow_modules import compile_workflow_modules_once
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
@@ -86,7 +86,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 @contextlib.asynccontextmanager
 async def running_workers(settings: Settings, client: Client) -> AsyncIterator[list[Worker]]:
     """Builds and runs every worker until the context exits (tests use this directly)."""
-    compile_workflow_modules(WORKFLOWS)
+    compile_workflow_modules_once(WORKFLOWS)
     engine = create_engine(settings.resolved_database_url)
     sessions = create_session_factory(engine)
     http = platform_client(settings)

@@ -24,7 +24,7 @@ from bench.baseline_activities import BaselineActivities
 from bench.baseline_workflows import FanOutWorkflow, TimerWorkflow
 from herald.gc_tuning import freeze_startup_objects
 from herald.settings import Settings
-from herald.workflow_bytecode import compile_workflow_modules
+from herald.workflow_modules import compile_workflow_modules_once
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ async def running_baseline(
     # The same HTTP client settings as Herald's worker (worker.running_workers).
     http = httpx.AsyncClient(timeout=settings.platform_timeout_s, follow_redirects=False)
     activities = BaselineActivities(http)
-    # As Herald's worker does for its own (herald/workflow_bytecode.py).
-    compile_workflow_modules((FanOutWorkflow, TimerWorkflow))
+    # As Herald's worker does for its own (herald/workflow_modules.py).
+    compile_workflow_modules_once((FanOutWorkflow, TimerWorkflow))
     workers = [
         # As Herald's main queue: workflows, and the activities that prepare a batch.
         Worker(

@@ -7,7 +7,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -73,6 +72,10 @@ def _probe_image(path: Path, max_pixels: int) -> Probe | None:
 
 
 def _probe_video(path: Path, max_pixels: int) -> Probe | None:
+    # Imported when a video is first probed: FFmpeg's libraries are 16 MB of every process's
+    # memory, and most of Herald's workers and API processes never see a video.
+    import av
+
     try:
         container = av.open(str(path))
     except av.error.FFmpegError:

@@ -1,6 +1,8 @@
 """Herald's workflow runner (worker.workflow_runner) refuses what would break determinism in a
 workflow module's own code: the clock, randomness, files. A runner that passes every module
-through (faster, see its docstring) lets all three run; this is what keeps it out."""
+through (faster, see its docstring) lets all three run; this is what keeps it out. The
+worker's workflow modules are compiled once per process (herald/workflow_modules.py): the
+probe's module is loaded that way here too, and the refusals hold."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import RestrictedWorkflowAccessError
 
 with workflow.unsafe.imports_passed_through():
+    from herald.workflow_modules import compile_workflow_modules_once
     from worker import workflow_runner
 
 BIN = Path(sys.executable).parent
@@ -50,6 +53,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 async def _run(env: WorkflowEnvironment, what: str) -> float:
     queue = f"sandbox-{uuid.uuid4().hex[:8]}"
+    compile_workflow_modules_once([SandboxProbeWorkflow])
     async with Worker(
         env.client,
         task_queue=queue,
