@@ -338,6 +338,11 @@ async def test_multipart_upload_refuses_bad_input_with_400_and_large_files_with_
         await stack.api.post("/v1/media", json={"brand_id": "x"}, headers=tenant.headers),
         await stack.api.post(
             "/v1/media",
+            data={"brand_id": str(tenant.brand_id), "file": "text, not a file"},
+            headers=tenant.headers,
+        ),
+        await stack.api.post(
+            "/v1/media",
             content=b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nbroken',
             headers={**tenant.headers, "Content-Type": "multipart/form-data; boundary=b"},
         ),
