@@ -42,6 +42,7 @@ from herald.worker_metrics import sdk_metrics, serving_metrics
 from herald.workflow_modules import compile_workflow_modules_once
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
+from workflows.media_validation import MediaValidationWorkflow
 from workflows.mirror import MirrorWorkflow
 from workflows.mirror_post import MirroredPostWorkflow
 from workflows.post import PostWorkflow
@@ -57,6 +58,7 @@ WORKFLOWS = (
     PostWorkflow,
     UnpublishWorkflow,
     MediaImportWorkflow,
+    MediaValidationWorkflow,
     RecurrenceOccurrenceWorkflow,
     MirrorWorkflow,
     MirroredPostWorkflow,
@@ -135,6 +137,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 posts.decide_approval,
                 unpublish.published_targets,
                 media.import_media,
+                media.validate_media,
                 RecurrenceActivities(sessions, client).create_occurrence,
                 mirrors.poll_mirror,
                 mirrors.create_mirrored_post,

@@ -1,4 +1,5 @@
-"""Media activities: import a file from a URL into the library, then probe it like an upload."""
+"""Media activities: import a file from a URL into the library, then probe it like an upload;
+check stored media against the platforms again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from herald.db.models import Media
 from herald.db.types import utcnow
 from herald.media.fetch import FetchError, fetch_to_file
 from herald.outbound import import_policy
-from herald.payloads import MediaImportInput
+from herald.payloads import MediaImportInput, MediaValidationInput
 from herald.services.media import (
     Inspection,
     complete_upload,
@@ -23,6 +24,7 @@ from herald.services.media import (
     mark_failed,
     size_limit,
 )
+from herald.services.media_validation import run_validation
 from herald.settings import Settings
 from herald.status import MediaStatus
 from herald.storage.base import MediaStorage
@@ -47,6 +49,17 @@ class MediaActivities:
         # tried again (the row stays pending until one attempt settles it).
         async with heartbeating():
             return await self._import(input)
+
+    @activity.defn(name="validate_media")
+    async def validate_media(self, input: MediaValidationInput) -> None:
+        async with heartbeating():
+            await run_validation(
+                self._sessions,
+                self._storage,
+                self._settings,
+                uuid.UUID(input.validation_id),
+                utcnow(),
+            )
 
     async def _import(self, input: MediaImportInput) -> MediaStatus:
         async with self._sessions() as session:

@@ -69,12 +69,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     # Added first, runs innermost: unexpected errors → 500 → idempotency → body limits → ids.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware)
+    configured = resources.settings if resources else settings or get_settings()
     app.add_middleware(
         BodyLimitMiddleware,
-        max_bytes=(
-            resources.settings if resources else settings or get_settings()
-        ).api_max_body_bytes,
+        max_bytes=configured.api_max_body_bytes,
         exempt_prefixes=(FILES_PATH,),
+        path_limits={media.FORM_UPLOAD_PATH: media.form_upload_limit(configured)},
     )
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app)  # outermost: every request counts, refused ones too

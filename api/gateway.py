@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -27,6 +32,7 @@ from herald.payloads import (
     AccountTokensInput,
     ApprovalDecision,
     MediaImportInput,
+    MediaValidationInput,
     MirrorInput,
     PostWorkflowInput,
     RescheduleRequest,
@@ -36,6 +42,7 @@ from herald.settings import Settings
 from herald.status import PostPhase, PostStatus
 from workflows.account_tokens import AccountTokensWorkflow
 from workflows.media_import import MediaImportWorkflow
+from workflows.media_validation import MediaValidationWorkflow
 from workflows.mirror import MirrorWorkflow
 from workflows.post import PostWorkflow
 from workflows.unpublish import UnpublishWorkflow
@@ -212,6 +219,31 @@ class TemporalGateway:
                 MediaImportWorkflow.run,
                 MediaImportInput(media_id=str(media_id), url=url),
                 id=names.media_import_workflow_id(media_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+    async def import_media_and_wait(self, media_id: uuid.UUID, url: str, wait_s: float) -> bool:
+        """Starts the import as `start_media_import` does and waits up to `wait_s` for it to
+        settle the media; False if it is still running (or its workflow failed): the media
+        stays pending and the import goes on."""
+        await self.start_media_import(media_id, url)
+        client = await self.client()
+        handle = client.get_workflow_handle(names.media_import_workflow_id(media_id))
+        try:
+            with names.engine_call():
+                await asyncio.wait_for(handle.result(), wait_s)
+        except (TimeoutError, WorkflowFailureError):
+            return False
+        return True
+
+    async def start_media_validation(self, validation_id: uuid.UUID) -> None:
+        client = await self.client()
+        with names.engine_call():
+            await client.start_workflow(
+                MediaValidationWorkflow.run,
+                MediaValidationInput(validation_id=str(validation_id)),
+                id=names.media_validation_workflow_id(validation_id),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )

@@ -5,6 +5,8 @@ characters (NUL reaches Postgres as an error, the others are never text a user m
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,12 +34,27 @@ def control_character_in(body: bytes) -> str | None:
     return "U+" + found.group(0)[-4:].decode().upper()
 
 
+@dataclass(frozen=True)
+class PathLimit:
+    """A route whose bodies may be larger than the API's cap (the multipart media upload)."""
+
+    max_bytes: int
+    setting: str
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        exempt_prefixes: tuple[str, ...],
+        path_limits: Mapping[str, PathLimit] | None = None,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default = PathLimit(max_bytes, "HERALD_API_MAX_BODY_BYTES")
         # Routes that stream large bodies under their own, signed limit (media uploads).
         self.exempt_prefixes = exempt_prefixes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope["path"]).startswith(self.exempt_prefixes):
@@ -49,10 +66,11 @@ class BodyLimitMiddleware:
             )
             await self._refuse(scope, receive, send, error)
             return
+        limit = self.path_limits.get(str(scope["path"]), self.default)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"").decode("latin-1")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, self._too_large())
+        if declared.isdigit() and int(declared) > limit.max_bytes:
+            await self._refuse(scope, receive, send, _too_large(limit))
             return
         chunks: list[bytes] = []
         size = 0
@@ -62,8 +80,8 @@ class BodyLimitMiddleware:
                 break  # the client went away; the app sees an empty body
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, self._too_large())
+            if size > limit.max_bytes:
+                await self._refuse(scope, receive, send, _too_large(limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -79,12 +97,6 @@ class BodyLimitMiddleware:
                 return
         await self.app(scope, replaying(body, receive), send)
 
-    def _too_large(self) -> HeraldError:
-        return HeraldError(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            f"the request body is over {self.max_bytes} bytes (HERALD_API_MAX_BODY_BYTES)",
-        )
-
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, error: HeraldError) -> None:
         request_id = scope.get("state", {}).get("request_id") or new_request_id()
@@ -92,3 +104,10 @@ class BodyLimitMiddleware:
         # The rest of the body is not read: the connection cannot be reused after it.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+def _too_large(limit: PathLimit) -> HeraldError:
+    return HeraldError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"the request body is over {limit.max_bytes} bytes ({limit.setting})",
+    )

@@ -152,6 +152,10 @@ class MediaImportInput(BaseModel):
     expected_mime_type: str | None = None
 
 
+class MediaValidationInput(BaseModel):
+    validation_id: str
+
+
 class ApprovalDecision(BaseModel):
     actor_id: str
     reason: str | None = None

@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, description="Largest image upload."
     )
     media_max_video_bytes: int = Field(default=4 * 1024**3, description="Largest video upload.")
+    media_max_form_upload_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="Largest file the multipart POST /v1/media takes (413 beyond, the rest "
+        "unread); larger files go through the presigned upload.",
+    )
     media_max_image_pixels: int = Field(
         default=100_000_000,
         gt=0,
@@ -169,6 +175,12 @@ class Settings(BaseSettings):
     )
     media_import_timeout_s: float = Field(default=60.0, description="Whole-download time limit.")
     media_import_max_redirects: int = 5
+    media_register_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long POST /v1/media/register waits for its import to settle the media "
+        "before answering 202 with it still pending.",
+    )
     media_url_ttl_s: int = Field(
         default=3600, description="Lifetime of signed upload/download URLs."
     )

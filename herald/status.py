@@ -80,6 +80,11 @@ class MediaStatus(StrEnum):
     FAILED = "failed"
 
 
+class MediaValidationStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 POST_WORKFLOW = "PostWorkflow"
 UNPUBLISH_WORKFLOW = "UnpublishWorkflow"
 MEDIA_IMPORT_WORKFLOW = "MediaImportWorkflow"
+MEDIA_VALIDATION_WORKFLOW = "MediaValidationWorkflow"
 MIRROR_WORKFLOW = "MirrorWorkflow"
 MIRRORED_POST_WORKFLOW = "MirroredPostWorkflow"
 RECONCILER_WORKFLOW = "ReconcilerWorkflow"
@@ -114,6 +115,10 @@ def mirrored_post_workflow_id(mirror_post_id: uuid.UUID | str) -> str:
 
 def media_import_workflow_id(media_id: uuid.UUID | str) -> str:
     return f"media-import/{media_id}"
+
+
+def media_validation_workflow_id(validation_id: uuid.UUID | str) -> str:
+    return f"media-validation/{validation_id}"
 
 
 def webhook_retry_workflow_id(delivery_id: uuid.UUID | str) -> str:

@@ -22,6 +22,7 @@ from herald.schemas.posts import (
     BatchOut,
     BulkBody,
     BulkOut,
+    BulkVideoBody,
     FixBody,
     PostCreate,
     PostList,
@@ -150,6 +151,17 @@ async def batch(body: BatchBody, commands: Editing) -> BatchOut:
 )
 async def bulk(body: BulkBody, commands: Creating) -> BulkOut:
     return BulkOut(results=await commands.bulk(body))
+
+
+@router.post(
+    "/bulk-video",
+    status_code=207,
+    response_model=BulkOut,
+    summary="One post per video (up to 100), sharing targets, text and timing; each item "
+    "succeeds or fails on its own",
+)
+async def bulk_video(body: BulkVideoBody, commands: Creating) -> BulkOut:
+    return BulkOut(results=await commands.bulk_video(body))
 
 
 @router.patch("/{post_id}", response_model=PostOut, summary="Edit a post before publishing starts")

@@ -25,6 +25,7 @@ from herald.status import (
     ApprovalStatus,
     DeliveryState,
     MediaStatus,
+    MediaValidationStatus,
     Origin,
     PostPhase,
     PostStatus,
@@ -494,6 +495,25 @@ class Media(Base):
     upload_expires_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MediaValidation(Base):
+    """One request to check media against each platform again (POST /v1/media/{id}/validate
+    or bulk-validate), filled in by its workflow."""
+
+    __tablename__ = "media_validations"
+    __table_args__ = (Index("ix_media_validations_workspace", "workspace_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    media_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    status: Mapped[MediaValidationStatus] = mapped_column(
+        StrEnumColumn(MediaValidationStatus), default=MediaValidationStatus.PENDING
+    )
+    # Per media, in media_ids' order: {media_id, media_status, valid, platforms, problem}.
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Recurrence(Base):

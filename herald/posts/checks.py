@@ -12,7 +12,7 @@ from herald.db.models import SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts, get_brand, get_group
-from herald.repositories.media import get_media_many
+from herald.repositories.media import get_media, get_media_many
 from herald.schemas.posts import PostCreate, TargetIn
 from herald.status import (
     AccountStatus,
@@ -36,6 +36,19 @@ def _check_content(body: PostCreate) -> list[ErrorDetail]:
             )
         seen.add(target.account)
     return problems
+
+
+async def check_video(
+    session: AsyncSession, principal: Principal, media_id: uuid.UUID, path: str
+) -> None:
+    """The one media of a bulk-video post must be a ready video of this workspace."""
+    media = await get_media(session, principal.workspace_id, media_id)
+    if media is None:
+        raise HeraldError.invalid(path, "no such media in this workspace")
+    if media.status != MediaStatus.READY:
+        raise HeraldError.invalid(path, f"the media is {media.status}, not ready")
+    if not (media.mime_type or "").startswith("video/"):
+        raise HeraldError.invalid(path, f"the media is {media.mime_type}, not a video")
 
 
 async def check_media(

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ from herald.db.types import utcnow
 from herald.errors import ErrorCode, HeraldError, IllegalTransition
 from herald.payloads import ApprovalDecision
 from herald.posts import creation, transitions
+from herald.posts.checks import check_video
 from herald.posts.platform_checks import PlatformRules, stored_drafts
 from herald.posts.transitions import RetryResult
 from herald.principal import Principal
@@ -35,6 +37,8 @@ from herald.schemas.posts import (
     BulkBody,
     BulkError,
     BulkItem,
+    BulkVideoBody,
+    BulkVideoItem,
     FixBody,
     PostCreate,
     PostOut,
@@ -137,14 +141,34 @@ class PostCommands:
         return post
 
     async def bulk(self, body: BulkBody) -> list[BulkItem]:
+        async def parse(raw: dict[str, Any]) -> PostCreate:
+            return PostCreate.model_validate(raw)
+
+        return await self._create_each(body.posts, parse)
+
+    async def bulk_video(self, body: BulkVideoBody) -> list[BulkItem]:
+        """One post per video, each the shared fields with that video (and its overrides)."""
+
+        async def parse(raw: dict[str, Any]) -> PostCreate:
+            video = BulkVideoItem.model_validate(raw)
+            await check_video(self._session, self._principal, video.media_id, "media_id")
+            return body.post_for(video)
+
+        return await self._create_each(body.videos, parse)
+
+    async def _create_each(
+        self,
+        items: list[dict[str, Any]],
+        parse: Callable[[dict[str, Any]], Awaitable[PostCreate]],
+    ) -> list[BulkItem]:
         """Each item succeeds or fails on its own (a savepoint each); the workflows of those
         created start after the one commit."""
         results: list[BulkItem] = []
         created: list[Post] = []
         now = utcnow()
-        for index, raw in enumerate(body.posts):
+        for index, raw in enumerate(items):
             try:
-                item = PostCreate.model_validate(raw)
+                item = await parse(raw)
                 async with self._session.begin_nested():
                     post = await creation.create_post(
                         self._session, self._principal, self._rules, item, now, Origin.BULK

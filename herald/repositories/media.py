@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import Media
+from herald.db.models import Media, MediaValidation
 from herald.repositories.paging import page_by_creation
 
 
@@ -49,3 +49,14 @@ async def list_media(
     return await page_by_creation(
         session, query, Media.created_at, Media.id, limit, cursor, newest_first=True
     )
+
+
+async def get_media_validation(
+    session: AsyncSession, workspace_id: uuid.UUID, validation_id: uuid.UUID
+) -> MediaValidation | None:
+    result = await session.execute(
+        select(MediaValidation).where(
+            MediaValidation.id == validation_id, MediaValidation.workspace_id == workspace_id
+        )
+    )
+    return result.scalar_one_or_none()

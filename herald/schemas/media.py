@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_serializer
 
 from herald.schemas.posts import rfc3339
-from herald.status import MediaStatus
+from herald.status import MediaStatus, MediaValidationStatus
 
 
 class UploadRequest(BaseModel):
@@ -81,3 +81,34 @@ class MediaOut(BaseModel):
 class MediaList(BaseModel):
     data: list[MediaOut]
     next_cursor: str | None = None
+
+
+class BulkValidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    media_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+
+
+class MediaVerdict(BaseModel):
+    """One media file checked again: each platform's verdict on its stored bytes, or why it
+    could not be checked (`problem`: not ready, or its bytes are gone or damaged)."""
+
+    media_id: uuid.UUID
+    media_status: MediaStatus
+    platforms: dict[str, Any] = Field(
+        description='Per platform: {"ok": bool, "problems": [...]}, as the media\'s suitability'
+    )
+    problem: str | None = None
+
+
+class MediaValidationOut(BaseModel):
+    id: uuid.UUID
+    status: MediaValidationStatus
+    media_ids: list[uuid.UUID]
+    results: list[MediaVerdict] = Field(description="Filled in once the status is completed")
+    created_at: datetime
+    completed_at: datetime | None
+
+    @field_serializer("created_at", "completed_at")
+    def _time(self, value: datetime | None) -> str | None:
+        return rfc3339(value)

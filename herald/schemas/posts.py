@@ -273,6 +273,51 @@ class BulkBody(BaseModel):
     posts: list[dict[str, Any]] = Field(min_length=1, max_length=100)
 
 
+class BulkVideoItem(BaseModel):
+    """One video of POST /v1/posts/bulk-video, and what its post changes of the shared fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    media_id: uuid.UUID
+    content: str | None = Field(default=None, max_length=100_000)
+    scheduled_at: datetime | None = Field(
+        default=None, description="This video's own time (instead of the shared timing)"
+    )
+    external_id: str | None = Field(default=None, max_length=255)
+
+
+class BulkVideoBody(BaseModel):
+    """The fields every post shares (as in POST /v1/posts, without media_ids), and the videos:
+    one post each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: uuid.UUID | None = None
+    content: str = Field(default="", max_length=100_000)
+    targets: list[TargetIn] = Field(min_length=1, max_length=MAX_TARGETS)
+    scheduled_at: datetime | None = None
+    publish_now: bool = False
+    queue: bool = False
+    draft: bool = False
+    # Items are validated one by one (BulkVideoItem), so one bad item never blocks the others.
+    videos: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+
+    def post_for(self, video: BulkVideoItem) -> PostCreate:
+        """The post of one video; raises ValidationError as PostCreate does."""
+        own_time = video.scheduled_at is not None
+        return PostCreate(
+            brand_id=self.brand_id,
+            content=video.content if video.content is not None else self.content,
+            media_ids=[video.media_id],
+            targets=self.targets,
+            scheduled_at=video.scheduled_at if own_time else self.scheduled_at,
+            publish_now=self.publish_now and not own_time,
+            queue=self.queue and not own_time,
+            draft=self.draft and not own_time,
+            external_id=video.external_id,
+        )
+
+
 class BulkError(BaseModel):
     code: str
     message: str

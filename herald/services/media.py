@@ -11,9 +11,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +29,13 @@ from herald.outbound import import_policy
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
 from herald.repositories.media import get_media, get_media_by_storage_key
-from herald.schemas.media import ImportRequest, MediaOut, UploadOut, UploadRequest
+from herald.schemas.media import (
+    BulkPresignItem,
+    ImportRequest,
+    MediaOut,
+    UploadOut,
+    UploadRequest,
+)
 from herald.services.events import record_event
 from herald.settings import Settings
 from herald.status import MediaStatus, PostStatus
@@ -53,6 +61,40 @@ def size_limit(settings: Settings, mime_type: str) -> int:
     )
 
 
+def _check_upload(settings: Settings, body: UploadRequest, type_path: str = "mime_type") -> None:
+    """What any upload must declare: an image or a video, within its kind's size limit (the
+    bytes are sniffed later; the real type's limit holds then too). `type_path`: where the
+    request declared the type."""
+    if not body.mime_type.startswith(("image/", "video/")):
+        raise HeraldError.invalid(type_path, "only images and videos can be uploaded")
+    limit = size_limit(settings, body.mime_type)
+    if body.size > limit:
+        raise HeraldError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{body.size} bytes is over the {limit}-byte limit for {body.mime_type.split('/')[0]}s",
+        )
+
+
+def _new_upload(
+    principal: Principal, body: UploadRequest, now: datetime, expires_at: datetime
+) -> Media:
+    media_id = uuid.uuid4()
+    return Media(
+        id=media_id,
+        workspace_id=principal.workspace_id,
+        brand_id=body.brand_id,
+        filename=body.filename,
+        declared_mime_type=body.mime_type,
+        declared_size=body.size,
+        status=MediaStatus.PENDING,
+        suitability={},
+        storage_key=f"{principal.workspace_id}/{media_id}",
+        upload_expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 async def initiate_upload(
     session: AsyncSession,
     storage: MediaStorage,
@@ -61,41 +103,56 @@ async def initiate_upload(
     body: UploadRequest,
     now: datetime,
 ) -> UploadOut:
-    if not body.mime_type.startswith(("image/", "video/")):
-        raise HeraldError.invalid("mime_type", "only images and videos can be uploaded")
-    limit = size_limit(settings, body.mime_type)
-    if body.size > limit:
-        raise HeraldError(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            f"{body.size} bytes is over the {limit}-byte limit for {body.mime_type.split('/')[0]}s",
-        )
+    _check_upload(settings, body)
     if await get_brand(session, principal.workspace_id, body.brand_id) is None:
         raise HeraldError.invalid("brand_id", "no such brand in this workspace")
-    media_id = uuid.uuid4()
     expires_at = now + timedelta(seconds=settings.media_url_ttl_s)
-    key = f"{principal.workspace_id}/{media_id}"
-    session.add(
-        Media(
-            id=media_id,
-            workspace_id=principal.workspace_id,
-            brand_id=body.brand_id,
-            filename=body.filename,
-            declared_mime_type=body.mime_type,
-            declared_size=body.size,
-            storage_key=key,
-            upload_expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    target = await storage.upload_target(key, body.mime_type, body.size, expires_at)
+    media = _new_upload(principal, body, now, expires_at)
+    session.add(media)
+    target = await storage.upload_target(media.storage_key, body.mime_type, body.size, expires_at)
     return UploadOut(
-        media_id=media_id,
+        media_id=media.id,
         upload_url=target.url,
         method=target.method,
         headers=target.headers,
         expires_at=expires_at,
     )
+
+
+async def initiate_uploads(
+    session: AsyncSession,
+    storage: MediaStorage,
+    settings: Settings,
+    principal: Principal,
+    files: list[dict[str, Any]],
+    now: datetime,
+    *,
+    videos_only: bool = False,
+) -> list[BulkPresignItem]:
+    """Several uploads at once (bulk-presign, bulk-video-upload-urls): each file is started as
+    `initiate_upload` starts one, or refused on its own (a savepoint each)."""
+    results = []
+    for index, raw in enumerate(files):
+        try:
+            item = UploadRequest.model_validate(raw)
+            if videos_only and not item.mime_type.startswith("video/"):
+                raise HeraldError.invalid("mime_type", "only videos (video/*) are taken here")
+            async with session.begin_nested():
+                upload = await initiate_upload(session, storage, settings, principal, item, now)
+        except ValidationError as err:
+            first = err.errors()[0]
+            path = ".".join(str(p) for p in first["loc"]) or "body"
+            error = {"code": "VALIDATION_ERROR", "message": first["msg"], "path": path}
+            results.append(BulkPresignItem(index=index, status=400, error=error))
+            continue
+        except HeraldError as err:
+            error = {"code": err.code.value, "message": err.message}
+            if err.details:
+                error["path"] = err.details[0].path
+            results.append(BulkPresignItem(index=index, status=err.http_status, error=error))
+            continue
+        results.append(BulkPresignItem(index=index, status=201, upload=upload))
+    return results
 
 
 async def mark_failed(
@@ -134,6 +191,20 @@ async def inspect_upload(
     stored = await storage.size_of(key)
     if stored is None or stored != declared_size:
         return Inspection(stored)
+    return await _probe_stored(storage, settings, key, stored)
+
+
+async def inspect_stored(storage: MediaStorage, settings: Settings, key: str) -> Inspection:
+    """What a ready media's stored bytes are now (a validation checks them again)."""
+    stored = await storage.size_of(key)
+    if stored is None:
+        return Inspection(None, problem="the stored file is gone")
+    return await _probe_stored(storage, settings, key, stored)
+
+
+async def _probe_stored(
+    storage: MediaStorage, settings: Settings, key: str, stored: int
+) -> Inspection:
     try:
         async with storage.local_copy(key) as path:
             found = await asyncio.to_thread(probe, path, settings.media_max_image_pixels)
@@ -225,6 +296,39 @@ async def finish_upload(
     return media
 
 
+async def upload_small_file(
+    session: AsyncSession,
+    read_sessions: SessionFactory,
+    storage: MediaStorage,
+    settings: Settings,
+    principal: Principal,
+    body: UploadRequest,
+    path: Path,
+    now: datetime,
+) -> Media:
+    """The multipart POST /v1/media: the file (already at `path`, `body.size` bytes) is
+    checked as `initiate_upload` checks a declared one, stored under the media's key and
+    probed as `complete` probes an upload, outside any write transaction. The answer is the
+    settled media: ready, or failed with the reason."""
+    if body.size > settings.media_max_form_upload_bytes:
+        raise HeraldError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{body.size} bytes is over the {settings.media_max_form_upload_bytes}-byte limit "
+            "of this upload (HERALD_MEDIA_MAX_FORM_UPLOAD_BYTES); use POST /v1/media/uploads",
+        )
+    _check_upload(settings, body, type_path="file")  # the file part's Content-Type
+    async with read_sessions() as reader:
+        brand = await get_brand(reader, principal.workspace_id, body.brand_id)
+    if brand is None:
+        raise HeraldError.invalid("brand_id", "no such brand in this workspace")
+    media = _new_upload(principal, body, now, now)
+    await storage.put_file(media.storage_key, path, body.mime_type)
+    inspection = await inspect_upload(storage, settings, media.storage_key, body.size)
+    session.add(media)
+    await complete_upload(session, storage, settings, media, now, inspection)
+    return media
+
+
 async def delete_media(session: AsyncSession, storage: MediaStorage, media: Media) -> None:
     """Deletes the row, then the bytes: a failure in between leaves unreferenced bytes, never
     a row whose file is gone."""
@@ -272,6 +376,7 @@ async def to_out(storage: MediaStorage, media: Media, now: datetime, ttl_s: int)
 
 class ImportWorkflows(Protocol):
     async def start_media_import(self, media_id: uuid.UUID, url: str) -> None: ...
+    async def import_media_and_wait(self, media_id: uuid.UUID, url: str, wait_s: float) -> bool: ...
 
 
 async def import_from_url(
@@ -288,6 +393,26 @@ async def import_from_url(
     await session.commit()
     await workflows.start_media_import(media.id, str(body.url))
     return media
+
+
+async def register_from_url(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    body: ImportRequest,
+    now: datetime,
+    workflows: ImportWorkflows,
+) -> tuple[Media, bool]:
+    """POST /v1/media/register: the URL import, waited for. The media and whether it settled
+    (ready, or failed with the reason) within `media_register_wait_s`; if not it is still
+    pending and the import goes on as `import_from_url`'s does."""
+    media = await _pending_import(session, settings, principal, body, now)
+    await session.commit()
+    settled = await workflows.import_media_and_wait(
+        media.id, str(body.url), settings.media_register_wait_s
+    )
+    await session.refresh(media)  # the import's activity wrote it in its own session
+    return media, settled and media.status != MediaStatus.PENDING
 
 
 async def _pending_import(
