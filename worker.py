@@ -74,7 +74,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     """Temporal's sandbox as it ships, on purpose. Measured (bench/README.md, sleeping_scale,
     2026-12-02): it costs a scheduled post's first workflow task about 7 of its 30 ms of worker
     CPU and a third of each cached run's memory, nearly all of it re-importing the workflow
-    module for every run. Passing every module through
+    module for every run (now from code compiled once per process, herald/workflow_modules.py:
+    what is left is the SDK inspecting the workflow class again). Passing every module through
     (`SandboxRestrictions.with_passthrough_all_modules`) saves that, but then a workflow
     module's own `time.time()`, `random.random()` or `open()` run unchecked: determinism would
     rest on review alone. tests/workflows/test_sandbox.py holds this runner to refusing them.
