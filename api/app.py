@@ -21,6 +21,7 @@ from api.routes import (
     api_keys,
     approvals,
     auth,
+    brands,
     health,
     media,
     media_files,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(workspaces.router)
     app.include_router(members.router)
     app.include_router(roles.router)
+    app.include_router(brands.router)
     app.include_router(api_keys.router)
     app.include_router(posts.router)
     app.include_router(accounts_oauth.router)

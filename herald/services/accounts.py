@@ -17,7 +17,7 @@ from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.repositories.brands import get_brand
 from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected

@@ -25,7 +25,7 @@ from herald.media.probe import Probe, ProbeError, probe, sha256_of
 from herald.media.suitability import suitability
 from herald.outbound import import_policy
 from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.repositories.brands import get_brand
 from herald.repositories.media import get_media, get_media_by_storage_key
 from herald.schemas.media import ImportRequest, MediaOut, UploadOut, UploadRequest
 from herald.services.events import record_event

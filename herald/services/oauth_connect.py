@@ -24,7 +24,7 @@ from herald.db.models import OAuthState, SocialAccount
 from herald.db.types import utcnow
 from herald.errors import HeraldError
 from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.repositories.brands import get_brand
 from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import (
