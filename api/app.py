@@ -20,6 +20,7 @@ from api.routes import (
     accounts_oauth,
     api_keys,
     approvals,
+    audit,
     auth,
     brands,
     health,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(media_files.router)
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
+    app.include_router(audit.router)
     document_idempotency_header(app)
     document_errors(app)
     return app

@@ -28,6 +28,7 @@ from herald.principal import Principal
 from herald.repositories.brands import get_brand
 from herald.repositories.media import get_media, get_media_by_storage_key
 from herald.schemas.media import ImportRequest, MediaOut, UploadOut, UploadRequest
+from herald.services import audit
 from herald.services.events import record_event
 from herald.settings import Settings
 from herald.status import MediaStatus, PostStatus
@@ -87,6 +88,15 @@ async def initiate_upload(
             created_at=now,
             updated_at=now,
         )
+    )
+    audit.record(
+        session,
+        principal,
+        "media.upload_started",
+        "media",
+        media_id,
+        {"filename": body.filename, "mime_type": body.mime_type, "size": body.size},
+        now,
     )
     target = await storage.upload_target(key, body.mime_type, body.size, expires_at)
     return UploadOut(
@@ -203,12 +213,13 @@ async def finish_upload(
     read_sessions: SessionFactory,
     storage: MediaStorage,
     settings: Settings,
-    workspace_id: uuid.UUID,
+    principal: Principal,
     media_id: uuid.UUID,
     now: datetime,
 ) -> Media:
     """POST /v1/media/{id}/complete: the bytes are inspected before `session` is first used
     (so no write transaction waits on the probe), then the media is settled in it."""
+    workspace_id = principal.workspace_id
     async with read_sessions() as reader:
         snapshot = await get_media(reader, workspace_id, media_id)
         if snapshot is None:
@@ -222,14 +233,33 @@ async def finish_upload(
     if media is None:
         raise HeraldError.not_found("media")
     await complete_upload(session, storage, settings, media, now, inspection)
+    audit.record(
+        session,
+        principal,
+        "media.completed",
+        "media",
+        media.id,
+        {
+            "status": media.status,
+            "mime_type": media.mime_type,
+            "size": media.size,
+            "failure_reason": media.failure_reason,
+        },
+        now,
+    )
     return media
 
 
-async def delete_media(session: AsyncSession, storage: MediaStorage, media: Media) -> None:
+async def delete_media(
+    session: AsyncSession, principal: Principal, storage: MediaStorage, media: Media
+) -> None:
     """Deletes the row, then the bytes: a failure in between leaves unreferenced bytes, never
     a row whose file is gone."""
     if await media_in_use(session, media):
         raise HeraldError.conflict("a post that has not published yet uses this media")
+    audit.record(
+        session, principal, "media.deleted", "media", media.id, {"filename": media.filename}
+    )
     await session.delete(media)
     await session.commit()
     await storage.delete(media.storage_key)
@@ -308,6 +338,17 @@ async def _pending_import(
     filename = body.filename or (path.rsplit("/", 1)[-1] or "import")
     media = pending_import(principal.workspace_id, body.brand_id, filename, now)
     session.add(media)
+    # A URL's query and fragment may carry a token of the file's host: the log keeps the rest.
+    where = urlsplit(str(body.url))
+    audit.record(
+        session,
+        principal,
+        "media.import_started",
+        "media",
+        media.id,
+        {"filename": filename, "url": f"{where.scheme}://{where.netloc}{where.path}"},
+        now,
+    )
     return media
 
 
