@@ -20,7 +20,9 @@ from api.routes import (
     accounts_oauth,
     api_keys,
     approvals,
+    audit,
     auth,
+    brands,
     health,
     media,
     media_files,
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(workspaces.router)
     app.include_router(members.router)
     app.include_router(roles.router)
+    app.include_router(brands.router)
     app.include_router(api_keys.router)
     app.include_router(posts.router)
     app.include_router(accounts_oauth.router)
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(media_files.router)
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
+    app.include_router(audit.router)
     document_idempotency_header(app)
     document_errors(app)
     return app

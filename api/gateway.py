@@ -36,8 +36,10 @@ from herald.payloads import (
     MirrorInput,
     PostWorkflowInput,
     RescheduleRequest,
+    ScheduleRequest,
     UnpublishInput,
 )
+from herald.principal import Actor
 from herald.settings import Settings
 from herald.status import PostPhase, PostStatus
 from workflows.account_tokens import AccountTokensWorkflow
@@ -172,20 +174,23 @@ class TemporalGateway:
                 raise HeraldError.conflict("the post is no longer waiting to publish") from err
             raise HeraldError.engine_unreachable() from err
 
-    async def reschedule(self, post_id: uuid.UUID, at: datetime) -> None:
+    async def reschedule(self, post_id: uuid.UUID, at: datetime, actor: Actor) -> None:
         handle = await self._post(post_id)
+        request = RescheduleRequest(scheduled_at=at, actor_type=actor.type.value, actor_id=actor.id)
         with self._post_update():
-            await handle.execute_update(PostWorkflow.reschedule, RescheduleRequest(scheduled_at=at))
+            await handle.execute_update(PostWorkflow.reschedule, request)
 
-    async def publish_now(self, post_id: uuid.UUID) -> None:
+    async def publish_now(self, post_id: uuid.UUID, actor: Actor) -> None:
         handle = await self._post(post_id)
+        request = ScheduleRequest(actor_type=actor.type.value, actor_id=actor.id)
         with self._post_update():
-            await handle.execute_update(PostWorkflow.publish_now)
+            await handle.execute_update(PostWorkflow.publish_now, request)
 
-    async def cancel(self, post_id: uuid.UUID) -> None:
+    async def cancel(self, post_id: uuid.UUID, actor: Actor) -> None:
         handle = await self._post(post_id)
+        request = ScheduleRequest(actor_type=actor.type.value, actor_id=actor.id)
         with self._post_update():
-            await handle.execute_update(PostWorkflow.cancel)
+            await handle.execute_update(PostWorkflow.cancel, request)
 
     async def approve(self, post_id: uuid.UUID, decision: ApprovalDecision) -> None:
         handle = await self._post(post_id)

@@ -117,14 +117,26 @@ class ScheduleChangeKind(StrEnum):
     CANCEL = "cancel"
 
 
-class ScheduleChange(BaseModel):
+class ChangedBy(BaseModel):
+    """Who asked for a change a workflow makes (for its audit row). Runs recorded before the
+    audit log carry none."""
+
+    actor_type: str | None = None
+    actor_id: str | None = None
+
+
+class ScheduleChange(ChangedBy):
     post_id: str
     kind: ScheduleChangeKind
     scheduled_at: datetime | None = None
 
 
-class RescheduleRequest(BaseModel):
+class RescheduleRequest(ChangedBy):
     scheduled_at: datetime
+
+
+class ScheduleRequest(ChangedBy):
+    """Publish now or cancel."""
 
 
 class PostRunResult(BaseModel):
@@ -158,13 +170,16 @@ class MediaValidationInput(BaseModel):
 
 class ApprovalDecision(BaseModel):
     actor_id: str
+    actor_type: str = "user"
     reason: str | None = None
 
 
 class ApprovalChange(BaseModel):
     post_id: str
     decision: ApprovalStatus
+    # None: Herald's own decision (the approval timed out).
     actor_id: str | None = None
+    actor_type: str | None = None
     reason: str | None = None
 
 

@@ -15,6 +15,7 @@ from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_accounts, get_group, list_groups
 from herald.schemas.groups import GroupBody, GroupList, GroupOut, GroupPatch
+from herald.services import audit
 
 router = APIRouter(prefix="/v1/account-groups", tags=["accounts"])
 
@@ -43,6 +44,11 @@ async def _group(session: AsyncSession, principal: Principal, group_id: uuid.UUI
     return group
 
 
+def _audit(session: AsyncSession, principal: Principal, action: str, group: AccountGroup) -> None:
+    facts = {"name": group.name, "account_ids": group.account_ids}
+    audit.record(session, principal, action, "account_group", group.id, facts)
+
+
 @router.get("", response_model=GroupList, summary="List account groups")
 async def list_(
     session: SessionDep, principal: Reader, cursor: PageCursor = None, limit: PageLimit = 50
@@ -68,6 +74,7 @@ async def create(body: GroupBody, session: SessionDep, principal: Manager) -> Gr
     )
     session.add(group)
     await session.flush()
+    _audit(session, principal, "account_group.created", group)
     return GroupOut.of(group)
 
 
@@ -83,11 +90,14 @@ async def patch(
     if body.account_ids is not None:
         group.account_ids = await _checked_accounts(session, principal, body.account_ids)
     group.updated_at = utcnow()
+    _audit(session, principal, "account_group.updated", group)
     await session.flush()
     return GroupOut.of(group)
 
 
 @router.delete("/{group_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a group")
 async def delete(group_id: uuid.UUID, session: SessionDep, principal: Manager) -> Response:
-    await session.delete(await _group(session, principal, group_id))
+    group = await _group(session, principal, group_id)
+    _audit(session, principal, "account_group.deleted", group)
+    await session.delete(group)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -84,7 +84,7 @@ async def put_queue(
     principal: Annotated[Principal, Depends(require(Permission.POSTS_SCHEDULE))],
 ) -> QueueOut:
     await _account(session, principal, account_id)
-    queue = await set_queue(session, account_id, body)
+    queue = await set_queue(session, principal, account_id, body)
     return QueueOut(account_id=account_id, timezone=queue.timezone, slots=body.slots)
 
 
@@ -165,6 +165,7 @@ async def test(
     account = await _existing(session, principal, account_id)
     await recheck_account(
         session,
+        principal,
         resources.adapters,
         resources.cipher,
         account,
@@ -183,5 +184,5 @@ async def disconnect(
     principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_DISCONNECT))],
 ) -> Response:
     account = await _existing(session, principal, account_id)
-    await disconnect_account(session, resources.cipher, account, resources.temporal)
+    await disconnect_account(session, principal, resources.cipher, account, resources.temporal)
     return Response(status_code=204)

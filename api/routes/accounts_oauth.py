@@ -13,6 +13,7 @@ from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account
 from herald.schemas.accounts import AccountOut
+from herald.services import audit
 from herald.services.account_pages import SelectPageBody, select_page
 from herald.services.account_tokens import refresh_now, watch_tokens
 from herald.services.oauth_connect import (
@@ -140,6 +141,7 @@ async def refresh(
         resources.cipher,
         resources.temporal,
         account,
+        principal.actor,
     )
     return AccountOut.of(account)
 
@@ -164,4 +166,7 @@ async def select_page_(
     if account.status == AccountStatus.REVOKED:
         raise HeraldError.conflict("the account was disconnected; connect it again")
     await select_page(resources.adapters, resources.cipher, account, body.page_id)
+    audit.record(
+        session, principal, "account.page_selected", "account", account.id, body.model_dump()
+    )
     return AccountOut.of(account)

@@ -72,6 +72,9 @@ class Brand(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Deleted brands stay for the finished posts, media and revoked accounts that name them.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):
@@ -303,6 +306,35 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the webhook dispatcher turned the event into deliveries (None: not yet).
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """Who did what: written in the same transaction as the change it records."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_workspace_created", "workspace_id", "created_at", "id"),
+        Index(
+            "ix_audit_events_workspace_resource",
+            "workspace_id",
+            "resource_type",
+            "resource_id",
+            "created_at",
+        ),
+        Index("ix_audit_events_workspace_actor", "workspace_id", "actor_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    # user | api_key | system (herald.principal.ActorType)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    # `metadata` is the declarative base's own attribute: the column keeps the contract's name.
+    details: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Notification(Base):
@@ -605,6 +637,9 @@ class OAuthState(Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("social_accounts.id"), default=None
     )
+    # Who started it: the callback's audit row names them (None: started before the log).
+    started_by_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    started_by_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -17,7 +17,8 @@ from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.repositories.brands import get_brand
+from herald.services import audit
 from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected
@@ -149,7 +150,17 @@ async def connect_account(
     session.add(account)
     await session.flush()
     account_event(session, account, "account.connected")
+    audit.record(session, principal, "account.connected", "account", account.id, _facts(account))
     return account
+
+
+def _facts(account: SocialAccount) -> dict[str, object]:
+    return {
+        "platform": account.platform,
+        "username": account.username,
+        "brand_id": account.brand_id,
+        "status": account.status,
+    }
 
 
 class TokenWorkflows(Protocol):
@@ -158,6 +169,7 @@ class TokenWorkflows(Protocol):
 
 async def recheck_account(
     session: AsyncSession,
+    principal: Principal,
     adapters: AdapterRegistry,
     cipher: CredentialCipher,
     account: SocialAccount,
@@ -174,13 +186,16 @@ async def recheck_account(
         if err.code is not ErrorCode.VALIDATION_ERROR:
             raise
         account.status = AccountStatus.EXPIRED
+        audit.record(session, principal, "account.tested", "account", account.id, _facts(account))
         await session.commit()
         raise HeraldError.conflict(f"the account no longer works: {err.message}") from err
     account.status = AccountStatus.ACTIVE
+    audit.record(session, principal, "account.tested", "account", account.id, _facts(account))
 
 
 async def disconnect_account(
     session: AsyncSession,
+    principal: Principal,
     cipher: CredentialCipher,
     account: SocialAccount,
     workflows: TokenWorkflows,
@@ -188,6 +203,7 @@ async def disconnect_account(
     if account.status == AccountStatus.REVOKED:
         return
     _revoke(session, cipher, account)
+    audit.record(session, principal, "account.disconnected", "account", account.id, _facts(account))
     await session.commit()
     # Its token workflow, if any, sees the account revoked and ends; if Temporal is away it
     # finds out at its next wake-up instead, so the disconnect still succeeds.

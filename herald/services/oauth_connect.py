@@ -23,8 +23,9 @@ from herald.crypto import CredentialCipher
 from herald.db.models import OAuthState, SocialAccount
 from herald.db.types import utcnow
 from herald.errors import HeraldError
-from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.principal import Actor, ActorType, Principal, system_actor
+from herald.repositories.brands import get_brand
+from herald.services import audit
 from herald.services.events import account_event
 from herald.status import AccountStatus
 from platforms.base import (
@@ -123,6 +124,8 @@ async def start_connect(
             redirect_uri=redirect_uri,
             verifier_encrypted=cipher.encrypt({"code_verifier": verifier}),
             account_id=account.id if account is not None else None,
+            started_by_type=principal.actor_type.value,
+            started_by_id=principal.actor_id,
             created_at=now,
             expires_at=now + STATE_LIFETIME,
         )
@@ -206,6 +209,20 @@ async def finish_connect(
     account.platform_account_id = identity.platform_account_id
     await session.flush()
     account_event(session, account, "account.connected")
+    started_by = (
+        Actor(ActorType(pending.started_by_type), pending.started_by_id)
+        if pending.started_by_type and pending.started_by_id
+        else system_actor("oauth-callback")
+    )
+    audit.record_as(
+        session,
+        account.workspace_id,
+        started_by,
+        "account.reconnected" if pending.account_id is not None else "account.connected",
+        "account",
+        account.id,
+        {"platform": platform, "username": account.username, "brand_id": account.brand_id},
+    )
     return account
 
 

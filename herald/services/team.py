@@ -18,7 +18,7 @@ from herald.crypto import INVITATION_TOKEN_PREFIX, new_secret_token, token_diges
 from herald.db.models import Invitation, Member, Role, User, Workspace
 from herald.errors import ErrorCode, HeraldError
 from herald.passwords import hash_password
-from herald.principal import Permission, Principal
+from herald.principal import Actor, ActorType, Permission, Principal
 from herald.repositories.people import find_user_by_email
 from herald.repositories.team import (
     find_invitation,
@@ -37,6 +37,7 @@ from herald.schemas.team import (
     WorkspaceBody,
     WorkspacePatch,
 )
+from herald.services import audit
 from herald.services.events import record_event
 
 INVITATION_CREATED = "invitation.created"
@@ -66,15 +67,33 @@ async def create_workspace(
         Member(workspace_id=workspace.id, user_id=user.id, role_id=OWNER.id, created_at=now)
     )
     await session.flush()
+    audit.record_as(
+        session,
+        workspace.id,
+        Actor(ActorType.USER, str(user.id)),
+        "workspace.created",
+        "workspace",
+        workspace.id,
+        {"name": workspace.name, "settings": workspace.settings},
+        now,
+    )
     return workspace
 
 
 async def update_workspace(
-    session: AsyncSession, workspace_id: uuid.UUID, patch: WorkspacePatch
+    session: AsyncSession, principal: Principal, patch: WorkspacePatch
 ) -> Workspace:
-    workspace = await session.get(Workspace, workspace_id)
+    workspace = await session.get(Workspace, principal.workspace_id)
     if workspace is None:
         raise HeraldError.not_found("workspace")
+    audit.record(
+        session,
+        principal,
+        "workspace.updated",
+        "workspace",
+        workspace.id,
+        patch.model_dump(exclude_unset=True),
+    )
     if patch.name is not None:
         workspace.name = patch.name
     if patch.settings is not None:
@@ -122,7 +141,12 @@ async def create_role(
     )
     session.add(role)
     await session.flush()
+    audit.record(session, principal, "role.created", "role", role.id, _role_facts(role), now)
     return role
+
+
+def _role_facts(role: Role) -> dict[str, object]:
+    return {"name": role.name, "permissions": role.permissions}
 
 
 async def _custom_role(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> Role:
@@ -144,6 +168,7 @@ async def update_role(
     if patch.permissions is not None:
         refuse_unless_within(principal, patch.permissions, "this role")
         role.permissions = [str(p) for p in patch.permissions]
+    audit.record(session, principal, "role.updated", "role", role.id, _role_facts(role))
     return role
 
 
@@ -151,6 +176,7 @@ async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid
     role = await _custom_role(session, principal, role_id)
     if await role_in_use(session, role.id):
         raise HeraldError.conflict("members or open invitations still have this role")
+    audit.record(session, principal, "role.deleted", "role", role.id, _role_facts(role))
     await session.delete(role)
 
 
@@ -182,6 +208,14 @@ async def change_role(
     refuse_unless_within(principal, _grants(role), "this role")
     if role.id != member.role_id:
         await _refuse_last_owner(session, member)
+        audit.record(
+            session,
+            principal,
+            "member.role_changed",
+            "member",
+            member.user_id,
+            {"from_role_id": member.role_id, "role_id": role.id, "role_name": role.name},
+        )
         member.role_id = role.id
     return member, role
 
@@ -189,6 +223,9 @@ async def change_role(
 async def remove_member(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
     member = await _member(session, principal, user_id)
     await _refuse_last_owner(session, member)
+    audit.record(
+        session, principal, "member.removed", "member", member.user_id, {"role_id": member.role_id}
+    )
     await session.delete(member)
 
 
@@ -232,6 +269,15 @@ async def invite(
             "expires_at": invitation.expires_at.isoformat(),
             "invited_by": {"type": principal.actor_type.value, "id": principal.actor_id},
         },
+    )
+    audit.record(
+        session,
+        principal,
+        INVITATION_CREATED,
+        "invitation",
+        invitation.id,
+        {"email": invitation.email, "role_id": role.id, "role_name": role.name},
+        now,
     )
     return invitation, token
 
@@ -278,4 +324,14 @@ async def accept(
     invitation.accepted_at = now
     invitation.accepted_by = user.id
     await session.flush()
+    audit.record_as(
+        session,
+        invitation.workspace_id,
+        Actor(ActorType.USER, str(user.id)),
+        "member.joined",
+        "member",
+        user.id,
+        {"invitation_id": invitation.id, "email": user.email, "role_id": invitation.role_id},
+        now,
+    )
     return invitation, user
