@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from platforms.content import MediaContent
+
 
 class PlatformError(Exception):
     """Base of the classified errors; `code` and `message` are the platform's own."""
@@ -66,18 +68,20 @@ class AccountContext:
 
 @dataclass(frozen=True)
 class MediaItem:
-    """One attachment: its bytes for platforms that take uploads, and `url`, a signed link
-    valid for a few hours, for platforms that fetch media themselves (Instagram, Threads,
-    TikTok's PULL_FROM_URL)."""
+    """One attachment: its `content` for platforms that take uploads (read from storage as it
+    is sent; validation gets its size alone), and `url`, a signed link valid for a few hours,
+    for platforms that fetch media themselves (Instagram, Threads, TikTok's PULL_FROM_URL)."""
 
     media_id: str
     mime_type: str
     filename: str
-    data: bytes
+    content: MediaContent
     description: str | None = None
     url: str | None = None
-    # Bytes in storage, where `data` is not loaded (validation): what size limits compare.
-    size: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.content.size
 
 
 class PublishProgress:

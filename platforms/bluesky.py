@@ -106,11 +106,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _aspect_ratio(item: MediaItem) -> dict[str, int] | None:
+def _aspect_ratio(data: bytes) -> dict[str, int] | None:
     """Width and height from the image header (optional in the lexicon; clients use it to
     lay the post out before the image loads)."""
     try:
-        with Image.open(io.BytesIO(item.data)) as image:
+        with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return None  # not an image Pillow reads: the ratio is optional, the upload goes on
@@ -355,22 +355,27 @@ class BlueskyAdapter(PlatformAdapter):
             return embed
         images = []
         for item in media:
+            # Images are small (a megabyte at most): read once, for the header and the upload.
+            data = await item.content.read()
             image: dict[str, Any] = {
                 "alt": item.description or "",
-                "image": await self._upload(account, item),
+                "image": await self._upload(account, item, data),
             }
-            ratio = _aspect_ratio(item)
+            ratio = _aspect_ratio(data)
             if ratio is not None:
                 image["aspectRatio"] = ratio
             images.append(image)
         return {"$type": "app.bsky.embed.images", "images": images}
 
-    async def _upload(self, account: AccountContext, item: MediaItem) -> dict[str, Any]:
+    async def _upload(
+        self, account: AccountContext, item: MediaItem, data: bytes | None = None
+    ) -> dict[str, Any]:
+        """`data`: the bytes, when already read; otherwise they stream from the content."""
         uploaded = await self._xrpc.call(
             account,
             "POST",
             "com.atproto.repo.uploadBlob",
-            content=item.data,
+            content=data if data is not None else item.content.body(),
             content_type=item.mime_type,
         )
         blob: dict[str, Any] = uploaded["blob"]

@@ -35,6 +35,7 @@ from platforms.base import (
 )
 from platforms.graph import GRAPH_VERSION
 from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.multipart import StreamedForm
 from platforms.oauth import expires_after
 
 PRODUCTION_APP = PlatformApp(
@@ -138,8 +139,7 @@ class FacebookAdapter(PlatformAdapter):
                 account,
                 "POST",
                 f"/{page}/videos",
-                data={"description": request.text},
-                files={"source": self._file(videos[0])},
+                **self._form({"description": request.text}, videos[0]),
             )
             post_id = str(answer["id"])
         elif len(request.media) == 1:
@@ -147,8 +147,7 @@ class FacebookAdapter(PlatformAdapter):
                 account,
                 "POST",
                 f"/{page}/photos",
-                data={"message": request.text},
-                files={"source": self._file(request.media[0])},
+                **self._form({"message": request.text}, request.media[0]),
             )
             post_id = str(answer.get("post_id") or answer["id"])
         else:
@@ -162,8 +161,7 @@ class FacebookAdapter(PlatformAdapter):
                     account,
                     "POST",
                     f"/{page}/photos",
-                    data={"published": "false"},
-                    files={"source": self._file(item)},
+                    **self._form({"published": "false"}, item),
                 )
                 body[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(photo["id"])})
             answer = await self._page_call(account, "POST", f"/{page}/feed", data=body)
@@ -193,8 +191,11 @@ class FacebookAdapter(PlatformAdapter):
         )
 
     @staticmethod
-    def _file(item: MediaItem) -> tuple[str, bytes, str]:
-        return (item.filename, item.data, item.mime_type)
+    def _form(fields: dict[str, str], item: MediaItem) -> dict[str, Any]:
+        """The request's form, its `source` file streamed from storage (a page video may be
+        gigabytes)."""
+        form = StreamedForm(fields, "source", item)
+        return {"content": form, "headers": form.headers}
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ async def call(
             method,
             url,
             repeatable=method == "GET",
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})},
             **kwargs,
         )
     except httpx.HTTPError as exc:

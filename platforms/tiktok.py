@@ -212,7 +212,7 @@ class TikTokAdapter(PlatformAdapter):
                 "privacy_level_option_mismatch",
             )
         if is_video(request.media[0]):
-            self._check_duration(request.media[0], creator)
+            await self._check_duration(request.media[0], creator)
             started = await self._send_video(account, request, creator, direct)
         else:
             started = await self._send_photos(account, request, creator, direct)
@@ -232,7 +232,7 @@ class TikTokAdapter(PlatformAdapter):
         saved = _Publish.of(request.progress.saved)
         if saved is None or saved.transferred:
             return saved
-        video = request.media[0].data
+        video = request.media[0]
         status = await self._status(account, saved.publish_id)
         uploaded = status.get("uploaded_bytes")
         plan = chunk_plan(saved.size, saved.chunk_size)
@@ -240,7 +240,7 @@ class TikTokAdapter(PlatformAdapter):
         if (
             status.get("status") == "FAILED"
             or saved.upload_url is None
-            or len(video) != saved.size
+            or video.size != saved.size
             or not isinstance(uploaded, int)
             or (uploaded < saved.size and (not remaining or remaining[0][0] != uploaded))
         ):
@@ -267,9 +267,9 @@ class TikTokAdapter(PlatformAdapter):
             return {}
 
     @staticmethod
-    def _check_duration(item: MediaItem, creator: dict[str, Any]) -> None:
+    async def _check_duration(item: MediaItem, creator: dict[str, Any]) -> None:
         longest = creator.get("max_video_post_duration_sec")
-        duration = mp4_duration_s(item.data)
+        duration = await mp4_duration_s(item.content)
         if isinstance(longest, int) and duration is not None and duration > longest:
             raise Rejected(
                 f"the video lasts {duration:.1f} s; this TikTok account can post at most "
@@ -301,11 +301,11 @@ class TikTokAdapter(PlatformAdapter):
         direct: bool,
     ) -> _Publish:
         item = request.media[0]
-        plan = chunk_plan(len(item.data), self._chunk_size)
+        plan = chunk_plan(item.size, self._chunk_size)
         body: dict[str, Any] = {
             "source_info": {
                 "source": "FILE_UPLOAD",
-                "video_size": len(item.data),
+                "video_size": item.size,
                 "chunk_size": plan[0][1] + 1,
                 "total_chunk_count": len(plan),
             }
@@ -328,7 +328,7 @@ class TikTokAdapter(PlatformAdapter):
         started = _Publish(
             str(answer["publish_id"]),
             "video",
-            len(item.data),
+            item.size,
             plan[0][1] + 1,
             str(answer["upload_url"]),
         )
@@ -341,14 +341,21 @@ class TikTokAdapter(PlatformAdapter):
     async def _put_chunks(self, url: str, item: MediaItem, chunks: list[tuple[int, int]]) -> None:
         mime = item.mime_type if item.mime_type in VIDEO_TYPES else "video/mp4"
         for first, last in chunks:
-            await self._put_chunk(url, item.data, first, last, mime)
+            await self._put_chunk(url, item, first, last, mime)
 
-    async def _put_chunk(self, url: str, data: bytes, first: int, last: int, mime: str) -> None:
-        headers = {"Content-Type": mime, "Content-Range": f"bytes {first}-{last}/{len(data)}"}
+    async def _put_chunk(self, url: str, item: MediaItem, first: int, last: int, mime: str) -> None:
+        headers = {
+            "Content-Type": mime,
+            "Content-Length": str(last + 1 - first),
+            "Content-Range": f"bytes {first}-{last}/{item.size}",
+        }
         try:
             # Not repeated here: once TikTok has every chunk it refuses the same chunk again, so
-            # a lost answer is settled by the next attempt, which knows the publish_id.
-            response = await self._http.put(url, content=data[first : last + 1], headers=headers)
+            # a lost answer is settled by the next attempt, which knows the publish_id. The
+            # chunk streams from storage as it is sent (up to 128 MB, never in memory at once).
+            response = await self._http.put(
+                url, content=item.content.body(first, last + 1), headers=headers
+            )
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         if response.status_code not in (200, 201, 206):

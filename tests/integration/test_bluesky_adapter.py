@@ -39,6 +39,7 @@ from platforms.bluesky_text import (
     record_key,
     tid_time,
 )
+from platforms.content import BytesContent
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
@@ -611,9 +612,11 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
     assert await adapter.find_existing(account, _request("first"), started) is None
     first = await adapter.publish(account, _request("first", thread=["first, continued"]))
     assert len(first.extra_post_ids) == 1
-    picture = MediaItem("m1", "image/png", "pic.png", png(30, 20), description="a pink square")
+    picture = MediaItem(
+        "m1", "image/png", "pic.png", BytesContent(png(30, 20)), description="a pink square"
+    )
     second = await adapter.publish(account, _request("second #News #news", [picture]))
-    clip = MediaItem("m2", "video/mp4", "clip.mp4", mp4(seconds=0.5))
+    clip = MediaItem("m2", "video/mp4", "clip.mp4", BytesContent(mp4(seconds=0.5)))
     third = await adapter.publish(account, _request("third", [clip]))
     quote = await _quote(emulator_url, account, "fourth quotes", first.platform_post_id)
 
@@ -626,9 +629,9 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
         # The original blobs, from the PDS (getBlob), not an AppView's CDN.
         [image_url] = newest[0].media_urls
         assert "/xrpc/com.atproto.sync.getBlob?" in image_url
-        assert (await http.get(image_url)).content == picture.data
+        assert (await http.get(image_url)).content == await picture.content.read()
         [video_url] = newest[1].media_urls
-        assert (await http.get(video_url)).content == clip.data
+        assert (await http.get(video_url)).content == await clip.content.read()
     # What a mirror imports: the same blobs, with their declared types and alt text.
     assert [(m.mime_type, m.alt) for m in newest[0].media] == [("image/png", "a pink square")]
     assert [(m.url, m.mime_type, m.alt) for m in newest[1].media] == [
@@ -826,15 +829,15 @@ async def test_adapter_rejects_with_the_xrpc_error_name(
         await adapter.publish(account, _request("z" * 301))
     assert refused.value.code == "InvalidRequest"
     assert "300 graphemes" in refused.value.message
-    gif = MediaItem("g", "image/gif", "a.gif", b"GIF89a")
+    gif = MediaItem("g", "image/gif", "a.gif", BytesContent(b"GIF89a"))
     many = [gif] * 5
     problems = adapter.validate(_request("", many, thread=["ok", "🙂" * 301]))
     assert {(p.code, p.path) for p in problems} == {
         ("too_many_media", "media_ids"),
         ("text_too_long", "options.thread.1"),
     }
-    webm = MediaItem("w", "video/webm", "a.webm", b"\x1a\x45\xdf\xa3")
-    clip = MediaItem("v", "video/mp4", "a.mp4", b"")
+    webm = MediaItem("w", "video/webm", "a.webm", BytesContent(b"\x1a\x45\xdf\xa3"))
+    clip = MediaItem("v", "video/mp4", "a.mp4", BytesContent(b""))
     assert {(p.code, p.path) for p in adapter.validate(_request("x", [webm, clip]))} == {
         ("unsupported_media", "media_ids.0"),
         ("too_many_media", "media_ids"),
