@@ -207,10 +207,21 @@ class HeraldClient:
         *,
         brand_id: str | None = None,
         media_ids: Sequence[str] = (),
+        scheduled_at: datetime | str | None = None,
+        queue: bool = False,
         idempotency_key: str | None = None,
     ) -> Validation:
-        """Each target platform's rules applied to a post, with nothing stored."""
-        body = post_body(content, targets, brand_id=brand_id, media_ids=media_ids)
+        """Each target platform's rules applied to a post that is to publish (at
+        `scheduled_at`, in the queue, or now), with nothing stored."""
+        body = post_body(
+            content,
+            targets,
+            brand_id=brand_id,
+            media_ids=media_ids,
+            scheduled_at=scheduled_at,
+            queue=queue,
+            publish_now=scheduled_at is None and not queue,
+        )
         answer = self._call(ops.VALIDATE_POST, body=body, idempotency_key=idempotency_key)
         return Validation.model_validate(answer)
 
