@@ -10,11 +10,15 @@ import os
 import random
 import stat
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from herald.db.models import Member, User
+from herald.passwords import hash_password
+from herald.roles import EDITOR
 from tests.support.stack import Stack
 
 CLI = Path(sys.executable).parent / "herald-client"
@@ -29,7 +33,9 @@ def _noise_png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-async def _run(config_dir: Path, *args: str, timeout_s: float = 90) -> tuple[int, str, str]:
+async def _run(
+    config_dir: Path, *args: str, stdin: str | None = None, timeout_s: float = 90
+) -> tuple[int, str, str]:
     """The CLI as a subprocess (asynchronously: the suite's worker shares this event loop)."""
     env = {k: v for k, v in os.environ.items() if k not in ("HERALD_API_KEY", "HERALD_URL")}
     env["HERALD_CLIENT_CONFIG_DIR"] = str(config_dir)
@@ -37,12 +43,14 @@ async def _run(config_dir: Path, *args: str, timeout_s: float = 90) -> tuple[int
         str(CLI),
         *args,
         env=env,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else None), timeout_s
+        )
     except TimeoutError:
         process.kill()
         raise AssertionError(f"herald-client {' '.join(args)} ran over {timeout_s} s") from None
@@ -138,3 +146,45 @@ async def test_cli_cancel_and_retry_answer_with_herald_s_refusals(
     assert code == 4 and "CONFLICT" in err  # nothing failed, so nothing to retry
     code, out, err = await _run(config_dir, "watch", scheduled["id"])
     assert code == 1, "a cancelled post is final but not published"
+
+
+async def test_a_user_logs_in_with_a_password_and_an_expired_token_is_renewed(
+    stack: Stack, tmp_path: Path
+) -> None:
+    tenant = await stack.new_tenant()
+    email = f"u{uuid.uuid4().hex[:10]}@example.com"
+    async with stack.resources.sessions() as session, session.begin():
+        user = User(
+            email=email, email_key=email, name="Ed", password_hash=await hash_password("s3cret!")
+        )
+        session.add(user)
+        await session.flush()
+        session.add(Member(workspace_id=tenant.workspace_id, user_id=user.id, role_id=EDITOR.id))
+    config_dir = tmp_path / "config"
+    url = stack.settings.api_url
+
+    code, _, err = await _run(
+        config_dir, "login", "--email", email, "--password-stdin", "--url", url, stdin="nope\n"
+    )
+    assert code == 3 and "UNAUTHORIZED" in err
+    code, _, err = await _run(
+        config_dir, "login", "--email", email, "--password-stdin", "--url", url, stdin="s3cret!\n"
+    )
+    assert code == 0, err
+    stored_path = config_dir / "config.json"
+    stored = json.loads(stored_path.read_text())
+    assert stored["access_token"] and stored["refresh_token"] and "api_key" not in stored
+    assert stat.S_IMODE(stored_path.stat().st_mode) == 0o600
+
+    code, out, err = await _run(config_dir, "accounts", "--json")
+    assert code == 0, err
+    assert [a["id"] for a in json.loads(out)] == [str(tenant.accounts["mastodon"])]
+
+    # The access token has run out: the next command renews it with the refresh token first.
+    stored_path.write_text(json.dumps({**stored, "access_expires_at": 0}))
+    code, out, err = await _run(config_dir, "posts", "--json")
+    assert code == 0, err
+    renewed = json.loads(stored_path.read_text())
+    assert renewed["refresh_token"] != stored["refresh_token"]
+    assert renewed["access_expires_at"] > 0
+    assert stat.S_IMODE(stored_path.stat().st_mode) == 0o600
