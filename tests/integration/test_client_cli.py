@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from herald.db.models import Member, User
@@ -23,6 +24,10 @@ from tests.support.stack import Stack
 
 CLI = Path(sys.executable).parent / "herald-client"
 PROGRESS_THRESHOLD = 512 * 1024
+
+# The CLI only speaks HTTP: the database behind Herald changes nothing it does (the
+# client's own tests, tests/integration/test_client.py, run on both).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _noise_png(width: int, height: int) -> bytes:

@@ -38,6 +38,10 @@ TOOLS = {
     "upload_media_from_url",
 }
 
+# The MCP server only speaks HTTP: the database behind Herald changes nothing it does (the
+# client's own tests, tests/integration/test_client.py, run on both).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture(scope="module")
 def picture_url(file_server_port: int) -> Iterator[str]:
@@ -122,7 +126,7 @@ async def test_an_agent_over_stdio_schedules_a_post_and_reads_its_outcome(
         media = _structured(await client.call_tool("upload_media_from_url", {"url": picture_url}))
         assert media["status"] == "ready", media
 
-        at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+        at = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
         key = f"agent-{uuid.uuid4()}"
         arguments = {
             "content": "Scheduled by an agent",
