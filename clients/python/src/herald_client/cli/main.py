@@ -165,7 +165,9 @@ def cmd_post(args: argparse.Namespace) -> int:
 def cmd_posts(args: argparse.Namespace) -> int:
     with _client(args) as herald:
         posts: list[Post] = []
-        for post in herald.iter_posts(status=args.status, platform=args.platform):
+        for post in herald.iter_posts(
+            status=args.status, platform=args.platform, page_size=max(1, min(args.limit, 100))
+        ):
             posts.append(post)
             if len(posts) >= args.limit:
                 break
