@@ -9,10 +9,13 @@ from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import (
+    CALLER_STATE,
     PRINCIPAL_STATE,
     WORKSPACE_HEADER,
     Caller,
     CurrentUser,
+    KeyCaller,
+    UserCaller,
     authorize,
     requested_workspace,
 )
@@ -64,10 +67,14 @@ _AUTHORIZATION = Header(include_in_schema=False)
 
 
 async def _caller(
+    request: Request,
     session: SessionDep,
     resources: ResourcesDep,
     authorization: Annotated[str | None, _AUTHORIZATION] = None,
 ) -> Caller:
+    resolved = request.scope.get("state", {}).get(CALLER_STATE)
+    if isinstance(resolved, KeyCaller | UserCaller):
+        return resolved
     return await resources.auth.identify(session, authorization)
 
 
