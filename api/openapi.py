@@ -31,6 +31,8 @@ ERROR_SCHEMA = "ErrorResponse"
 BEARER = "bearer"
 _DESCRIPTIONS = {
     400: "The request is invalid: `details[].path` names each problem",
+    402: "A plan limit of the workspace is reached: `details[].path` names it "
+    "(`plan_limits.accounts`), the message the limit and what is used",
     401: "No valid credentials",
     403: "The caller lacks the permission the operation needs (or the URL's signature is wrong)",
     404: "No such resource in this workspace",

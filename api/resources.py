@@ -20,6 +20,7 @@ from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.outbound import platform_client, platform_policy, webhook_client
 from herald.posts.platform_checks import PlatformRules
+from herald.services.plan_limits import PlanDefaults
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage
@@ -53,6 +54,8 @@ class Resources:
     counters: Counters = field(init=False)
     login_throttle: LoginThrottle = field(init=False)
     request_limits: RequestLimits = field(init=False)
+    # Each workspace's plan limits unless it names its own (herald/services/plan_limits.py).
+    plan: PlanDefaults = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
@@ -67,6 +70,7 @@ class Resources:
         self.counters = Counters(self.settings.redis_url, self.settings.redis_key_prefix)
         self.login_throttle = LoginThrottle.of(self.settings, self.counters)
         self.request_limits = RequestLimits(self.settings, self.counters)
+        self.plan = PlanDefaults.of(self.settings)
         self.platform_policy = platform_policy(self.settings)
         self.http = platform_client(self.settings)
         self.adapters = build_registry(self.http, self.settings)

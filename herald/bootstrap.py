@@ -121,3 +121,24 @@ async def create_api_key(
             return row.id, key
     finally:
         await engine.dispose()
+
+
+async def set_plan_limits(
+    settings: Settings, workspace_id: uuid.UUID, changes: dict[str, int | None]
+) -> dict[str, int | None]:
+    """`herald admin set-plan-limits`: the workspace's own limits (None: no limit), the
+    others left as they were; answers the limits that now hold, defaults included."""
+    from herald.services.plan_limits import SETTINGS_KEY, PlanDefaults
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            workspace = await session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise ValueError(f"no workspace {workspace_id}")
+            own = {**(workspace.settings.get(SETTINGS_KEY) or {}), **changes}
+            workspace.settings = {**workspace.settings, SETTINGS_KEY: own}
+            limits = PlanDefaults.of(settings).limits_of(workspace)
+            return {limit.value: value for limit, value in limits.items()}
+    finally:
+        await engine.dispose()

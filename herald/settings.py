@@ -264,6 +264,12 @@ class Settings(BaseSettings):
         description="How long each derived access-token signing key signs before the next "
         "takes over (herald/access_tokens.py).",
     )
+    signup: Literal["closed", "invite", "open"] = Field(
+        default="invite",
+        description="Who may become a user through the API: closed (nobody: only herald admin "
+        "create-user makes users), invite (whoever accepts an invitation), open (anyone, with "
+        "POST /v1/auth/signup, and invitations).",
+    )
     invitation_ttl_s: int = Field(
         default=7 * 86400, gt=0, description="How long an invitation token can be accepted."
     )
@@ -303,6 +309,25 @@ class Settings(BaseSettings):
     )
     rate_limit_global: str = Field(
         default="1000/second", description="Requests the API takes in all (every replica)."
+    )
+
+    plan_limit_accounts: int | None = Field(
+        default=None,
+        ge=0,
+        description="Connected accounts a workspace may have unless its own plan limits say "
+        "otherwise (herald admin set-plan-limits); unset: no limit.",
+    )
+    plan_limit_posts_per_month: int | None = Field(
+        default=None,
+        ge=0,
+        description="Posts a workspace may create through the API per calendar month (in its "
+        "time zone) unless its own plan limits say otherwise; unset: no limit.",
+    )
+    plan_limit_members: int | None = Field(
+        default=None,
+        ge=0,
+        description="Members (open invitations included) a workspace may have unless its own "
+        "plan limits say otherwise; unset: no limit.",
     )
 
     log_level: str = "INFO"

@@ -26,6 +26,7 @@ from herald.errors import HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_brand
 from herald.services.events import account_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import AccountStatus
 from platforms.base import (
     AccountContext,
@@ -160,6 +161,7 @@ async def finish_connect(
     platform: str,
     code: str,
     pending: OAuthState,
+    plan: PlanDefaults,
 ) -> SocialAccount:
     """Trades the code for tokens, asks the platform who they belong to, stores the account."""
     adapter = oauth_adapter(adapters, platform)
@@ -192,6 +194,7 @@ async def finish_connect(
     elif existing is not None:
         account = existing  # connecting an account again renews it
     else:
+        await refuse_beyond(session, plan, pending.workspace_id, PlanLimit.ACCOUNTS, utcnow())
         account = SocialAccount(
             workspace_id=pending.workspace_id,
             brand_id=pending.brand_id,
