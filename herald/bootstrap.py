@@ -51,13 +51,15 @@ class CreatedUser:
     user_id: uuid.UUID
     email: str
     workspace_id: uuid.UUID | None
+    brand_id: uuid.UUID | None
 
 
 async def create_user(
     settings: Settings, email: str, password: str, name: str, workspace: str | None
 ) -> CreatedUser:
-    """`herald admin create-user`: a user, and with `workspace` a new workspace they own.
-    Refused (ValueError) for an address that has an account already."""
+    """`herald admin create-user`: a user, and with `workspace` a new workspace they own,
+    with a first brand of the same name (accounts and posts belong to a brand). Refused
+    (ValueError) for an address that has an account already."""
     from herald.passwords import MIN_LENGTH, hash_password
     from herald.repositories.people import find_user_by_email
     from herald.roles import OWNER
@@ -79,14 +81,18 @@ async def create_user(
             )
             session.add(user)
             await session.flush()
-            space_id = None
+            space_id = brand_id = None
             if workspace is not None:
                 space = Workspace(name=workspace, settings={})
                 session.add(space)
                 await session.flush()
-                session.add(Member(workspace_id=space.id, user_id=user.id, role_id=OWNER.id))
-                space_id = space.id
-            return CreatedUser(user.id, email, space_id)
+                brand = Brand(workspace_id=space.id, name=workspace)
+                session.add_all(
+                    [brand, Member(workspace_id=space.id, user_id=user.id, role_id=OWNER.id)]
+                )
+                await session.flush()
+                space_id, brand_id = space.id, brand.id
+            return CreatedUser(user.id, email, space_id, brand_id)
     finally:
         await engine.dispose()
 

@@ -124,6 +124,7 @@ def _admin(args: argparse.Namespace) -> int:
                 "user_id": str(made.user_id),
                 "email": made.email,
                 "workspace_id": str(made.workspace_id) if made.workspace_id else None,
+                "brand_id": str(made.brand_id) if made.brand_id else None,
             }
         elif args.action == "set-plan-limits":
             changes = {
@@ -157,7 +158,9 @@ def _admin_arguments(command: argparse.ArgumentParser) -> None:
         required=True,
         help="read the password from the first line of standard input",
     )
-    user.add_argument("--workspace", help="name of a workspace to create, owned by the user")
+    user.add_argument(
+        "--workspace", help="name of a workspace to create (and its first brand), owned by the user"
+    )
     key = actions.add_parser("create-api-key", help="an API key of a workspace, printed once")
     key.add_argument("--workspace", required=True, type=uuid.UUID, help="workspace id")
     key.add_argument("--name", required=True)
