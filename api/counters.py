@@ -102,3 +102,21 @@ class Limiter:
             self._memory,
             lambda limiter: limiter.get_window_stats(item, *identifiers),
         )
+
+    async def count(self, item: RateLimitItem, *identifiers: str) -> int:
+        """A fixed window's hit that answers the window's count (what the strategy's `hit`
+        compares with the limit), so the remaining requests come without a second call."""
+        return await self._counters.run(
+            self._shared,
+            self._memory,
+            lambda limiter: limiter.storage.incr(
+                item.key_for(*identifiers), item.get_expiry(), amount=1
+            ),
+        )
+
+    async def window_end(self, item: RateLimitItem, *identifiers: str) -> float:
+        return await self._counters.run(
+            self._shared,
+            self._memory,
+            lambda limiter: limiter.storage.get_expiry(item.key_for(*identifiers)),
+        )

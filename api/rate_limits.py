@@ -12,7 +12,6 @@ the route did alone."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 import uuid
@@ -80,16 +79,18 @@ class RequestLimits:
         if workspace is not None:
             scopes.append(("workspace", self._workspace, str(workspace)))
         scopes.append(("global", self._global, "all"))
+        # One call per scope (the count answers what is left), and one for the reset of the
+        # scope shown: four round trips to Redis, not the nine of hit + window stats each.
+        left: list[tuple[int, int, str, RateLimitItem, str]] = []
         for name, item, who in scopes:
-            if not await self._limiter.hit(item, "api", name, who):
-                window = await self._window(name, item, who)
-                raise _refused(window)
-        windows = await asyncio.gather(*(self._window(*scope) for scope in scopes))
-        return min(windows, key=lambda w: (w.remaining, w.limit))
-
-    async def _window(self, name: str, item: RateLimitItem, who: str) -> Window:
-        stats = await self._limiter.stats(item, "api", name, who)
-        return Window(name, item.amount, max(0, stats.remaining), stats.reset_time)
+            remaining = item.amount - await self._limiter.count(item, "api", name, who)
+            if remaining < 0:
+                ends = await self._limiter.window_end(item, "api", name, who)
+                raise _refused(Window(name, item.amount, 0, ends))
+            left.append((remaining, item.amount, name, item, who))
+        remaining, _, name, item, who = min(left, key=lambda scope: scope[:2])
+        ends = await self._limiter.window_end(item, "api", name, who)
+        return Window(name, item.amount, remaining, ends)
 
 
 def _refused(window: Window) -> HeraldError:
