@@ -32,8 +32,6 @@ WORKSPACE_HEADER = "X-Workspace-Id"
 # Where the API keeps a principal it already resolved for this request (the idempotency
 # middleware resolves it first, so the route does not look the key up again).
 PRINCIPAL_STATE = "herald_principal"
-# The same for the caller alone (routes for what only a person does).
-CALLER_STATE = "herald_caller"
 # The workspace a path names, as routes under /v1/workspaces/{workspace_id}/ declare it.
 _WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)")
 

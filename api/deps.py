@@ -9,17 +9,16 @@ from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import (
-    CALLER_STATE,
     PRINCIPAL_STATE,
     WORKSPACE_HEADER,
     Caller,
     CurrentUser,
     KeyCaller,
-    UserCaller,
     authorize,
     requested_workspace,
 )
 from api.gateway import TemporalGateway
+from api.rate_limits import admit
 from api.resources import Resources
 from herald.principal import Permission, Principal
 from herald.settings import Settings
@@ -72,10 +71,13 @@ async def _caller(
     resources: ResourcesDep,
     authorization: Annotated[str | None, _AUTHORIZATION] = None,
 ) -> Caller:
-    resolved = request.scope.get("state", {}).get(CALLER_STATE)
-    if isinstance(resolved, KeyCaller | UserCaller):
-        return resolved
-    return await resources.auth.identify(session, authorization)
+    caller = await resources.auth.identify(session, authorization)
+    if isinstance(caller, KeyCaller):
+        counted_as, workspace = f"api_key:{caller.key_id}", caller.workspace_id
+    else:
+        counted_as, workspace = f"user:{caller.claims.user_id}", None
+    await admit(request.scope, resources.request_limits, counted_as, workspace)
+    return caller
 
 
 setattr(_caller, "authenticates", True)  # noqa: B010 (read by api/openapi.py)
@@ -98,10 +100,18 @@ async def _principal(
 ) -> Principal:
     resolved = request.scope.get("state", {}).get(PRINCIPAL_STATE)
     if isinstance(resolved, Principal):
-        return resolved
-    caller = await resources.auth.identify(session, authorization)
-    workspace = requested_workspace(request.path_params.get("workspace_id"), x_workspace_id)
-    return await resources.auth.principal(session, caller, workspace)
+        principal = resolved
+    else:
+        caller = await resources.auth.identify(session, authorization)
+        workspace = requested_workspace(request.path_params.get("workspace_id"), x_workspace_id)
+        principal = await resources.auth.principal(session, caller, workspace)
+    await admit(
+        request.scope,
+        resources.request_limits,
+        f"{principal.actor_type}:{principal.actor_id}",
+        principal.workspace_id,
+    )
+    return principal
 
 
 # The OpenAPI document reads these marks (api/openapi.py): who needs a caller, and what for.

@@ -2,7 +2,7 @@
 
 Same workspace + key + same request within 24 h: the stored status and body are returned with
 `Idempotent-Replayed: true` and nothing runs again. Same key, different request: 422. Same key
-while the first request still runs: 409. Answers of 5xx are not kept, so a retry runs again.
+while the first request still runs: 409. Answers of 5xx and 429 are not kept, so a retry runs again.
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._forget(resources, record_id)
             raise
-        if status >= 500:
+        # Not kept either: a 429, whose retry must run once the window allows it.
+        if status >= 500 or status == 429:
             await self._forget(resources, record_id)
             return
         kept = {
@@ -172,9 +173,6 @@ async def _principal_of(
     resources: Resources, scope: Scope, headers: dict[str, str]
 ) -> Principal | None:
     """The caller as the route will see it (api/deps.py), or None when it cannot be one."""
-    resolved = scope.get("state", {}).get(PRINCIPAL_STATE)
-    if isinstance(resolved, Principal):  # the rate limits resolved it already
-        return resolved
     async with resources.sessions() as session:
         try:
             caller = await resources.auth.identify(session, headers.get("authorization"))

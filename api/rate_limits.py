@@ -6,9 +6,8 @@ flood does not spend its workspace's or everyone's allowance. Every answer carri
 X-RateLimit-Limit, -Remaining and -Reset (Unix seconds) of the scope with the fewest requests
 left: the one the caller will meet first.
 
-The middleware is where a request's caller is resolved (api/auth.py; the route reuses it):
-limits need to know who calls before the route runs, and resolving once costs no more than
-the route did alone."""
+A request is counted where its caller becomes known, in the route's caller check (api/deps.py,
+on the lookup the route makes anyway): limits add no database work to a request."""
 
 from __future__ import annotations
 
@@ -24,14 +23,6 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import (
-    CALLER_STATE,
-    PRINCIPAL_STATE,
-    WORKSPACE_HEADER,
-    KeyCaller,
-    requested_workspace,
-    workspace_in_path,
-)
 from api.counters import Counters
 from api.errors import error_json
 from api.middleware import new_request_id
@@ -41,6 +32,8 @@ from herald.settings import Settings
 if TYPE_CHECKING:
     from api.resources import Resources
 
+# Where a request's window is kept once it is counted.
+WINDOW_STATE = "herald_rate_window"
 # Probes and scrapes are never refused (nor counted): an overloaded API must still say so.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -65,14 +58,18 @@ class Window:
 
 class RequestLimits:
     def __init__(self, settings: Settings, counters: Counters) -> None:
+        self.enabled = settings.rate_limits_enabled
         self._caller: RateLimitItem = parse_rate(settings.rate_limit_per_caller)
         self._workspace: RateLimitItem = parse_rate(settings.rate_limit_per_workspace)
         self._global: RateLimitItem = parse_rate(settings.rate_limit_global)
         self._limiter = counters.limiter(FixedWindowRateLimiter)
 
-    async def admit(self, caller: str | None, workspace: uuid.UUID | None) -> Window:
+    async def admit(
+        self, caller: str | None, workspace: uuid.UUID | None, *, refusing: bool = True
+    ) -> Window:
         """Counts the request in each scope it falls in, narrowest first: the scope with the
-        fewest requests left, or 429 at the first one spent (wider ones not counted)."""
+        fewest requests left, or 429 at the first one spent (wider ones not counted);
+        `refusing=False` for one already answered, which only learns its window."""
         scopes: list[tuple[str, RateLimitItem, str]] = []
         if caller is not None:
             scopes.append(("caller", self._caller, caller))
@@ -84,30 +81,57 @@ class RequestLimits:
         left: list[tuple[int, int, str, RateLimitItem, str]] = []
         for name, item, who in scopes:
             remaining = item.amount - await self._limiter.count(item, "api", name, who)
-            if remaining < 0:
+            if remaining < 0 and refusing:
                 ends = await self._limiter.window_end(item, "api", name, who)
-                raise _refused(Window(name, item.amount, 0, ends))
+                raise RateLimited(Window(name, item.amount, 0, ends))
             left.append((remaining, item.amount, name, item, who))
         remaining, _, name, item, who = min(left, key=lambda scope: scope[:2])
         ends = await self._limiter.window_end(item, "api", name, who)
-        return Window(name, item.amount, remaining, ends)
+        return Window(name, item.amount, max(0, remaining), ends)
 
 
-def _refused(window: Window) -> HeraldError:
-    headers = {
-        **window.headers,
-        "Retry-After": str(max(1, math.ceil(window.reset_at - time.time()))),
-    }
-    who = {"caller": "this API key or user", "workspace": "this workspace", "global": "the API"}
-    return HeraldError(
-        ErrorCode.RATE_LIMITED,
-        f"too many requests for {who[window.scope]} ({window.limit} per window); "
-        f"retry in {headers['Retry-After']} s",
-        headers=headers,
-    )
+class RateLimited(HeraldError):
+    """429 RATE_LIMITED: the window of the scope that is spent, and when to come back."""
+
+    def __init__(self, window: Window) -> None:
+        headers = {
+            **window.headers,
+            "Retry-After": str(max(1, math.ceil(window.reset_at - time.time()))),
+        }
+        who = {"caller": "this API key or user", "workspace": "this workspace", "global": "the API"}
+        super().__init__(
+            ErrorCode.RATE_LIMITED,
+            f"too many requests for {who[window.scope]} ({window.limit} per window); "
+            f"retry in {headers['Retry-After']} s",
+            headers=headers,
+        )
+        self.window = window
+
+
+async def admit(
+    scope: Scope, limits: RequestLimits, caller: str | None, workspace: uuid.UUID | None
+) -> None:
+    """Counts a request once, for its caller and workspace (api/deps.py calls it as soon as
+    it knows them, on the route's own session's lookup): 429 when a scope is spent. The
+    middleware puts the window on the answer."""
+    state = scope.setdefault("state", {})
+    if not limits.enabled or WINDOW_STATE in state:
+        return
+    try:
+        state[WINDOW_STATE] = await limits.admit(caller, workspace)
+    except RateLimited as refused:
+        state[WINDOW_STATE] = refused.window
+        raise
 
 
 class RateLimitMiddleware:
+    """Every answer's X-RateLimit-* headers. A request without credentials is counted (in
+    the global scope) and may be refused here, before anything runs; one with credentials
+    is counted by the route's caller check (api/deps.py), so the key is looked up once, in
+    the route's session. One that never reached that check (credentials that do not work, a
+    path that does not exist, an idempotent replay) is counted in the global scope when it
+    is answered."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -116,47 +140,22 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         resources: Resources = scope["app"].state.resources
-        caller, workspace = await _who(resources, scope)
-        try:
-            window = await resources.request_limits.admit(caller, workspace)
-        except HeraldError as refused:
-            request_id = scope.get("state", {}).get("request_id") or new_request_id()
-            await error_json(refused, request_id)(scope, receive, send)
-            return
-        headers = window.headers
+        limits = resources.request_limits
+        state = scope.setdefault("state", {})
+        if not any(name == b"authorization" for name, _ in scope["headers"]):
+            try:
+                await admit(scope, limits, None, None)
+            except RateLimited as refused:
+                request_id = state.get("request_id") or new_request_id()
+                await error_json(refused, request_id)(scope, receive, send)
+                return
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(headers)
+                window = state.get(WINDOW_STATE)
+                if window is None:
+                    window = await limits.admit(None, None, refusing=False)
+                MutableHeaders(scope=message).update(window.headers)
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
-
-
-async def _who(resources: Resources, scope: Scope) -> tuple[str | None, uuid.UUID | None]:
-    """The caller and the workspace the request counts against, each None when it has
-    none (the route then answers 401, 400 or 404 as it would have)."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    authorization = headers.get("authorization")
-    if not authorization:
-        return None, None
-    state = scope.setdefault("state", {})
-    async with resources.read_sessions() as session:
-        try:
-            caller = await resources.auth.identify(session, authorization)
-        except HeraldError:
-            return None, None
-        state[CALLER_STATE] = caller
-        if isinstance(caller, KeyCaller):
-            who, workspace = f"key:{caller.key_id}", caller.workspace_id
-        else:
-            who, workspace = f"user:{caller.claims.user_id}", None
-        try:
-            named = requested_workspace(
-                workspace_in_path(str(scope["path"])), headers.get(WORKSPACE_HEADER.lower())
-            )
-            principal = await resources.auth.principal(session, caller, named)
-        except HeraldError:
-            return who, workspace
-        state[PRINCIPAL_STATE] = principal
-        return who, principal.workspace_id

@@ -315,3 +315,31 @@ async def test_two_api_processes_sharing_redis_enforce_one_limit(
             await direct.delete(*keys)
     finally:
         await direct.aclose()
+
+
+async def test_a_refused_write_is_not_kept_for_its_idempotency_key(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    draft = {
+        "content": "once the window allows",
+        "draft": True,
+        "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+    }
+    headers = {**tenant.headers, "Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    async with limited_api(stack, rate_limit_per_caller="2/second") as api:
+        for _ in range(3):  # a busy machine gets another window to spend at once
+            spent = [await api.get("/v1/accounts", headers=tenant.headers) for _ in range(2)]
+            refused = await api.post("/v1/posts", json=draft, headers=headers)
+            if refused.status_code == 429:
+                break
+            assert refused.status_code == 201, refused.text
+            headers["Idempotency-Key"] = f"k-{uuid.uuid4().hex}"
+            await asyncio.sleep(1.1)
+        assert [a.status_code for a in spent] == [200, 200]
+        _refused(refused)
+        await asyncio.sleep(1.1)
+        made = await api.post("/v1/posts", json=draft, headers=headers)
+        assert made.status_code == 201, made.text
+        assert "Idempotent-Replayed" not in made.headers
+        replayed = await api.post("/v1/posts", json=draft, headers=headers)
+        assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+        assert replayed.json()["id"] == made.json()["id"]
