@@ -13,6 +13,7 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.middleware import RequestIdMiddleware
 from api.openapi import document_errors
+from api.rate_limits import RateLimitMiddleware
 from api.resources import Resources
 from api.routes import (
     account_groups,
@@ -68,10 +69,13 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     )
     if resources is not None:
         app.state.resources = resources
-    # Added first, runs innermost: unexpected errors → 500 → idempotency → body limits → ids.
+    configured = resources.settings if resources else settings or get_settings()
+    # Added first, runs innermost: unexpected errors → 500 → idempotency → rate limits (where
+    # the caller is resolved) → body limits → ids.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware)
-    configured = resources.settings if resources else settings or get_settings()
+    if configured.rate_limits_enabled:
+        app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=configured.api_max_body_bytes,

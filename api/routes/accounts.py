@@ -11,6 +11,7 @@ from pydantic import BaseModel, field_serializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import PageCursor, PageLimit, ResourcesDep, SessionDep, require
+from api.openapi import error_responses
 from herald.db.models import SocialAccount
 from herald.db.types import utcnow
 from herald.errors import HeraldError
@@ -124,6 +125,7 @@ async def next_slot(
     status_code=201,
     response_model=AccountOut,
     summary="Connect a credential-based account (Mastodon: instance_url + access_token)",
+    responses=error_responses(402),
 )
 async def connect(
     body: ConnectBody,
@@ -138,6 +140,7 @@ async def connect(
         resources.cipher,
         body,
         resources.platform_policy,
+        resources.plan,
     )
     return AccountOut.of(account)
 

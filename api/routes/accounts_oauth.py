@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.deps import ResourcesDep, SessionDep, require
+from api.openapi import error_responses
 from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account
@@ -67,6 +68,7 @@ async def connect_oauth(
     summary="Finish an OAuth connection (no API key: the state identifies the request)",
     description="The platform redirects here (or your page forwards) with `code` and `state`. "
     "A used, unknown or expired state answers 400; so does a refusal by the user (`error`).",
+    responses=error_responses(402),
 )
 async def oauth_callback(
     platform: PlatformName,
@@ -84,7 +86,7 @@ async def oauth_callback(
         raise HeraldError.invalid("code", f"{platform} did not authorize Herald: {reason}")
     async with resources.sessions() as session, session.begin():
         account = await finish_connect(
-            session, resources.adapters, resources.cipher, platform, code, pending
+            session, resources.adapters, resources.cipher, platform, code, pending, resources.plan
         )
         answer = AccountOut.of(account)
     await watch_tokens(resources.temporal, answer.id)

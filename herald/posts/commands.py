@@ -45,6 +45,7 @@ from herald.schemas.posts import (
     PostPatch,
 )
 from herald.services import audit
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import Origin, PostPhase, PostStatus
 
 
@@ -87,11 +88,13 @@ class PostCommands:
         workflows: PostWorkflows,
         principal: Principal,
         rules: PlatformRules,
+        plan: PlanDefaults,
     ) -> None:
         self._session = session
         self._workflows = workflows
         self._principal = principal
         self._rules = rules
+        self._plan = plan
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -135,6 +138,11 @@ class PostCommands:
             creation.post_facts(post, **more),
         )
 
+    async def _refuse_beyond_plan(self, now: datetime) -> None:
+        await refuse_beyond(
+            self._session, self._plan, self._principal.workspace_id, PlanLimit.POSTS_PER_MONTH, now
+        )
+
     async def _start(self, post: Post) -> Post:
         await self._session.commit()
         await self._workflows.start_post(post)
@@ -143,9 +151,9 @@ class PostCommands:
     # --- creating ---------------------------------------------------------------------------
 
     async def create(self, body: PostCreate) -> Post:
-        post = await creation.create_post(
-            self._session, self._principal, self._rules, body, utcnow()
-        )
+        now = utcnow()
+        await self._refuse_beyond_plan(now)
+        post = await creation.create_post(self._session, self._principal, self._rules, body, now)
         await self._session.commit()
         if not body.draft:
             await self._workflows.start_post(post)
@@ -181,6 +189,7 @@ class PostCommands:
             try:
                 item = await parse(raw)
                 async with self._session.begin_nested():
+                    await self._refuse_beyond_plan(now)
                     post = await creation.create_post(
                         self._session, self._principal, self._rules, item, now, Origin.BULK
                     )
@@ -200,7 +209,9 @@ class PostCommands:
 
     async def clone(self, post_id: uuid.UUID) -> Post:
         source = await self._for_change(post_id, None)
-        copy = creation.copy_post(self._session, source, self._principal, utcnow(), None)
+        now = utcnow()
+        await self._refuse_beyond_plan(now)
+        copy = creation.copy_post(self._session, source, self._principal, now, None)
         await self._session.commit()
         return await self.current(copy.id)
 
@@ -208,6 +219,7 @@ class PostCommands:
         """A copy scheduled as far ahead of now as the original was of its creation."""
         source = await self._for_change(post_id, None)
         now = utcnow()
+        await self._refuse_beyond_plan(now)
         at = creation.duplicate_time(source, now)
         copy = creation.copy_post(self._session, source, self._principal, now, at)
         if copy.scheduled_at is not None:

@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
+from herald.db.types import utcnow
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
 from herald.repositories.brands import get_brand
 from herald.services import audit
 from herald.services.events import account_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import AccountStatus
 from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected
 from platforms.outbound import AddressNotAllowed, OutboundPolicy, check_url
@@ -118,6 +120,7 @@ async def connect_account(
     cipher: CredentialCipher,
     body: ConnectBody,
     policy: OutboundPolicy,
+    plan: PlanDefaults,
 ) -> SocialAccount:
     credentials = _credentials(body.platform, body.credentials)
     if await get_brand(session, principal.workspace_id, body.brand_id) is None:
@@ -135,6 +138,7 @@ async def connect_account(
         raise HeraldError.conflict(
             f"@{identity.username} is already connected as account {existing.id}"
         )
+    await refuse_beyond(session, plan, principal.workspace_id, PlanLimit.ACCOUNTS, utcnow())
     account = SocialAccount(
         workspace_id=principal.workspace_id,
         brand_id=body.brand_id,

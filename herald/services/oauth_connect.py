@@ -27,6 +27,7 @@ from herald.principal import Actor, ActorType, Principal, system_actor
 from herald.repositories.brands import get_brand
 from herald.services import audit
 from herald.services.events import account_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import AccountStatus
 from platforms.base import (
     AccountContext,
@@ -163,6 +164,7 @@ async def finish_connect(
     platform: str,
     code: str,
     pending: OAuthState,
+    plan: PlanDefaults,
 ) -> SocialAccount:
     """Trades the code for tokens, asks the platform who they belong to, stores the account."""
     adapter = oauth_adapter(adapters, platform)
@@ -195,6 +197,7 @@ async def finish_connect(
     elif existing is not None:
         account = existing  # connecting an account again renews it
     else:
+        await refuse_beyond(session, plan, pending.workspace_id, PlanLimit.ACCOUNTS, utcnow())
         account = SocialAccount(
             workspace_id=pending.workspace_id,
             brand_id=pending.brand_id,

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.crypto import INVITATION_TOKEN_PREFIX, new_secret_token, token_digest
 from herald.db.models import Invitation, Member, Role, User, Workspace
 from herald.errors import ErrorCode, HeraldError
-from herald.passwords import hash_password
 from herald.principal import Actor, ActorType, Permission, Principal
 from herald.repositories.people import find_user_by_email
 from herald.repositories.team import (
@@ -39,6 +38,8 @@ from herald.schemas.team import (
 )
 from herald.services import audit
 from herald.services.events import record_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
+from herald.services.signup import SignupMode, new_user, refuse_new_user
 
 INVITATION_CREATED = "invitation.created"
 
@@ -233,7 +234,12 @@ async def remove_member(session: AsyncSession, principal: Principal, user_id: uu
 
 
 async def invite(
-    session: AsyncSession, principal: Principal, body: InviteBody, ttl_s: int, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    body: InviteBody,
+    ttl_s: int,
+    now: datetime,
+    plan: PlanDefaults,
 ) -> tuple[Invitation, str]:
     """An invitation and its token (shown once; only its digest is kept)."""
     role = await _role(session, principal.workspace_id, body.role_id)
@@ -241,6 +247,8 @@ async def invite(
     existing = await find_user_by_email(session, email_key(body.email))
     if existing is not None and await get_member(session, principal.workspace_id, existing.id):
         raise HeraldError.conflict("this person is a member already")
+    # Open invitations count: each is a member to be.
+    await refuse_beyond(session, plan, principal.workspace_id, PlanLimit.MEMBERS, now)
     token = new_secret_token(INVITATION_TOKEN_PREFIX)
     invitation = Invitation(
         workspace_id=principal.workspace_id,
@@ -283,19 +291,30 @@ async def invite(
 
 
 async def accept(
-    session: AsyncSession, token: str, body: AcceptBody, user: User | None, now: datetime
+    session: AsyncSession,
+    token: str,
+    body: AcceptBody,
+    user: User | None,
+    now: datetime,
+    plan: PlanDefaults,
+    signup: SignupMode,
 ) -> tuple[Invitation, User]:
     """Joins the invitation's workspace: as `user` (logged in; the invitation must be for
     their address), or as a new user made from `body`."""
     invitation = await find_invitation(session, token_digest(token))
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
         raise HeraldError.not_found("invitation (it may have expired or been used)")
+    # The invitation counts already; a limit lowered since it was made still holds.
+    await refuse_beyond(
+        session, plan, invitation.workspace_id, PlanLimit.MEMBERS, now, counted_already=1
+    )
     if user is not None:
         if email_key(user.email) != email_key(invitation.email):
             raise HeraldError(ErrorCode.FORBIDDEN, "this invitation is for another email address")
         if await get_member(session, invitation.workspace_id, user.id) is not None:
             raise HeraldError.conflict("you are a member of this workspace already")
     else:
+        refuse_new_user(signup, invited=True)
         if body.name is None or body.password is None:
             raise HeraldError.invalid(
                 "password" if body.name else "name", "a new user needs a name and a password"
@@ -304,15 +323,7 @@ async def accept(
             raise HeraldError.conflict(
                 "an account with this email exists: log in and accept with its access token"
             )
-        user = User(
-            email=invitation.email,
-            email_key=email_key(invitation.email),
-            name=body.name,
-            password_hash=await hash_password(body.password),
-            created_at=now,
-        )
-        session.add(user)
-        await session.flush()
+        user = await new_user(session, invitation.email, body.name, body.password, now)
     session.add(
         Member(
             workspace_id=invitation.workspace_id,
