@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    ScheduleAlreadyRunningError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,6 +30,7 @@ from herald.db.models import Post
 from herald.errors import HeraldError, IllegalTransition
 from herald.payloads import (
     AccountTokensInput,
+    AnalyticsSyncInput,
     ApprovalDecision,
     MediaImportInput,
     MirrorInput,
@@ -32,9 +38,11 @@ from herald.payloads import (
     RescheduleRequest,
     UnpublishInput,
 )
+from herald.schedules import analytics_schedule
 from herald.settings import Settings
 from herald.status import PostPhase, PostStatus
 from workflows.account_tokens import AccountTokensWorkflow
+from workflows.analytics_sync import AnalyticsSyncWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
 from workflows.post import PostWorkflow
@@ -287,3 +295,36 @@ class TemporalGateway:
         )
         with names.engine_call(missing_ok=True):
             await handle.signal(AccountTokensWorkflow.tokens_changed)
+
+    # --- analytics --------------------------------------------------------------------------
+
+    async def watch_analytics(self, account_id: uuid.UUID) -> None:
+        """Creates the account's analytics schedule, or resumes it (after a reconnect)."""
+        client = await self.client()
+        with names.engine_call():
+            try:
+                await client.create_schedule(
+                    names.analytics_schedule_id(account_id),
+                    analytics_schedule(self._settings, str(account_id)),
+                )
+            except ScheduleAlreadyRunningError:
+                handle = client.get_schedule_handle(names.analytics_schedule_id(account_id))
+                await handle.unpause(note="account connected")
+
+    async def stop_analytics(self, account_id: uuid.UUID) -> None:
+        """Removes the account's analytics schedule (disconnect); none is fine."""
+        client = await self.client()
+        with names.engine_call(missing_ok=True):
+            await client.get_schedule_handle(names.analytics_schedule_id(account_id)).delete()
+
+    async def start_backfill(self, account_id: uuid.UUID) -> None:
+        """A sync of every published post of the account; one already running is joined."""
+        client = await self.client()
+        with names.engine_call():
+            await client.start_workflow(
+                AnalyticsSyncWorkflow.run,
+                AnalyticsSyncInput(account_id=str(account_id), backfill=True),
+                id=names.analytics_backfill_workflow_id(account_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )

@@ -20,7 +20,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 
 from herald import temporal as names
-from herald.payloads import WebhookDispatchInput
+from herald.payloads import AnalyticsSyncInput, WebhookDispatchInput
 from herald.settings import Settings
 
 
@@ -85,4 +85,23 @@ async def ensure_webhook_dispatcher(client: Client, settings: Settings) -> None:
         id=names.webhook_dispatch_workflow_id(settings.temporal_task_queue),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+def analytics_schedule(settings: Settings, account_id: str) -> Schedule:
+    """`analytics/{account_id}`: a sync of the account every `analytics_sync_interval_s`, one
+    at a time (a sync still waiting out a rate limit is not stacked on)."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            names.ANALYTICS_SYNC_WORKFLOW,
+            AnalyticsSyncInput(account_id=account_id),
+            id=names.analytics_sync_workflow_id(account_id),
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.analytics_sync_interval_s))
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
