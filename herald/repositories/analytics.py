@@ -255,13 +255,13 @@ async def samples_of(
 
 
 async def published_targets_of_account(
-    session: AsyncSession, account_id: uuid.UUID, end: datetime
+    session: AsyncSession, account_id: uuid.UUID
 ) -> list[PostTarget]:
+    """Every target of the account that was ever published (its samples say since when:
+    the platform's publish time may run on another clock than Herald's)."""
     found = await session.scalars(
         select(PostTarget).where(
-            PostTarget.account_id == account_id,
-            PostTarget.published_at.is_not(None),
-            PostTarget.published_at <= end,
+            PostTarget.account_id == account_id, PostTarget.published_at.is_not(None)
         )
     )
     return list(found)
