@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.accounts import AccountTokenActivities
 from activities.analytics import AnalyticsActivities
+from activities.analytics_export import AnalyticsExportActivities
 from activities.media import MediaActivities
 from activities.mirrors import MirrorActivities
 from activities.outcomes import OutcomeStore
@@ -44,6 +45,7 @@ from herald.storage.factory import build_storage
 from herald.worker_metrics import sdk_metrics, serving_metrics
 from herald.workflow_bytecode import compile_workflow_modules
 from workflows.account_tokens import AccountTokensWorkflow
+from workflows.analytics_export import AnalyticsExportWorkflow
 from workflows.analytics_sync import AnalyticsSyncWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
@@ -70,6 +72,7 @@ WORKFLOWS = (
     WebhookRetryWorkflow,
     RetentionWorkflow,
     AnalyticsSyncWorkflow,
+    AnalyticsExportWorkflow,
 )
 
 
@@ -131,6 +134,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         ),
         settings.analytics_targets_per_sync,
     )
+    exports = AnalyticsExportActivities(sessions, storage)
     deliveries = WebhookActivities(sessions, read_sessions, cipher, webhook_http, client, settings)
     main_queue = settings.temporal_task_queue
     workers = [
@@ -164,6 +168,8 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 RetentionActivities(sessions, settings.retention_s).prune_outbox,
                 analytics.plan_analytics_sync,
                 analytics.pause_analytics_schedule,
+                exports.write_analytics_export,
+                exports.fail_analytics_export,
             ],
         )
     ]

@@ -30,6 +30,7 @@ from herald.db.models import Post
 from herald.errors import HeraldError, IllegalTransition
 from herald.payloads import (
     AccountTokensInput,
+    AnalyticsExportInput,
     AnalyticsSyncInput,
     ApprovalDecision,
     MediaImportInput,
@@ -42,6 +43,7 @@ from herald.schedules import analytics_schedule
 from herald.settings import Settings
 from herald.status import PostPhase, PostStatus
 from workflows.account_tokens import AccountTokensWorkflow
+from workflows.analytics_export import AnalyticsExportWorkflow
 from workflows.analytics_sync import AnalyticsSyncWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.mirror import MirrorWorkflow
@@ -325,6 +327,17 @@ class TemporalGateway:
                 AnalyticsSyncWorkflow.run,
                 AnalyticsSyncInput(account_id=str(account_id), backfill=True),
                 id=names.analytics_backfill_workflow_id(account_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+    async def start_export(self, export_id: uuid.UUID) -> None:
+        client = await self.client()
+        with names.engine_call():
+            await client.start_workflow(
+                AnalyticsExportWorkflow.run,
+                AnalyticsExportInput(export_id=str(export_id)),
+                id=names.analytics_export_workflow_id(export_id),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )

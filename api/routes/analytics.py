@@ -8,22 +8,31 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, require
+from api.deps import ResourcesDep, SessionDep, require
 from herald.db.types import utcnow
 from herald.errors import HeraldError
 from herald.instants import to_utc
 from herald.principal import Permission, Principal
-from herald.schemas.analytics import AccountAnalytics, Overview, PostAnalytics
+from herald.schemas.analytics import (
+    AccountAnalytics,
+    ExportBody,
+    ExportOut,
+    ExportStarted,
+    Overview,
+    PostAnalytics,
+)
 from herald.services.analytics import (
     account_analytics,
     brand_overview,
     post_analytics,
     resolve_range,
 )
+from herald.services.analytics_export import export_status, start_export
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 Viewer = Annotated[Principal, Depends(require(Permission.ANALYTICS_VIEW))]
+Exporter = Annotated[Principal, Depends(require(Permission.ANALYTICS_EXPORT))]
 From = Annotated[
     datetime | None, Query(alias="from", description="Start (default: 30 days before `to`)")
 ]
@@ -86,3 +95,37 @@ async def post(
     start = _instant("from", from_)
     end = _instant("to", to) or utcnow()
     return await post_analytics(session, principal.workspace_id, post_id, start, end)
+
+
+@router.post(
+    "/export",
+    status_code=202,
+    response_model=ExportStarted,
+    summary="Export a brand's analytics as CSV",
+    description="One row per post target and UTC day (and per account and day), each its "
+    "last sample of the day; the README (Analytics) lists the columns. Poll "
+    "GET /v1/analytics/exports/{export_id} for the download URL.",
+)
+async def export(
+    body: ExportBody, session: SessionDep, resources: ResourcesDep, principal: Exporter
+) -> ExportStarted:
+    started = await start_export(session, principal, body, resources.temporal)
+    return ExportStarted(export_id=str(started.id))
+
+
+@router.get(
+    "/exports/{export_id}",
+    response_model=ExportOut,
+    summary="An export's status and, once done, a signed download URL that expires",
+)
+async def export_(
+    export_id: uuid.UUID, session: SessionDep, resources: ResourcesDep, principal: Exporter
+) -> ExportOut:
+    return await export_status(
+        session,
+        resources.storage,
+        principal.workspace_id,
+        export_id,
+        utcnow(),
+        resources.settings.analytics_export_url_ttl_s,
+    )

@@ -7,7 +7,7 @@ asked about, not the number of samples stored (bench/analytics_overview.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.analytics.export_csv import ExportSample
 from herald.analytics.sets import MetricSet
-from herald.db.models import MetricSample, Post, PostTarget, SocialAccount
+from herald.db.models import AnalyticsExport, MetricSample, Post, PostTarget, SocialAccount
 from herald.status import TargetStatus
 from platforms.metrics import METRIC_NAMES, Metrics
 
@@ -272,4 +273,50 @@ async def post_of_workspace(
 ) -> Post | None:
     return await session.scalar(
         select(Post).where(Post.id == post_id, Post.workspace_id == workspace_id)
+    )
+
+
+async def stream_export_samples(
+    session: AsyncSession, brand_id: uuid.UUID, start: datetime, end: datetime, batch: int = 1000
+) -> AsyncIterator[ExportSample]:
+    """The brand's samples in [start, end], by subject then time, fetched `batch` at a time."""
+    query = (
+        select(
+            MetricSample,
+            SocialAccount.platform,
+            PostTarget.platform_post_id,
+        )
+        .join(SocialAccount, SocialAccount.id == MetricSample.account_id)
+        .outerjoin(PostTarget, PostTarget.id == MetricSample.target_id)
+        .where(
+            MetricSample.brand_id == brand_id,
+            MetricSample.sampled_at >= start,
+            MetricSample.sampled_at <= end,
+        )
+        .order_by(MetricSample.subject_id, MetricSample.metric_set, MetricSample.sampled_at)
+        .execution_options(yield_per=batch)
+    )
+    result = await session.stream(query)
+    async for sample, platform, platform_post_id in result:
+        yield ExportSample(
+            subject_id=str(sample.subject_id),
+            kind=sample.metric_set,
+            account_id=str(sample.account_id),
+            platform=platform,
+            post_id=str(sample.post_id) if sample.post_id else None,
+            target_id=str(sample.target_id) if sample.target_id else None,
+            platform_post_id=platform_post_id,
+            sampled_at=sample.sampled_at,
+            counters=counters_of(sample),
+        )
+        session.expunge(sample)
+
+
+async def get_export(
+    session: AsyncSession, workspace_id: uuid.UUID, export_id: uuid.UUID
+) -> AnalyticsExport | None:
+    return await session.scalar(
+        select(AnalyticsExport).where(
+            AnalyticsExport.id == export_id, AnalyticsExport.workspace_id == workspace_id
+        )
     )

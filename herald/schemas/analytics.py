@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -100,7 +101,7 @@ class Overview(BaseModel):
 class ExportBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    brand_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
+    brand_id: uuid.UUID
     start: datetime = Field(alias="from")
     end: datetime = Field(alias="to")
     format: Literal["csv"] = "csv"
