@@ -604,7 +604,14 @@ class MetricSample(Base):
     __tablename__ = "metric_samples"
     __table_args__ = (
         UniqueConstraint("subject_id", "metric_set", "sampled_at"),
-        Index("ix_metric_samples_brand_sampled", "brand_id", "sampled_at"),
+        # Exports: a brand's samples subject by subject, in time order, read off the index.
+        Index(
+            "ix_metric_samples_brand_subject",
+            "brand_id",
+            "subject_id",
+            "metric_set",
+            "sampled_at",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)

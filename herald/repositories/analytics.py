@@ -277,14 +277,22 @@ async def post_of_workspace(
 
 
 async def stream_export_samples(
-    session: AsyncSession, brand_id: uuid.UUID, start: datetime, end: datetime, batch: int = 1000
+    session: AsyncSession, brand_id: uuid.UUID, start: datetime, end: datetime, batch: int = 2000
 ) -> AsyncIterator[ExportSample]:
-    """The brand's samples in [start, end], by subject then time, fetched `batch` at a time."""
+    """The brand's samples in [start, end], by subject then time (the order of the brand's
+    index, so nothing is sorted), as plain rows fetched `batch` at a time."""
+    counters = [getattr(MetricSample, name) for name in METRIC_NAMES]
     query = (
         select(
-            MetricSample,
+            MetricSample.subject_id,
+            MetricSample.metric_set,
+            MetricSample.account_id,
             SocialAccount.platform,
+            MetricSample.post_id,
+            MetricSample.target_id,
             PostTarget.platform_post_id,
+            MetricSample.sampled_at,
+            *counters,
         )
         .join(SocialAccount, SocialAccount.id == MetricSample.account_id)
         .outerjoin(PostTarget, PostTarget.id == MetricSample.target_id)
@@ -293,23 +301,28 @@ async def stream_export_samples(
             MetricSample.sampled_at >= start,
             MetricSample.sampled_at <= end,
         )
-        .order_by(MetricSample.subject_id, MetricSample.metric_set, MetricSample.sampled_at)
+        .order_by(
+            MetricSample.brand_id,
+            MetricSample.subject_id,
+            MetricSample.metric_set,
+            MetricSample.sampled_at,
+        )
         .execution_options(yield_per=batch)
     )
     result = await session.stream(query)
-    async for sample, platform, platform_post_id in result:
+    async for row in result:
+        subject, kind, account, platform, post, target, platform_post_id, at = row[:8]
         yield ExportSample(
-            subject_id=str(sample.subject_id),
-            kind=sample.metric_set,
-            account_id=str(sample.account_id),
+            subject_id=str(subject),
+            kind=kind,
+            account_id=str(account),
             platform=platform,
-            post_id=str(sample.post_id) if sample.post_id else None,
-            target_id=str(sample.target_id) if sample.target_id else None,
+            post_id=str(post) if post else None,
+            target_id=str(target) if target else None,
             platform_post_id=platform_post_id,
-            sampled_at=sample.sampled_at,
-            counters=counters_of(sample),
+            sampled_at=at,
+            counters=dict(zip(METRIC_NAMES, row[8:], strict=True)),
         )
-        session.expunge(sample)
 
 
 async def get_export(

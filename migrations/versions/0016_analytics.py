@@ -81,7 +81,11 @@ def upgrade() -> None:
             "subject_id", "metric_set", "sampled_at", name=op.f("uq_metric_samples_subject_id")
         ),
     )
-    op.create_index("ix_metric_samples_brand_sampled", "metric_samples", ["brand_id", "sampled_at"])
+    op.create_index(
+        "ix_metric_samples_brand_subject",
+        "metric_samples",
+        ["brand_id", "subject_id", "metric_set", "sampled_at"],
+    )
     op.create_table(
         "analytics_exports",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -118,5 +122,5 @@ def downgrade() -> None:
     op.drop_index("ix_post_targets_account_published", table_name="post_targets")
     op.drop_index(op.f("ix_analytics_exports_workspace_id"), table_name="analytics_exports")
     op.drop_table("analytics_exports")
-    op.drop_index("ix_metric_samples_brand_sampled", table_name="metric_samples")
+    op.drop_index("ix_metric_samples_brand_subject", table_name="metric_samples")
     op.drop_table("metric_samples")
