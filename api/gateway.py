@@ -313,6 +313,16 @@ class TemporalGateway:
                 handle = client.get_schedule_handle(names.analytics_schedule_id(account_id))
                 await handle.unpause(note="account connected")
 
+    async def ensure_analytics(self, account_id: uuid.UUID) -> None:
+        """Creates the account's analytics schedule unless it exists (paused or not: a pause
+        for refused credentials stays until the account is reconnected)."""
+        client = await self.client()
+        with names.engine_call(), contextlib.suppress(ScheduleAlreadyRunningError):
+            await client.create_schedule(
+                names.analytics_schedule_id(account_id),
+                analytics_schedule(self._settings, str(account_id)),
+            )
+
     async def stop_analytics(self, account_id: uuid.UUID) -> None:
         """Removes the account's analytics schedule (disconnect); none is fine."""
         client = await self.client()

@@ -234,6 +234,8 @@ class ReconcileReport(BaseModel):
     disagreements: list[Disagreement] = Field(default_factory=list)
     # OAuth accounts whose token workflow was made sure to run.
     token_accounts_checked: int = 0
+    # Active accounts that had no analytics schedule and were given one.
+    analytics_schedules_made: int = 0
 
 
 class AccountTokensInput(BaseModel):
