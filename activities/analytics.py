@@ -5,7 +5,7 @@ credentials stopped working."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from herald.analytics.tiers import Tiers
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import MetricSample, PostTarget, SocialAccount
+from herald.db.types import utcnow
 from herald.payloads import (
     AnalyticsPause,
     AnalyticsPlan,
@@ -27,6 +28,7 @@ from herald.payloads import (
     AnalyticsSampleRequest,
     AnalyticsSampleResult,
 )
+from herald.rate_limits import rate_limit_wait
 from herald.repositories.analytics import new_sample, sample_candidates, sampled_subjects
 from herald.status import AccountStatus
 from platforms.base import (
@@ -81,7 +83,9 @@ class AnalyticsActivities:
             )
             candidates = candidates[: self._targets_per_sync]
         return AnalyticsPlan(
-            platform=account.platform, target_ids=[str(c.target_id) for c in candidates]
+            platform=account.platform,
+            target_ids=[str(c.target_id) for c in candidates],
+            wait_until=rate_limit_wait(account, now),
         )
 
     @activity.defn(name="sample_analytics")
@@ -124,6 +128,8 @@ class AnalyticsActivities:
             result.expired = err.message
         except RateLimited as err:
             wait = timedelta(seconds=err.retry_after_s) if err.retry_after_s else None
+            if wait is not None:
+                await self._hold(account.id, utcnow() + wait)
             raise ApplicationError(
                 f"{account.platform} rate limited the sync: {err.message}",
                 type=RATE_LIMITED,
@@ -148,6 +154,14 @@ class AnalyticsActivities:
             return False
         await self._store(new_sample(account, MetricSet.POST, request.sampled_at, metrics, target))
         return True
+
+    async def _hold(self, account_id: uuid.UUID, until: datetime) -> None:
+        """The account's other calls (publishes too) wait out the limit the platform named."""
+        async with self._sessions() as session, session.begin():
+            account = await session.get(SocialAccount, account_id)
+            if account is not None:
+                held = account.rate_limited_until
+                account.rate_limited_until = max(held, until) if held else until
 
     async def _store(self, sample: MetricSample) -> None:
         try:

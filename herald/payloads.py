@@ -295,6 +295,9 @@ class AnalyticsPlan(BaseModel):
     platform: str | None = None
     target_ids: list[str] = Field(default_factory=list)
     pause_reason: str | None = None
+    # The end of a rate limit the platform named for the account (a publish or an earlier
+    # sync met it): the sync waits it out before calling.
+    wait_until: datetime | None = None
 
 
 class AnalyticsSampleRequest(BaseModel):

@@ -46,10 +46,14 @@ class AnalyticsSyncWorkflow:
             reason = plan.pause_reason or "account unknown"
             await self._pause(input.account_id, reason)
             return AnalyticsSyncReport(paused=reason)
+        if plan.wait_until is not None and plan.wait_until > workflow.now():
+            await workflow.sleep(plan.wait_until - workflow.now())
         sampled = await workflow.execute_activity_method(
             AnalyticsActivities.sample_analytics,
             AnalyticsSampleRequest(
-                account_id=input.account_id, target_ids=plan.target_ids, sampled_at=at
+                account_id=input.account_id,
+                target_ids=plan.target_ids,
+                sampled_at=workflow.now(),
             ),
             task_queue=names.platform_task_queue(workflow.info().task_queue, plan.platform),
             start_to_close_timeout=SAMPLE_TIMEOUT,

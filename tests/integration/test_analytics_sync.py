@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from temporalio.client import Client
 
 from herald import temporal as names
 from herald.analytics.sets import MetricSet
-from herald.db.models import MetricSample
+from herald.db.models import MetricSample, SocialAccount
 from herald.payloads import AnalyticsSyncInput, AnalyticsSyncReport
 from tests.support.analytics import (
     advance_emulator,
@@ -186,6 +187,22 @@ async def test_a_429_is_waited_out_and_delays_no_other_account(stack: Stack) -> 
     [reading] = await samples(stack, limited_post["targets"][0]["id"], MetricSet.POST)
     assert reading.likes == expected_post("mastodon", 1)["likes"]
     assert len(await samples(stack, free_post["targets"][0]["id"], MetricSet.POST)) == 1
+    # The account's publishes wait out the limit the sync met, as the sync waits out theirs.
+    async with stack.resources.sessions() as session:
+        account = await session.get(SocialAccount, limited.accounts["mastodon"])
+        assert account is not None and account.rate_limited_until is not None
+
+
+async def test_a_sync_waits_out_a_rate_limit_a_publish_met(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("mastodon",))
+    account_id = tenant.accounts["mastodon"]
+    async with stack.resources.sessions() as session, session.begin():
+        account = await session.get(SocialAccount, account_id)
+        assert account is not None
+        account.rate_limited_until = datetime.now(UTC) + timedelta(seconds=2)
+    began = time.monotonic()
+    report = await sync(stack, account_id)
+    assert report.account_sampled and time.monotonic() - began >= 2
 
 
 async def test_an_expired_account_pauses_its_schedule_until_reconnected(stack: Stack) -> None:
