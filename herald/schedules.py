@@ -3,6 +3,7 @@ worker start)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from temporalio.client import (
@@ -90,7 +91,11 @@ async def ensure_webhook_dispatcher(client: Client, settings: Settings) -> None:
 
 def analytics_schedule(settings: Settings, account_id: str) -> Schedule:
     """`analytics/{account_id}`: a sync of the account every `analytics_sync_interval_s`, one
-    at a time (a sync still waiting out a rate limit is not stacked on)."""
+    at a time (a sync still waiting out a rate limit is not stacked on). Each account's syncs
+    are offset within the interval by its id, so the accounts of a deployment do not all call
+    their platforms at the top of the hour."""
+    every = timedelta(seconds=settings.analytics_sync_interval_s)
+    offset = timedelta(seconds=uuid.UUID(account_id).int % max(1, int(every.total_seconds())))
     return Schedule(
         action=ScheduleActionStartWorkflow(
             names.ANALYTICS_SYNC_WORKFLOW,
@@ -98,10 +103,6 @@ def analytics_schedule(settings: Settings, account_id: str) -> Schedule:
             id=names.analytics_sync_workflow_id(account_id),
             task_queue=settings.temporal_task_queue,
         ),
-        spec=ScheduleSpec(
-            intervals=[
-                ScheduleIntervalSpec(every=timedelta(seconds=settings.analytics_sync_interval_s))
-            ]
-        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every, offset=offset)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

@@ -255,17 +255,52 @@ async def samples_of(
     return list(await session.scalars(query.order_by(MetricSample.sampled_at, MetricSample.id)))
 
 
-async def published_targets_of_account(
-    session: AsyncSession, account_id: uuid.UUID
-) -> list[PostTarget]:
-    """Every target of the account that was ever published (its samples say since when:
-    the platform's publish time may run on another clock than Herald's)."""
-    found = await session.scalars(
-        select(PostTarget).where(
-            PostTarget.account_id == account_id, PostTarget.published_at.is_not(None)
+async def account_post_samples(
+    session: AsyncSession, account_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[list[MetricSample], list[MetricSample]]:
+    """The account's post readings for a series over [start, end]: each target's last one at
+    or before `start` (one index probe per target), then every one after it up to `end`,
+    oldest first; the history before `start` is not read."""
+    edges = (
+        select(
+            PostTarget.id.label("subject_id"),
+            _latest_at(PostTarget.id, MetricSet.POST, start).label("at"),
         )
+        .where(PostTarget.account_id == account_id, PostTarget.published_at.is_not(None))
+        .subquery()
     )
-    return list(found)
+    before = await _samples_at(session, edges, MetricSet.POST)
+    during = await session.scalars(
+        select(MetricSample)
+        .where(
+            # By subject, so each target's range is a seek on the (subject, set, time) index.
+            MetricSample.subject_id.in_(
+                select(PostTarget.id).where(PostTarget.account_id == account_id)
+            ),
+            MetricSample.metric_set == str(MetricSet.POST),
+            MetricSample.sampled_at > start,
+            MetricSample.sampled_at <= end,
+        )
+        .order_by(MetricSample.sampled_at, MetricSample.id)
+    )
+    return before, list(during)
+
+
+async def account_samples(
+    session: AsyncSession, account_id: uuid.UUID, start: datetime, end: datetime
+) -> list[MetricSample]:
+    """The account's own readings: its last one at or before `start`, then those up to `end`."""
+    edge = (
+        select(
+            SocialAccount.id.label("subject_id"),
+            _latest_at(SocialAccount.id, MetricSet.ACCOUNT, start).label("at"),
+        )
+        .where(SocialAccount.id == account_id)
+        .subquery()
+    )
+    before = await _samples_at(session, edge, MetricSet.ACCOUNT)
+    during = await samples_of(session, [account_id], MetricSet.ACCOUNT, end, start)
+    return before + [s for s in during if s.sampled_at > start]
 
 
 async def post_of_workspace(

@@ -22,12 +22,13 @@ from herald.db.models import MetricSample, PostTarget
 from herald.errors import HeraldError
 from herald.repositories.accounts import get_account, get_brand
 from herald.repositories.analytics import (
+    account_post_samples,
+    account_samples,
     count_posts_published,
     counters_of,
     follower_edges,
     latest_post_samples_of_brand,
     post_of_workspace,
-    published_targets_of_account,
     samples_of,
 )
 from herald.schemas.analytics import (
@@ -116,11 +117,10 @@ async def account_analytics(
     if account is None:
         raise HeraldError.not_found("account")
     bounds = _buckets(start, end, interval)
-    audience = await samples_of(session, [account.id], MetricSet.ACCOUNT, end)
-    targets = await published_targets_of_account(session, account.id)
-    readings = await samples_of(session, [t.id for t in targets], MetricSet.POST, end)
+    audience = await account_samples(session, account.id, start, end)
+    before, readings = await account_post_samples(session, account.id, start, end)
     series = []
-    latest: dict[uuid.UUID, MetricSample] = {}
+    latest: dict[uuid.UUID, MetricSample] = {s.subject_id: s for s in before}
     cursor = 0
     for bucket_start, bucket_end in bounds:
         while cursor < len(readings) and readings[cursor].sampled_at <= bucket_end:

@@ -128,6 +128,10 @@ async def test_connecting_makes_a_schedule_that_syncs_and_disconnecting_removes_
     handle = client.get_schedule_handle(names.analytics_schedule_id(account_id))
     described = await handle.describe()
     assert not described.schedule.state.paused
+    [interval] = described.schedule.spec.intervals
+    assert interval.every == timedelta(seconds=stack.settings.analytics_sync_interval_s)
+    # Spread within the hour by the account's id, not all at its top.
+    assert interval.offset == timedelta(seconds=uuid.UUID(account_id).int % 3600)
     await handle.trigger()
     [audience] = await _wait_for_samples(stack, account_id, MetricSet.ACCOUNT, 1)
     assert audience.followers == expected_followers(0)
