@@ -27,6 +27,8 @@ BENCHMARKS = (
     "schedule_lateness",
     "list_scaling",
     "webhook_delivery",
+    "analytics_overview",
+    "analytics_export",
 )
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
