@@ -19,6 +19,7 @@ from api.routes import (
     account_groups,
     accounts,
     accounts_oauth,
+    analytics,
     api_keys,
     approvals,
     audit,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
     app.include_router(audit.router)
+    app.include_router(analytics.router)
     document_idempotency_header(app)
     document_errors(app)
     return app

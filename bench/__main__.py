@@ -28,6 +28,8 @@ BENCHMARKS = (
     "list_scaling",
     "webhook_delivery",
     "request_overhead",
+    "analytics_overview",
+    "analytics_export",
 )
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 

@@ -242,6 +242,33 @@ class Settings(BaseSettings):
         "(it heartbeats throughout, so a dead worker's dispatcher resumes elsewhere).",
     )
 
+    analytics_sync_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often each connected account's analytics schedule "
+        "(analytics/{account_id}) samples the account and its posts that are due.",
+    )
+    analytics_hourly_until_s: float = Field(
+        default=2 * 86400.0,
+        gt=0,
+        description="Posts younger than this are sampled every hour (every sync).",
+    )
+    analytics_daily_until_s: float = Field(
+        default=30 * 86400.0,
+        gt=0,
+        description="Posts younger than this (and older than the hourly tier) are sampled "
+        "once a day; older ones once a week.",
+    )
+    analytics_targets_per_sync: int = Field(
+        default=500,
+        gt=0,
+        description="At most this many posts are sampled by one sync of one account (the "
+        "most overdue first); the rest wait for the next.",
+    )
+    analytics_export_url_ttl_s: int = Field(
+        default=3600, gt=0, description="Lifetime of an export's signed download URL."
+    )
+
     worker_metrics_port: int | None = Field(
         default=None,
         description="Port of the worker's Prometheus endpoint (/metrics): Herald's series and "

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from platforms.content import MediaContent
+from platforms.metrics import Metrics
 
 
 class PlatformError(Exception):
@@ -318,9 +319,14 @@ class PlatformAdapter(ABC):
     async def verify(self, account: AccountContext) -> AccountIdentity:
         """Checks the credentials with the platform (`POST /v1/accounts`, `/test`)."""
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
-        """Counters the platform reports for one post (likes, reposts, replies, views ...)."""
-        raise Rejected(f"{self.platform} does not report metrics through Herald yet")
+    @abstractmethod
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Counters the platform reports for one post, normalised (platforms/metrics.py)."""
+
+    @abstractmethod
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        """The account's own counters: `followers` normalised; following and post counts
+        among the raw numbers."""
 
     async def list_pages(self, account: AccountContext) -> list[dict[str, Any]]:
         """Pages (or similar) the account may publish as, each with ``id``, ``name`` and its

@@ -61,6 +61,7 @@ from platforms.bluesky_text import (
 from platforms.bluesky_xrpc import Session, SessionInfo, Xrpc, classify, service_url
 from platforms.http import parsed
 from platforms.matching import parse_timestamp
+from platforms.metrics import Metrics, count, metrics_of
 
 POST = "app.bsky.feed.post"
 PROFILE = "app.bsky.actor.profile"
@@ -616,11 +617,35 @@ class BlueskyAdapter(PlatformAdapter):
         value = (found or {}).get("value")
         return value if isinstance(value, dict) else {}
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """The AppView's postView counts; Bluesky reports no views, reach or clicks."""
+        found = await self._appview(account, "app.bsky.feed.getPosts", {"uris": [platform_post_id]})
+        posts = found.get("posts") or []
+        if not posts:
+            raise Rejected(f"no Bluesky post {platform_post_id}", "NotFound", 404)
+        post = posts[0]
+        names = ("likeCount", "repostCount", "replyCount", "quoteCount", "bookmarkCount")
+        raw = {name: post.get(name) for name in names}
+        return metrics_of(
+            raw,
+            likes=count(raw["likeCount"]),
+            shares=count(raw["repostCount"]),
+            comments=count(raw["replyCount"]),
+            saves=count(raw["bookmarkCount"]),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        actor = account.platform_account_id or account.username
+        profile = await self._appview(account, "app.bsky.actor.getProfile", {"actor": actor})
+        raw = {n: profile.get(n) for n in ("followersCount", "followsCount", "postsCount")}
+        return metrics_of(raw, followers=count(raw["followersCount"]))
+
+    async def _appview(
+        self, account: AccountContext, method: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An AppView read through the PDS; NotAvailable where the server has no AppView."""
         try:
-            found = await self._xrpc.call(
-                account, "GET", "app.bsky.feed.getPosts", params={"uris": [platform_post_id]}
-            )
+            answer: dict[str, Any] = await self._xrpc.call(account, "GET", method, params=params)
         except Transient as err:
             if err.code in NO_APPVIEW_ERRORS:
                 raise NotAvailable(
@@ -629,17 +654,7 @@ class BlueskyAdapter(PlatformAdapter):
                     err.status,
                 ) from err
             raise
-        posts = found.get("posts") or []
-        if not posts:
-            raise Rejected(f"no Bluesky post {platform_post_id}", "NotFound", 404)
-        post = posts[0]
-        names = {
-            "likes": "likeCount",
-            "reposts": "repostCount",
-            "replies": "replyCount",
-            "quotes": "quoteCount",
-        }
-        return {name: int(post.get(field) or 0) for name, field in names.items()}
+        return answer
 
 
 def _record_key(request: PublishRequest, part: int, alternate: int) -> str:

@@ -30,6 +30,7 @@ from platforms.base import (
 from platforms.http import classify_response, json_object, send, transport_error
 from platforms.mastodon_instance import InstanceLimits
 from platforms.matching import FIND_EXISTING_SLACK, normalised
+from platforms.metrics import Metrics, count, metrics_of
 from platforms.multipart import StreamedForm
 
 DEFAULT_MAX_CHARACTERS = 500
@@ -220,6 +221,25 @@ class MastodonAdapter(PlatformAdapter):
 
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         await self._call(account, "DELETE", f"/api/v1/statuses/{platform_post_id}")
+
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """The Status entity's counts; Mastodon reports no views, reach or clicks."""
+        status = await self._call(account, "GET", f"/api/v1/statuses/{platform_post_id}")
+        raw = {
+            name: status.get(name)
+            for name in ("favourites_count", "reblogs_count", "replies_count", "quotes_count")
+        }
+        return metrics_of(
+            raw,
+            likes=count(raw["favourites_count"]),
+            shares=count(raw["reblogs_count"]),
+            comments=count(raw["replies_count"]),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        me = await self._call(account, "GET", "/api/v1/accounts/verify_credentials")
+        raw = {n: me.get(n) for n in ("followers_count", "following_count", "statuses_count")}
+        return metrics_of(raw, followers=count(raw["followers_count"]))
 
     async def _upload(self, account: AccountContext, item: MediaItem) -> str:
         """v2 media: 200 when processed at once, 202 then 206 until ready (videos) — and some

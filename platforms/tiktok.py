@@ -46,6 +46,7 @@ from platforms.base import (
 )
 from platforms.http import json_object, retry_after_seconds, send, transport_error
 from platforms.matching import FIND_EXISTING_SLACK, normalised
+from platforms.metrics import Metrics, count, metrics_of
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import BOOLEAN_OPTIONS, is_video, publish_mode, validate
 
@@ -73,6 +74,7 @@ LIST_MAX_PAGES = 5
 USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 VIDEO_FIELDS = "id,create_time,share_url,video_description,title,cover_image_url"
 METRIC_FIELDS = "id,view_count,like_count,comment_count,share_count"
+ACCOUNT_METRIC_FIELDS = "open_id,follower_count,following_count,likes_count,video_count"
 _HASHTAG = re.compile(r"#(\w+)")
 
 # POST endpoints that only read: safe to send again after a 5xx or a dropped connection.
@@ -508,8 +510,9 @@ class TikTokAdapter(PlatformAdapter):
             media_urls=(str(cover),) if cover else (),
         )
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
-        """Display API ``video/query``: only public posts have an id TikTok can look up."""
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Display API ``video/query``: only public posts have an id TikTok can look up.
+        ``view_count`` counts plays (video views); TikTok reports no impressions."""
         if "~" in platform_post_id:
             raise Rejected(
                 "TikTok reports metrics for public posts only; this one has no public id yet",
@@ -525,17 +528,24 @@ class TikTokAdapter(PlatformAdapter):
         videos = [v for v in data.get("videos") or [] if str(v.get("id")) == platform_post_id]
         if not videos:
             raise Rejected(f"TikTok does not list video {platform_post_id}", "not_found")
-        names = {
-            "view_count": "views",
-            "like_count": "likes",
-            "comment_count": "comments",
-            "share_count": "shares",
+        raw = {
+            n: videos[0].get(n)
+            for n in ("view_count", "like_count", "comment_count", "share_count")
         }
-        return {
-            name: int(videos[0][field])
-            for field, name in names.items()
-            if isinstance(videos[0].get(field), int)
-        }
+        return metrics_of(
+            raw,
+            video_views=count(raw["view_count"]),
+            likes=count(raw["like_count"]),
+            comments=count(raw["comment_count"]),
+            shares=count(raw["share_count"]),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        data = await self._call(
+            account, "GET", "/v2/user/info/", params={"fields": ACCOUNT_METRIC_FIELDS}
+        )
+        raw = data.get("user") or {}
+        return metrics_of(raw, followers=count(raw.get("follower_count")))
 
     async def verify(self, account: AccountContext) -> AccountIdentity:
         data = await self._call(account, "GET", "/v2/user/info/", params={"fields": USER_FIELDS})

@@ -18,6 +18,7 @@ from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account, list_accounts
 from herald.schemas.accounts import AccountList, AccountOut
+from herald.schemas.analytics import BackfillOut
 from herald.schemas.posts import rfc3339
 from herald.services.accounts import (
     ConnectBody,
@@ -25,6 +26,7 @@ from herald.services.accounts import (
     disconnect_account,
     recheck_account,
 )
+from herald.services.analytics_sync import backfill, watch_analytics
 from herald.services.queues import QueueBody, Slot, get_queue, next_free_slot, set_queue
 from herald.settings import PLATFORMS
 from herald.status import AccountStatus
@@ -142,6 +144,7 @@ async def connect(
         resources.platform_policy,
         resources.plan,
     )
+    await watch_analytics(resources.temporal, account.id)
     return AccountOut.of(account)
 
 
@@ -189,3 +192,21 @@ async def disconnect(
     account = await _existing(session, principal, account_id)
     await disconnect_account(session, principal, resources.cipher, account, resources.temporal)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{account_id}/backfill",
+    status_code=202,
+    response_model=BackfillOut,
+    summary="Pull analytics history now",
+    description="Starts a sync that samples every published post of the account, whatever "
+    "its age tier, with what the platform still reports. 409 when the account is not active.",
+)
+async def backfill_(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    resources: ResourcesDep,
+    principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))],
+) -> BackfillOut:
+    await backfill(session, resources.temporal, principal, account_id)
+    return BackfillOut(account_id=str(account_id))

@@ -17,6 +17,7 @@ from herald.schemas.accounts import AccountOut
 from herald.services import audit
 from herald.services.account_pages import SelectPageBody, select_page
 from herald.services.account_tokens import refresh_now, watch_tokens
+from herald.services.analytics_sync import watch_analytics
 from herald.services.oauth_connect import (
     ConnectRequest,
     finish_connect,
@@ -90,6 +91,8 @@ async def oauth_callback(
         )
         answer = AccountOut.of(account)
     await watch_tokens(resources.temporal, answer.id)
+    # A new account's schedule is made; a reconnected one's, paused while expired, resumes.
+    await watch_analytics(resources.temporal, answer.id)
     return answer
 
 

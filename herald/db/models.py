@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -254,7 +255,11 @@ class Post(Base):
 
 class PostTarget(Base):
     __tablename__ = "post_targets"
-    __table_args__ = (UniqueConstraint("post_id", "account_id"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id"),
+        # Analytics: an account's targets published in a range (overview, sync plans).
+        Index("ix_post_targets_account_published", "account_id", "published_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
@@ -643,3 +648,69 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MetricSample(Base):
+    """One reading of a post target's (`metric_set` "post") or an account's ("account")
+    counters: the analytics time series. `subject_id` is the target's or the account's id, so
+    one unique key covers both kinds and finds a subject's latest reading before any instant
+    in one index probe. Counters Herald does not know from the platform stay NULL."""
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "metric_set", "sampled_at"),
+        # Exports: a brand's samples subject by subject, in time order, read off the index.
+        Index(
+            "ix_metric_samples_brand_subject",
+            "brand_id",
+            "subject_id",
+            "metric_set",
+            "sampled_at",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE")
+    )
+    target_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE"), default=None
+    )
+    post_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), default=None
+    )
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    metric_set: Mapped[str] = mapped_column(String(16))
+    sampled_at: Mapped[datetime] = mapped_column()
+    impressions: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    reach: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    likes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    comments: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    shares: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    saves: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    clicks: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    video_views: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    followers: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The platform's own numbers under its own names.
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AnalyticsExport(Base):
+    """One CSV export of a brand's analytics: made by the export workflow into media storage."""
+
+    __tablename__ = "analytics_exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
+    range_from: Mapped[datetime] = mapped_column()
+    range_to: Mapped[datetime] = mapped_column()
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    storage_key: Mapped[str | None] = mapped_column(Text, default=None)
+    rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

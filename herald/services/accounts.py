@@ -170,6 +170,8 @@ def _facts(account: SocialAccount) -> dict[str, object]:
 class TokenWorkflows(Protocol):
     async def account_tokens_changed(self, account_id: uuid.UUID) -> None: ...
 
+    async def stop_analytics(self, account_id: uuid.UUID) -> None: ...
+
 
 async def recheck_account(
     session: AsyncSession,
@@ -213,6 +215,10 @@ async def disconnect_account(
     # finds out at its next wake-up instead, so the disconnect still succeeds.
     with contextlib.suppress(HeraldError):
         await workflows.account_tokens_changed(account.id)
+    # Its analytics schedule goes with it; a schedule left behind by an outage pauses itself
+    # at its next run (the account is revoked).
+    with contextlib.suppress(HeraldError):
+        await workflows.stop_analytics(account.id)
 
 
 def _revoke(session: AsyncSession, cipher: CredentialCipher, account: SocialAccount) -> None:

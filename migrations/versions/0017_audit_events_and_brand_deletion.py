@@ -2,7 +2,7 @@
 connects remember who started them
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-03 06:10:00.000000
 """
 

@@ -361,7 +361,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: ThreadsAdapter, emulator
     assert await adapter.list_recent(account, third.platform_post_id, 10) == []
 
     metrics = await adapter.fetch_metrics(account, first.platform_post_id)
-    assert metrics["replies"] == 1
+    assert metrics["comments"] == 1 and metrics.raw["replies"] == 1
     await adapter.delete(account, second.platform_post_id)
     await adapter.delete(account, second.platform_post_id)  # already gone: fine
     assert [p.text for p in await adapter.list_recent(account, None, 10)] == ["first", "third"]

@@ -544,12 +544,9 @@ async def test_adapter_verifies_finds_lists_and_cannot_delete(
 
     with pytest.raises(Rejected, match="cannot delete"):
         await adapter.delete(account, first.platform_post_id)
-    assert await adapter.fetch_metrics(account, first.platform_post_id) == {
-        "views": 0,
-        "likes": 0,
-        "comments": 0,
-        "shares": 0,
-    }
+    metrics = await adapter.fetch_metrics(account, first.platform_post_id)
+    assert metrics.raw == {"view_count": 0, "like_count": 0, "comment_count": 0, "share_count": 0}
+    assert metrics["impressions"] is None and metrics["video_views"] == 0
     with pytest.raises(Rejected, match="public"):
         await adapter.fetch_metrics(account, private.platform_post_id)
 

@@ -329,7 +329,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: XAdapter, emulator_url: 
     assert await adapter.list_recent(account, third.platform_post_id, 10) == []
 
     metrics = await adapter.fetch_metrics(account, first.platform_post_id)
-    assert metrics["replies"] == 1
+    assert metrics["comments"] == 1 and metrics.raw["reply_count"] == 1
     await adapter.delete(account, first.platform_post_id)  # the thread goes with its head
     await adapter.delete(account, first.platform_post_id)  # already gone: fine
     async with httpx.AsyncClient(base_url=emulator_url) as emulator:
