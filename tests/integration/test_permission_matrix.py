@@ -166,6 +166,17 @@ async def _resources_of(stack: Stack, tenant: Tenant) -> dict[str, str]:
     )
     await new_person(stack, tenant.workspace_id)
     member = (await made("GET", f"{ws}/users"))["data"][0]
+    validation = await made("POST", "/v1/media/bulk-validate", {"media_ids": [media["media_id"]]})
+    export = await made(
+        "POST",
+        "/v1/analytics/export",
+        {
+            "brand_id": str(tenant.brand_id),
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2026-01-02T00:00:00Z",
+            "format": "csv",
+        },
+    )
     async with stack.resources.sessions() as session:
         key_id = await session.scalar(
             select(ApiKey.id).where(ApiKey.key_digest == api_key_digest(tenant.api_key))
@@ -186,6 +197,8 @@ async def _resources_of(stack: Stack, tenant: Tenant) -> dict[str, str]:
         "user_id": member["id"],
         "key_id": str(key_id),
         "platform": "mastodon",
+        "validation_id": validation["id"],
+        "export_id": export["export_id"],
     }
 
 
