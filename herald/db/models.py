@@ -504,6 +504,11 @@ class QueueSlotClaim(Base):
     )
 
 
+# Files may pass 2 GiB (HERALD_MEDIA_MAX_VIDEO_BYTES allows 4 GiB): 64-bit on Postgres;
+# SQLite's INTEGER is 64-bit already.
+FILE_SIZE = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Media(Base):
     __tablename__ = "media"
     __table_args__ = (Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),)
@@ -513,10 +518,10 @@ class Media(Base):
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
     filename: Mapped[str] = mapped_column(String(255))
     declared_mime_type: Mapped[str] = mapped_column(String(100))
-    declared_size: Mapped[int] = mapped_column(Integer)
+    declared_size: Mapped[int] = mapped_column(FILE_SIZE)
     # What the bytes turned out to be, once completed and probed.
     mime_type: Mapped[str | None] = mapped_column(String(100), default=None)
-    size: Mapped[int | None] = mapped_column(Integer, default=None)
+    size: Mapped[int | None] = mapped_column(FILE_SIZE, default=None)
     width: Mapped[int | None] = mapped_column(Integer, default=None)
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     duration_s: Mapped[float | None] = mapped_column(default=None)
