@@ -26,6 +26,9 @@ from tests.support.analytics import (
 )
 from tests.support.stack import Stack, Tenant
 
+# These move the shared emulator's clock.
+pytestmark = pytest.mark.usefixtures("emulator_clock_restored")
+
 HOURS = 4
 
 

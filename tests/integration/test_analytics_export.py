@@ -13,12 +13,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from herald.analytics.export_csv import COLUMNS
 from herald.crypto import api_key_digest, new_api_key
 from herald.db.models import ApiKey
 from tests.integration.test_analytics_sync import sync
 from tests.support.analytics import COUNTERS, advance_emulator, publish_one
 from tests.support.stack import Stack, Tenant
+
+# These move the shared emulator's clock.
+pytestmark = pytest.mark.usefixtures("emulator_clock_restored")
 
 
 def _z(at: datetime) -> str:

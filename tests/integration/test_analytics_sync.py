@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from temporalio.client import Client
 
@@ -27,6 +28,9 @@ from tests.support.analytics import (
 from tests.support.oauth import callback, consent, new_platform_user
 from tests.support.stack import Stack, Tenant
 from workflows.analytics_sync import AnalyticsSyncWorkflow
+
+# These move the shared emulator's clock.
+pytestmark = pytest.mark.usefixtures("emulator_clock_restored")
 
 
 async def _client(stack: Stack) -> Client:

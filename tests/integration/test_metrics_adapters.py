@@ -18,6 +18,9 @@ from tests.support.analytics import (
 )
 from tests.support.stack import Stack
 
+# These move the shared emulator's clock.
+pytestmark = pytest.mark.usefixtures("emulator_clock_restored")
+
 HOURS = 3
 
 

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.counters import Counters
 from api.login_throttle import LoginThrottle
 from tests.support.people import PASSWORD, as_user, audit_events, log_in, new_person
 from tests.support.stack import Stack
@@ -28,7 +29,7 @@ async def test_owner_editor_reviewer_and_viewer(stack: Stack) -> None:
     api = stack.api
     saved = stack.resources.login_throttle
     # Its own login throttle: the story's five logins never wait on other tests' attempts.
-    stack.resources.login_throttle = LoginThrottle("5/minute", "30/minute")
+    stack.resources.login_throttle = LoginThrottle("5/minute", "30/minute", Counters(None, "story"))
     try:
         owner = await log_in(stack, await new_person(stack))
         boss = as_user(owner)
