@@ -2,13 +2,16 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+CLIENT := clients/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(CLIENT)/pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: install run test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
+# The client (its own distribution, herald-client) goes into the dev venv so the suite tests it.
+$(STAMP): pyproject.toml $(CLIENT)/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '$(CLIENT)[mcp]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +32,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy herald api workflows activities platforms emulator worker.py
+	$(BIN)/mypy $(CLIENT)/src/herald_client
 
 bench: install
 	$(BIN)/python -m bench

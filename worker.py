@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounts import AccountTokenActivities
+from activities.analytics import AnalyticsActivities
+from activities.analytics_export import AnalyticsExportActivities
 from activities.media import MediaActivities
 from activities.mirrors import MirrorActivities
 from activities.outcomes import OutcomeStore
@@ -26,6 +29,7 @@ from activities.webhooks import WebhookActivities
 from api.gateway import TemporalGateway
 from herald import temporal as names
 from herald.adapters import build_registry
+from herald.analytics.tiers import Tiers
 from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import create_engine, create_session_factory
 from herald.gc_tuning import freeze_startup_objects
@@ -41,6 +45,8 @@ from herald.storage.factory import build_storage
 from herald.worker_metrics import sdk_metrics, serving_metrics
 from herald.workflow_modules import compile_workflow_modules_once
 from workflows.account_tokens import AccountTokensWorkflow
+from workflows.analytics_export import AnalyticsExportWorkflow
+from workflows.analytics_sync import AnalyticsSyncWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.media_validation import MediaValidationWorkflow
 from workflows.mirror import MirrorWorkflow
@@ -67,6 +73,8 @@ WORKFLOWS = (
     WebhookDispatchWorkflow,
     WebhookRetryWorkflow,
     RetentionWorkflow,
+    AnalyticsSyncWorkflow,
+    AnalyticsExportWorkflow,
 )
 
 
@@ -118,6 +126,18 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
     media = MediaActivities(sessions, storage, settings, import_http)
     mirrors = MirrorActivities(sessions, adapters, cipher, storage)
     tokens = AccountTokenActivities(sessions, adapters, cipher)
+    analytics = AnalyticsActivities(
+        sessions,
+        adapters,
+        cipher,
+        client,
+        Tiers(
+            hourly_until=timedelta(seconds=settings.analytics_hourly_until_s),
+            daily_until=timedelta(seconds=settings.analytics_daily_until_s),
+        ),
+        settings.analytics_targets_per_sync,
+    )
+    exports = AnalyticsExportActivities(sessions, storage)
     deliveries = WebhookActivities(sessions, read_sessions, cipher, webhook_http, client, settings)
     main_queue = settings.temporal_task_queue
     workers = [
@@ -150,6 +170,10 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 deliveries.dispatch_webhooks,
                 deliveries.attempt_webhook_delivery,
                 RetentionActivities(sessions, settings.retention_s).prune_outbox,
+                analytics.plan_analytics_sync,
+                analytics.pause_analytics_schedule,
+                exports.write_analytics_export,
+                exports.fail_analytics_export,
             ],
         )
     ]
@@ -158,7 +182,11 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             Worker(
                 client,
                 task_queue=names.platform_task_queue(main_queue, platform),
-                activities=[publish.publish_target, unpublish.delete_target],
+                activities=[
+                    publish.publish_target,
+                    unpublish.delete_target,
+                    analytics.sample_analytics,
+                ],
                 max_concurrent_activities=settings.concurrency_of(platform),
             )
         )

@@ -38,7 +38,7 @@ from herald.payloads import (
 )
 from herald.posts.creation import create_post
 from herald.posts.platform_checks import PlatformRules
-from herald.principal import ActorType, Principal
+from herald.principal import system_principal
 from herald.repositories.media import get_media_many
 from herald.schemas.mirrors import MirrorPostOut
 from herald.schemas.posts import PostCreate, TargetIn
@@ -291,9 +291,7 @@ class MirrorActivities:
             timing = {"scheduled_at": now + timedelta(minutes=delay)}
         else:
             timing = {"publish_now": True}
-        actor = Principal(
-            mirror.workspace_id, ActorType.API_KEY, f"mirror:{mirror.id}", frozenset()
-        )
+        actor = system_principal(mirror.workspace_id, f"mirror:{mirror.id}")
         try:
             options = {"media_descriptions": descriptions} if descriptions else {}
             body = PostCreate.model_validate(

@@ -31,10 +31,27 @@ from herald.payloads import (
     TargetRef,
 )
 from herald.posts import transitions
+from herald.posts.creation import post_facts
 from herald.posts.status import refresh_status
+from herald.principal import Actor, ActorType, system_actor
 from herald.repositories.posts import get_post_for_execution
+from herald.services import audit
 from herald.services.queues import release_queue_slots
 from herald.status import PostPhase, PostStatus
+
+_SCHEDULE_ACTIONS = {
+    ScheduleChangeKind.RESCHEDULE: "post.rescheduled",
+    ScheduleChangeKind.PUBLISH_NOW: "post.publish_requested",
+    ScheduleChangeKind.CANCEL: "post.cancelled",
+}
+
+
+def _actor(actor_type: str | None, actor_id: str | None, otherwise: str) -> Actor:
+    """Who asked for the change the workflow carries; Herald itself when nobody did (a
+    timeout), or when the Update was recorded before it named its caller."""
+    if actor_type is None or actor_id is None:
+        return system_actor(otherwise)
+    return Actor(ActorType(actor_type), actor_id)
 
 
 class PostActivities:
@@ -135,9 +152,21 @@ class PostActivities:
             post = await self._existing(session, change.post_id)
             if transitions.frees_slots(change.decision):
                 await release_queue_slots(session, post)
-            return transitions.decide_approval(
-                session, post, change.decision, change.actor_id, change.reason, utcnow()
+            now = utcnow()
+            phase = transitions.decide_approval(
+                session, post, change.decision, change.actor_id, change.reason, now
             )
+            audit.record_as(
+                session,
+                post.workspace_id,
+                _actor(change.actor_type, change.actor_id, "approval-timeout"),
+                f"approval.{change.decision.value}",
+                "post",
+                post.id,
+                post_facts(post, reason=change.reason),
+                now,
+            )
+            return phase
 
     @activity.defn(name="start_publishing")
     async def start_publishing(self, input: StartPublishing) -> PublishBatch:
@@ -174,14 +203,28 @@ class PostActivities:
     async def apply_schedule_change(self, change: ScheduleChange) -> PostStatus:
         async with self._sessions() as session, session.begin():
             post = await self._existing(session, change.post_id)
-            if change.kind is ScheduleChangeKind.PUBLISH_NOW:
-                return transitions.publish_now(session, post)
-            # Cancelled or moved to one new time: the queue slots it held are free again.
-            await release_queue_slots(session, post)
-            if change.kind is ScheduleChangeKind.CANCEL:
-                return transitions.cancel(session, post)
-            assert change.scheduled_at is not None
-            return transitions.reschedule(session, post, change.scheduled_at)
+            status = await self._apply(session, post, change)
+            audit.record_as(
+                session,
+                post.workspace_id,
+                _actor(change.actor_type, change.actor_id, "post-workflow"),
+                _SCHEDULE_ACTIONS[change.kind],
+                "post",
+                post.id,
+                post_facts(post),
+            )
+            return status
+
+    @staticmethod
+    async def _apply(session: AsyncSession, post: Post, change: ScheduleChange) -> PostStatus:
+        if change.kind is ScheduleChangeKind.PUBLISH_NOW:
+            return transitions.publish_now(session, post)
+        # Cancelled or moved to one new time: the queue slots it held are free again.
+        await release_queue_slots(session, post)
+        if change.kind is ScheduleChangeKind.CANCEL:
+            return transitions.cancel(session, post)
+        assert change.scheduled_at is not None
+        return transitions.reschedule(session, post, change.scheduled_at)
 
     @activity.defn(name="record_target_failure")
     async def record_target_failure(self, failure: TargetFailure) -> TargetOutcome:

@@ -45,6 +45,7 @@ from herald.repositories.posts import (
 from herald.services.account_tokens import refresh_account_tokens
 from herald.status import AccountStatus, TargetError, TargetStatus
 from herald.storage.base import MediaStorage
+from herald.storage.content import StoredContent
 from platforms.base import (
     AccountContext,
     AuthExpired,
@@ -346,13 +347,14 @@ class PublishActivities:
         media_ids: list[str],
         descriptions: dict[str, str],
     ) -> list[MediaItem]:
-        """The attachments' bytes, in the post's order, read from the media library, each
-        with its alt text from the target's `options.media_descriptions`."""
+        """The attachments, in the post's order, each with its alt text from the target's
+        `options.media_descriptions`. Their bytes stay in storage: adapters stream them from
+        there as they upload (nothing here reads them)."""
         found = await get_media_many(session, workspace_id, [uuid.UUID(m) for m in media_ids])
         items = []
         for media_id in media_ids:
             media = found.get(uuid.UUID(media_id))
-            if media is None or media.mime_type is None:
+            if media is None or media.mime_type is None or media.size is None:
                 raise ApplicationError(
                     f"media {media_id} is gone", type=TargetError.REJECTED, non_retryable=True
                 )
@@ -361,7 +363,7 @@ class PublishActivities:
                     media_id=media_id,
                     mime_type=media.mime_type,
                     filename=media.filename,
-                    data=await self._storage.read(media.storage_key),
+                    content=StoredContent(self._storage, media.storage_key, media.size),
                     description=descriptions.get(media_id),
                     url=await self._storage.download_url(
                         media.storage_key, utcnow() + MEDIA_URL_LIFETIME, media.mime_type

@@ -48,6 +48,7 @@ class Starts(Protocol):
     async def start_post(self, post: Post) -> bool: ...
     async def start_run(self, post: Post, target_ids: list[uuid.UUID]) -> None: ...
     async def ensure_account_tokens(self, account_id: uuid.UUID) -> None: ...
+    async def ensure_analytics(self, account_id: uuid.UUID) -> None: ...
 
 
 class ReconcilerActivities:
@@ -86,6 +87,7 @@ class ReconcilerActivities:
                 break
             after = (page[-1].created_at, page[-1].id)
         await self._watch_expiring_tokens(report)
+        await self._keep_analytics_schedules(report)
         RECONCILER_REPAIRS.inc(len(report.started))
         return report
 
@@ -119,6 +121,24 @@ class ReconcilerActivities:
         for account_id in account_ids:
             await self._gateway.ensure_account_tokens(account_id)
         report.token_accounts_checked = len(account_ids)
+
+    async def _keep_analytics_schedules(self, report: ReconcileReport) -> None:
+        """Every active account has its analytics schedule: one whose making was lost (Temporal
+        away at connect), or an account older than analytics, gets it here. One listing of
+        the schedules, then a create for each account missing from it."""
+        async with self._sessions() as session:
+            active = (
+                await session.scalars(
+                    select(SocialAccount.id).where(SocialAccount.status == AccountStatus.ACTIVE)
+                )
+            ).all()
+        if not active:
+            return
+        listed = {entry.id async for entry in await self._client.list_schedules()}
+        for account_id in active:
+            if names.analytics_schedule_id(account_id) not in listed:
+                await self._gateway.ensure_analytics(account_id)
+                report.analytics_schedules_made += 1
 
     async def _check(self, post: Post, report: ReconcileReport) -> None:
         handle = self._client.get_workflow_handle(names.post_workflow_id(post.id))

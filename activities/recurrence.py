@@ -13,7 +13,7 @@ from herald.db.models import Post, Recurrence
 from herald.db.types import utcnow
 from herald.payloads import OccurrenceRequest, OccurrenceResult
 from herald.posts.creation import copy_post
-from herald.principal import ActorType, Principal
+from herald.principal import system_principal
 from herald.recurrence import is_occurrence
 from herald.status import Origin
 from herald.temporal import recurrence_schedule_id
@@ -42,10 +42,10 @@ class RecurrenceActivities:
             if template is None:
                 return OccurrenceResult(ended=True)
             # The template as it is now: edits change future occurrences only.
-            actor = Principal(series.workspace_id, ActorType.API_KEY, "recurrence", frozenset())
-            copy = copy_post(session, template, actor, utcnow(), utcnow())
-            copy.origin = Origin.RECURRENCE
-            copy.recurrence_id = series.id
+            actor = system_principal(series.workspace_id, f"recurrence:{series.id}")
+            copy = copy_post(
+                session, template, actor, utcnow(), utcnow(), Origin.RECURRENCE, series.id
+            )
             series.occurrences += 1
             series.fired = [*series.fired[-50:], fired]
             ended = series.count is not None and series.occurrences >= series.count

@@ -13,14 +13,18 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.middleware import RequestIdMiddleware
 from api.openapi import document_errors
+from api.rate_limits import RateLimitMiddleware
 from api.resources import Resources
 from api.routes import (
     account_groups,
     accounts,
     accounts_oauth,
+    analytics,
     api_keys,
     approvals,
+    audit,
     auth,
+    brands,
     health,
     media,
     media_files,
@@ -66,10 +70,13 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     )
     if resources is not None:
         app.state.resources = resources
-    # Added first, runs innermost: unexpected errors → 500 → idempotency → body limits → ids.
+    configured = resources.settings if resources else settings or get_settings()
+    # Added first, runs innermost: unexpected errors → 500 → idempotency → rate limits (where
+    # the caller is resolved) → body limits → ids.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware)
-    configured = resources.settings if resources else settings or get_settings()
+    if configured.rate_limits_enabled:
+        app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=configured.api_max_body_bytes,
@@ -85,6 +92,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(workspaces.router)
     app.include_router(members.router)
     app.include_router(roles.router)
+    app.include_router(brands.router)
     app.include_router(api_keys.router)
     app.include_router(posts.router)
     app.include_router(accounts_oauth.router)
@@ -97,6 +105,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(media_files.router)
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
+    app.include_router(audit.router)
+    app.include_router(analytics.router)
     document_idempotency_header(app)
     document_errors(app)
     return app

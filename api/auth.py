@@ -11,6 +11,7 @@ one indexed lookup per request; a user token one query (membership, role and ope
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -31,6 +32,14 @@ WORKSPACE_HEADER = "X-Workspace-Id"
 # Where the API keeps a principal it already resolved for this request (the idempotency
 # middleware resolves it first, so the route does not look the key up again).
 PRINCIPAL_STATE = "herald_principal"
+# The workspace a path names, as routes under /v1/workspaces/{workspace_id}/ declare it.
+_WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)")
+
+
+def workspace_in_path(path: str) -> str | None:
+    """The workspace id a request's path names, as the route will read it, if any."""
+    found = _WORKSPACE_PATH.match(path)
+    return found.group(1) if found else None
 
 
 def _unauthorized(message: str) -> HeraldError:

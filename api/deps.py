@@ -13,10 +13,12 @@ from api.auth import (
     WORKSPACE_HEADER,
     Caller,
     CurrentUser,
+    KeyCaller,
     authorize,
     requested_workspace,
 )
 from api.gateway import TemporalGateway
+from api.rate_limits import admit
 from api.resources import Resources
 from herald.principal import Permission, Principal
 from herald.settings import Settings
@@ -64,11 +66,18 @@ _AUTHORIZATION = Header(include_in_schema=False)
 
 
 async def _caller(
+    request: Request,
     session: SessionDep,
     resources: ResourcesDep,
     authorization: Annotated[str | None, _AUTHORIZATION] = None,
 ) -> Caller:
-    return await resources.auth.identify(session, authorization)
+    caller = await resources.auth.identify(session, authorization)
+    if isinstance(caller, KeyCaller):
+        counted_as, workspace = f"api_key:{caller.key_id}", caller.workspace_id
+    else:
+        counted_as, workspace = f"user:{caller.claims.user_id}", None
+    await admit(request.scope, resources.request_limits, counted_as, workspace)
+    return caller
 
 
 setattr(_caller, "authenticates", True)  # noqa: B010 (read by api/openapi.py)
@@ -91,10 +100,18 @@ async def _principal(
 ) -> Principal:
     resolved = request.scope.get("state", {}).get(PRINCIPAL_STATE)
     if isinstance(resolved, Principal):
-        return resolved
-    caller = await resources.auth.identify(session, authorization)
-    workspace = requested_workspace(request.path_params.get("workspace_id"), x_workspace_id)
-    return await resources.auth.principal(session, caller, workspace)
+        principal = resolved
+    else:
+        caller = await resources.auth.identify(session, authorization)
+        workspace = requested_workspace(request.path_params.get("workspace_id"), x_workspace_id)
+        principal = await resources.auth.principal(session, caller, workspace)
+    await admit(
+        request.scope,
+        resources.request_limits,
+        f"{principal.actor_type}:{principal.actor_id}",
+        principal.workspace_id,
+    )
+    return principal
 
 
 # The OpenAPI document reads these marks (api/openapi.py): who needs a caller, and what for.

@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.client import (
     Client,
+    ScheduleAlreadyRunningError,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -30,17 +31,24 @@ from herald.db.models import Post
 from herald.errors import HeraldError, IllegalTransition
 from herald.payloads import (
     AccountTokensInput,
+    AnalyticsExportInput,
+    AnalyticsSyncInput,
     ApprovalDecision,
     MediaImportInput,
     MediaValidationInput,
     MirrorInput,
     PostWorkflowInput,
     RescheduleRequest,
+    ScheduleRequest,
     UnpublishInput,
 )
+from herald.principal import Actor
+from herald.schedules import analytics_schedule
 from herald.settings import Settings
 from herald.status import PostPhase, PostStatus
 from workflows.account_tokens import AccountTokensWorkflow
+from workflows.analytics_export import AnalyticsExportWorkflow
+from workflows.analytics_sync import AnalyticsSyncWorkflow
 from workflows.media_import import MediaImportWorkflow
 from workflows.media_validation import MediaValidationWorkflow
 from workflows.mirror import MirrorWorkflow
@@ -172,20 +180,23 @@ class TemporalGateway:
                 raise HeraldError.conflict("the post is no longer waiting to publish") from err
             raise HeraldError.engine_unreachable() from err
 
-    async def reschedule(self, post_id: uuid.UUID, at: datetime) -> None:
+    async def reschedule(self, post_id: uuid.UUID, at: datetime, actor: Actor) -> None:
         handle = await self._post(post_id)
+        request = RescheduleRequest(scheduled_at=at, actor_type=actor.type.value, actor_id=actor.id)
         with self._post_update():
-            await handle.execute_update(PostWorkflow.reschedule, RescheduleRequest(scheduled_at=at))
+            await handle.execute_update(PostWorkflow.reschedule, request)
 
-    async def publish_now(self, post_id: uuid.UUID) -> None:
+    async def publish_now(self, post_id: uuid.UUID, actor: Actor) -> None:
         handle = await self._post(post_id)
+        request = ScheduleRequest(actor_type=actor.type.value, actor_id=actor.id)
         with self._post_update():
-            await handle.execute_update(PostWorkflow.publish_now)
+            await handle.execute_update(PostWorkflow.publish_now, request)
 
-    async def cancel(self, post_id: uuid.UUID) -> None:
+    async def cancel(self, post_id: uuid.UUID, actor: Actor) -> None:
         handle = await self._post(post_id)
+        request = ScheduleRequest(actor_type=actor.type.value, actor_id=actor.id)
         with self._post_update():
-            await handle.execute_update(PostWorkflow.cancel)
+            await handle.execute_update(PostWorkflow.cancel, request)
 
     async def approve(self, post_id: uuid.UUID, decision: ApprovalDecision) -> None:
         handle = await self._post(post_id)
@@ -319,3 +330,57 @@ class TemporalGateway:
         )
         with names.engine_call(missing_ok=True):
             await handle.signal(AccountTokensWorkflow.tokens_changed)
+
+    # --- analytics --------------------------------------------------------------------------
+
+    async def watch_analytics(self, account_id: uuid.UUID) -> None:
+        """Creates the account's analytics schedule, or resumes it (after a reconnect)."""
+        client = await self.client()
+        with names.engine_call():
+            try:
+                await client.create_schedule(
+                    names.analytics_schedule_id(account_id),
+                    analytics_schedule(self._settings, str(account_id)),
+                )
+            except ScheduleAlreadyRunningError:
+                handle = client.get_schedule_handle(names.analytics_schedule_id(account_id))
+                await handle.unpause(note="account connected")
+
+    async def ensure_analytics(self, account_id: uuid.UUID) -> None:
+        """Creates the account's analytics schedule unless it exists (paused or not: a pause
+        for refused credentials stays until the account is reconnected)."""
+        client = await self.client()
+        with names.engine_call(), contextlib.suppress(ScheduleAlreadyRunningError):
+            await client.create_schedule(
+                names.analytics_schedule_id(account_id),
+                analytics_schedule(self._settings, str(account_id)),
+            )
+
+    async def stop_analytics(self, account_id: uuid.UUID) -> None:
+        """Removes the account's analytics schedule (disconnect); none is fine."""
+        client = await self.client()
+        with names.engine_call(missing_ok=True):
+            await client.get_schedule_handle(names.analytics_schedule_id(account_id)).delete()
+
+    async def start_backfill(self, account_id: uuid.UUID) -> None:
+        """A sync of every published post of the account; one already running is joined."""
+        client = await self.client()
+        with names.engine_call():
+            await client.start_workflow(
+                AnalyticsSyncWorkflow.run,
+                AnalyticsSyncInput(account_id=str(account_id), backfill=True),
+                id=names.analytics_backfill_workflow_id(account_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+    async def start_export(self, export_id: uuid.UUID) -> None:
+        client = await self.client()
+        with names.engine_call():
+            await client.start_workflow(
+                AnalyticsExportWorkflow.run,
+                AnalyticsExportInput(export_id=str(export_id)),
+                id=names.analytics_export_workflow_id(export_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )

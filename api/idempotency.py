@@ -2,13 +2,12 @@
 
 Same workspace + key + same request within 24 h: the stored status and body are returned with
 `Idempotent-Replayed: true` and nothing runs again. Same key, different request: 422. Same key
-while the first request still runs: 409. Answers of 5xx are not kept, so a retry runs again.
+while the first request still runs: 409. Answers of 5xx and 429 are not kept, so a retry runs again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import PRINCIPAL_STATE, WORKSPACE_HEADER, requested_workspace
+from api.auth import PRINCIPAL_STATE, WORKSPACE_HEADER, requested_workspace, workspace_in_path
 from api.errors import error_json
 from api.middleware import disconnected, new_request_id, replaying
 from api.resources import Resources
@@ -117,7 +116,8 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._forget(resources, record_id)
             raise
-        if status >= 500:
+        # Not kept either: a 429, whose retry must run once the window allows it.
+        if status >= 500 or status == 429:
             await self._forget(resources, record_id)
             return
         kept = {
@@ -169,20 +169,15 @@ class IdempotencyMiddleware:
         return error_json(error, request_id)
 
 
-# The workspace a path names, as routes under /v1/workspaces/{workspace_id}/ declare it.
-_WORKSPACE_PATH = re.compile(r"^/v1/workspaces/([^/]+)")
-
-
 async def _principal_of(
     resources: Resources, scope: Scope, headers: dict[str, str]
 ) -> Principal | None:
     """The caller as the route will see it (api/deps.py), or None when it cannot be one."""
-    in_path = _WORKSPACE_PATH.match(str(scope["path"]))
     async with resources.sessions() as session:
         try:
             caller = await resources.auth.identify(session, headers.get("authorization"))
             workspace = requested_workspace(
-                in_path.group(1) if in_path else None, headers.get(WORKSPACE_HEADER.lower())
+                workspace_in_path(str(scope["path"])), headers.get(WORKSPACE_HEADER.lower())
             )
             return await resources.auth.principal(session, caller, workspace)
         except HeraldError:

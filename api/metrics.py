@@ -4,8 +4,12 @@ app's own (a process may hold several apps: the tests, `bench --in-process`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +36,23 @@ class InFlightMiddleware:
             in_flight.dec()
 
 
+class RateLimitStorageErrors(Collector):
+    """Calls to the rate-limit counters' Redis that failed (api/counters.py), read from the
+    app's resources when scraped."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        resources = getattr(self.app.state, "resources", None)
+        yield CounterMetricFamily(
+            "herald_rate_limit_storage_errors",
+            "Calls to the rate-limit counters' Redis that failed; meanwhile each API process "
+            "counted in its own memory.",
+            value=resources.counters.storage_errors if resources is not None else 0,
+        )
+
+
 def install_metrics(app: FastAPI) -> None:
     registry = CollectorRegistry()
     Instrumentator(
@@ -49,3 +70,4 @@ def install_metrics(app: FastAPI) -> None:
         registry=registry,
     )
     app.add_middleware(InFlightMiddleware, gauge=in_flight)
+    registry.register(RateLimitStorageErrors(app))

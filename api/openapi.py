@@ -3,8 +3,9 @@ operation lists each error status it can give, in the contract's error shape, in
 FastAPI's default 422 (Herald answers a bad request 400). The statuses follow from what the
 operation is, read off the routes themselves, never a hand list that drifts:
 
-- every operation: 400 (a parameter, header or body Herald refuses) and 503 (the database or
-  the engine unavailable, with Retry-After);
+- every operation: 400 (a parameter, header or body Herald refuses), 429 (a rate limit spent,
+  with Retry-After; not the probes) and 503 (the database or the engine unavailable, with
+  Retry-After);
 - one that needs a caller (it depends on the principal): 401, 403 and the bearer scheme, with
   the permission it needs as `x-herald-permission`;
 - a path with an id: 404; a write: 409 (its Idempotency-Key still in flight, or the resource's
@@ -23,12 +24,15 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 
 from api.idempotency import WRITE_METHODS
+from api.rate_limits import EXEMPT_PATHS
 from herald.errors import ErrorCode
 
 ERROR_SCHEMA = "ErrorResponse"
 BEARER = "bearer"
 _DESCRIPTIONS = {
     400: "The request is invalid: `details[].path` names each problem",
+    402: "A plan limit of the workspace is reached: `details[].path` names it "
+    "(`plan_limits.accounts`), the message the limit and what is used",
     401: "No valid credentials",
     403: "The caller lacks the permission the operation needs (or the URL's signature is wrong)",
     404: "No such resource in this workspace",
@@ -81,8 +85,12 @@ def _needs(dependant: Dependant) -> tuple[bool, str | None]:
     return any(getattr(c, "authenticates", False) for c in calls), permission
 
 
-def _error_statuses(method: str, operation: dict[str, Any], authenticated: bool) -> set[int]:
+def _error_statuses(
+    path: str, method: str, operation: dict[str, Any], authenticated: bool
+) -> set[int]:
     statuses = {400, 503}
+    if path not in EXEMPT_PATHS:
+        statuses.add(429)
     if authenticated:
         statuses |= {401, 403}
     parameters = operation.get("parameters", [])
@@ -132,7 +140,7 @@ def document_errors(app: FastAPI) -> None:
                     operation["x-herald-permission"] = permission
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                for status in sorted(_error_statuses(method, operation, authenticated)):
+                for status in sorted(_error_statuses(path, method, operation, authenticated)):
                     responses.setdefault(
                         str(status),
                         {

@@ -8,9 +8,11 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import Authenticator
+from api.counters import Counters
 from api.gateway import TemporalGateway
 from api.key_usage import KeyUsage
 from api.login_throttle import LoginThrottle
+from api.rate_limits import RequestLimits
 from herald.access_tokens import AccessTokens
 from herald.adapters import build_registry
 from herald.clock import Clock
@@ -18,6 +20,7 @@ from herald.crypto import CredentialCipher, load_or_create_secret_key
 from herald.db.engine import SessionFactory, create_engine, create_session_factory
 from herald.outbound import platform_client, platform_policy, webhook_client
 from herald.posts.platform_checks import PlatformRules
+from herald.services.plan_limits import PlanDefaults
 from herald.settings import Settings
 from herald.storage.base import MediaStorage
 from herald.storage.factory import build_storage
@@ -47,7 +50,12 @@ class Resources:
     clock: Clock = field(init=False)
     # Who is calling and what they may do (api/auth.py).
     auth: Authenticator = field(init=False)
+    # Rate-limit counters (Redis or memory) and what counts in them.
+    counters: Counters = field(init=False)
     login_throttle: LoginThrottle = field(init=False)
+    request_limits: RequestLimits = field(init=False)
+    # Each workspace's plan limits unless it names its own (herald/services/plan_limits.py).
+    plan: PlanDefaults = field(init=False)
 
     def __post_init__(self) -> None:
         self.read_sessions = create_session_factory(self.engine, read_only=True)
@@ -59,7 +67,10 @@ class Resources:
             secret, self.settings.access_token_ttl_s, self.settings.signing_key_period_s
         )
         self.auth = Authenticator(tokens, self.clock, KeyUsage(self.sessions))
-        self.login_throttle = LoginThrottle.of(self.settings)
+        self.counters = Counters(self.settings.redis_url, self.settings.redis_key_prefix)
+        self.login_throttle = LoginThrottle.of(self.settings, self.counters)
+        self.request_limits = RequestLimits(self.settings, self.counters)
+        self.plan = PlanDefaults.of(self.settings)
         self.platform_policy = platform_policy(self.settings)
         self.http = platform_client(self.settings)
         self.adapters = build_registry(self.http, self.settings)

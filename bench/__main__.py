@@ -27,6 +27,9 @@ BENCHMARKS = (
     "schedule_lateness",
     "list_scaling",
     "webhook_delivery",
+    "request_overhead",
+    "analytics_overview",
+    "analytics_export",
 )
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -82,6 +85,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--endpoints", type=int, help="webhook_delivery: endpoints subscribed (default 3)"
+    )
+    parser.add_argument(
+        "--overhead-requests",
+        type=int,
+        help="request_overhead: requests per side and kind (default 400; quick 100)",
+    )
+    parser.add_argument(
+        "--redis",
+        help="request_overhead: a Redis URL for its Redis side (default: 127.0.0.1:6379 if "
+        "it answers)",
     )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]

@@ -66,6 +66,9 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
             "platform_apps",
             "emulator_port",
             "webhook_allow_loopback",
+            "rate_limit_per_caller",
+            "rate_limit_per_workspace",
+            "rate_limit_global",
         ),
         "HERALD_LOG_LEVEL": "WARNING",
     }

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from emulator.atproto import fake_multikey, split_at_uri
+from emulator.engagement import account_counts, post_counts
 from emulator.state import Account, EmulatorState, Post
 from emulator.timefmt import rfc3339
 
@@ -75,11 +76,12 @@ def profile_basic(account: Account) -> dict[str, Any]:
 
 
 def profile_detailed(state: EmulatorState, account: Account) -> dict[str, Any]:
+    audience = account_counts(account, state.now())
     return {
         **profile_basic(account),
         "description": "",
-        "followersCount": 0,
-        "followsCount": 0,
+        "followersCount": audience.followers,
+        "followsCount": audience.following,
         "postsCount": len(live_posts(state, account)),
         "indexedAt": rfc3339(account.created_at),
     }
@@ -179,17 +181,18 @@ def post_view(
         for p in state.posts.values()
         if p.platform == PLATFORM and not p.deleted and p.in_reply_to_id == post.id
     )
+    grown = post_counts(post, state.now())
     view: dict[str, Any] = {
         "$type": "app.bsky.feed.defs#postView",
         "uri": post.id,
         "cid": post.options["cid"],
         "author": profile_basic(author),
         "record": record,
-        "bookmarkCount": 0,
-        "replyCount": replies,
-        "repostCount": 0,
-        "likeCount": 0,
-        "quoteCount": 0,
+        "bookmarkCount": grown["saves"],
+        "replyCount": replies + grown["comments"],
+        "repostCount": grown["shares"],
+        "likeCount": grown["likes"],
+        "quoteCount": grown["quotes"],
         "indexedAt": rfc3339(post.created_at),
         "labels": [],
     }

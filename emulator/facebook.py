@@ -30,6 +30,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from emulator import oauth
+from emulator.engagement import account_counts, post_counts
 from emulator.faults import Fault
 from emulator.graph_common import (
     GRAPH_VERSION,
@@ -43,6 +44,7 @@ from emulator.graph_common import (
     params_of,
     request_token,
 )
+from emulator.graph_insights import FACEBOOK_POST_METRICS, insights_body, requested_metrics
 from emulator.media_meta import sniff_mime
 from emulator.platform import PlatformEmulator
 from emulator.state import Account, EmulatorState, MediaItem, Post, state_of
@@ -444,6 +446,8 @@ async def read_edge(request: Request, page_id: str, edge: str) -> dict[str, Any]
     state = state_of(request)
     if edge == "comments":
         return await _read_comments(request, page_id)
+    if edge == "insights":
+        return await _read_insights(request, page_id)
     if edge not in ("feed", "posts", "published_posts"):
         raise graph_error(f"(#100) Tried accessing nonexisting field ({edge})")
     page = await _page(request, page_id)
@@ -480,6 +484,28 @@ async def read_edge(request: Request, page_id: str, edge: str) -> dict[str, Any]
     return body
 
 
+async def _read_insights(request: Request, object_id: str) -> dict[str, Any]:
+    """Post insights (lifetime values); Page-level insights are not emulated (the Page's
+    ``followers_count`` field says how many follow it)."""
+    state = state_of(request)
+    await _me(request)
+    post = _resolve_post(state, object_id)
+    if post is None:
+        raise missing_object(object_id)
+    params = await params_of(request)
+    metrics = requested_metrics(params.get_str("metric"), FACEBOOK_POST_METRICS)
+    grown = post_counts(post, state.now())
+    return insights_body(post.id, metrics, FACEBOOK_POST_METRICS, grown, _comments_on(state, post))
+
+
+def _comments_on(state: EmulatorState, post: Post) -> int:
+    return sum(
+        1
+        for p in state.posts.values()
+        if p.platform == PLATFORM and p.in_reply_to_id == post.id and not p.deleted
+    )
+
+
 async def _read_comments(request: Request, object_id: str) -> dict[str, Any]:
     """Comments on a post, oldest first (Graph's default chronological order)."""
     state = state_of(request)
@@ -510,6 +536,11 @@ async def read_object(request: Request, object_id: str) -> dict[str, Any]:
         out: dict[str, Any] = {"id": me_account.id}
         if "name" in fields:
             out["name"] = me_account.display_name
+        audience = account_counts(me_account, state.now())
+        if "followers_count" in fields:
+            out["followers_count"] = audience.followers
+        if "fan_count" in fields:
+            out["fan_count"] = audience.followers
         if "picture" in fields:
             out["picture"] = {
                 "data": {
@@ -523,4 +554,11 @@ async def read_object(request: Request, object_id: str) -> dict[str, Any]:
     post = _resolve_post(state, object_id)
     if post is None:
         raise missing_object(object_id)
-    return _post_json(post, fields | {"permalink_url"})
+    out = _post_json(post, fields | {"permalink_url"})
+    grown = post_counts(post, state.now())
+    if "shares" in fields:
+        out["shares"] = {"count": grown["shares"]}
+    if any(f.split(".", 1)[0] == "comments" for f in fields):
+        total = grown["comments"] + _comments_on(state, post)
+        out["comments"] = {"data": [], "summary": {"total_count": total}}
+    return out

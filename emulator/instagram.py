@@ -33,6 +33,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from emulator import oauth
+from emulator.engagement import account_counts, post_counts
 from emulator.graph_common import (
     GRAPH_VERSION,
     decode_cursor,
@@ -45,6 +46,7 @@ from emulator.graph_common import (
     params_of,
     request_token,
 )
+from emulator.graph_insights import INSTAGRAM_MEDIA_METRICS, insights_body, requested_metrics
 from emulator.media_meta import sniff_mime
 from emulator.platform import PlatformEmulator
 from emulator.state import Account, EmulatorState, MediaItem, Post, state_of
@@ -340,18 +342,54 @@ async def list_media(request: Request, user_id: str) -> dict[str, Any]:
     return body
 
 
+def _own_media(state: EmulatorState, account: Account) -> list[Post]:
+    return [
+        p
+        for p in state.posts.values()
+        if p.platform == PLATFORM and p.account_id == account.id and p.in_reply_to_id is None
+    ]
+
+
+@router.get(f"{API}/{{media_id}}/insights")
+async def media_insights(request: Request, media_id: str) -> dict[str, Any]:
+    state = state_of(request)
+    me = await _me(request)
+    post = state.post(PLATFORM, media_id)
+    if post is None or post.account_id != me.id or post.in_reply_to_id is not None:
+        raise missing_object(media_id)
+    params = await params_of(request)
+    metrics = requested_metrics(params.get_str("metric"), INSTAGRAM_MEDIA_METRICS)
+    comments = sum(
+        1
+        for p in state.posts.values()
+        if p.platform == PLATFORM and p.in_reply_to_id == post.id and not p.deleted
+    )
+    grown = post_counts(post, state.now())
+    return insights_body(post.id, metrics, INSTAGRAM_MEDIA_METRICS, grown, comments)
+
+
 @router.get(f"{API}/{{object_id}}")
 async def read_object(request: Request, object_id: str) -> dict[str, Any]:
     state = state_of(request)
     me = await _me(request)
     if object_id in ("me", me.id):
-        return {
+        params = await params_of(request)
+        fields = set((params.get_str("fields") or "").split(","))
+        audience = account_counts(me, state.now())
+        user: dict[str, Any] = {
             "id": me.id,
             "user_id": me.id,
             "username": me.username,
             "name": me.display_name,
             "account_type": "BUSINESS",
         }
+        counts = {
+            "followers_count": audience.followers,
+            "follows_count": audience.following,
+            "media_count": len(_own_media(state, me)),
+        }
+        user.update({name: value for name, value in counts.items() if name in fields})
+        return user
     container = _containers(state).get(object_id)
     if container is not None and container.account_id == me.id:
         status = _status(state, container)

@@ -35,6 +35,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from emulator.linkedin_analytics import router as analytics_router
 from emulator.linkedin_common import (
     PLATFORM,
     SHARE,
@@ -123,6 +124,7 @@ class LinkedInEmulator(PlatformEmulator):
 
 
 router = APIRouter()
+router.include_router(analytics_router)
 router.include_router(media_router)
 router.include_router(oauth_router)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.engagement import account_counts, post_counts
 from emulator.state import Account, EmulatorState, MediaItem, Post
 from emulator.timefmt import rfc3339
 
@@ -83,6 +84,7 @@ def account_entity(base: str, account: Account, state: EmulatorState) -> dict[st
     last = max((p.created_at for p in posts), default=None)
     # Mastodon publishes account creation rounded to midnight UTC.
     created = account.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    audience = account_counts(account, state.now())
     return {
         "id": account.id,
         "username": account.username,
@@ -101,8 +103,8 @@ def account_entity(base: str, account: Account, state: EmulatorState) -> dict[st
         "avatar_static": f"{base}/avatars/original/missing.png",
         "header": f"{base}/headers/original/missing.png",
         "header_static": f"{base}/headers/original/missing.png",
-        "followers_count": 0,
-        "following_count": 0,
+        "followers_count": audience.followers,
+        "following_count": audience.following,
         "statuses_count": len(posts),
         "last_status_at": last.astimezone(UTC).date().isoformat() if last else None,
         "hide_collections": False,
@@ -172,6 +174,7 @@ def status_entity(
     own = viewer is not None and viewer.id == account.id
     now = state.now()
     replies = sum(1 for p in state.replies_to(post.id) if not p.deleted)
+    grown = post_counts(post, now)
     entity: dict[str, Any] = {
         "id": post.id,
         "created_at": rfc3339(post.created_at),
@@ -183,10 +186,10 @@ def status_entity(
         "language": post.options.get("language"),
         "uri": f"{base}/users/{account.username}/statuses/{post.id}",
         "url": status_url(base, account, post),
-        "replies_count": replies,
-        "reblogs_count": 0,
-        "favourites_count": 0,
-        "quotes_count": 0,
+        "replies_count": replies + grown["comments"],
+        "reblogs_count": grown["shares"],
+        "favourites_count": grown["likes"],
+        "quotes_count": grown["quotes"],
         "edited_at": None,
         "content": post.options.get("content", ""),
         "reblog": None,

@@ -86,14 +86,18 @@ class MediaItem:
     meta: dict[str, Any] = field(default_factory=dict)
     post_id: str | None = None  # set while attached to a post
     discarded: bool = False  # deleted together with its post
+    # An upload hashed as it arrived instead of kept (TikTok's chunked videos, which may be
+    # gigabytes): its SHA-256 and size stand for it, and `data` holds none of it.
+    received_sha256: str | None = None
+    received_size: int | None = None
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        return self.received_sha256 or hashlib.sha256(self.data).hexdigest()
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.received_size if self.received_size is not None else len(self.data)
 
     def processed(self, now: datetime) -> bool:
         return now >= self.ready_at

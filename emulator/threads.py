@@ -58,10 +58,12 @@ from emulator.threads_views import (
     INSIGHT_METRICS,
     MEDIA_FIELDS,
     USER_FIELDS,
+    USER_INSIGHT_METRICS,
     container_json,
     insights_json,
     media_json,
     requested_fields,
+    user_insights_json,
     user_json,
 )
 
@@ -504,6 +506,25 @@ async def insights(request: Request, media_id: str, me: Me) -> dict[str, Any]:
                 + ", ".join(INSIGHT_METRICS)
             )
     return insights_json(state, post, metrics)
+
+
+@router.get(API + "/{user_id}/threads_insights")
+async def user_insights(request: Request, user_id: str, me: Me) -> dict[str, Any]:
+    """User insights; only ``followers_count`` is emulated."""
+    state = state_of(request)
+    params = await params_of(request)
+    if user_id not in (me.id, "me"):
+        raise missing_object(user_id)
+    metrics = [m for m in (params.get_str("metric") or "").split(",") if m]
+    if not metrics:
+        raise invalid_parameter("The parameter metric is required.")
+    for metric in metrics:
+        if metric not in USER_INSIGHT_METRICS:
+            raise invalid_parameter(
+                f"metric[{metrics.index(metric)}] must be one of the following values: "
+                + ", ".join(USER_INSIGHT_METRICS)
+            )
+    return user_insights_json(state, me, metrics)
 
 
 @router.get(API + "/{object_id}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.engagement import account_counts, post_counts
 from emulator.platform import PlatformError
 from emulator.state import Account, EmulatorState, Post
 from emulator.threads_common import INVALID_PARAMETER, PLATFORM, graph_error, graph_time
@@ -156,11 +157,26 @@ def reply_count(state: EmulatorState, post: Post) -> int:
     return sum(1 for p in live if p.in_reply_to_id and p.options.get("root_post_id") == post.id)
 
 
+# Which emulator/engagement.py counter each insight follows (reposts and shares both grow
+# as "shares": Threads counts a repost and a send separately, the emulator does not).
+INSIGHT_GROWTH = {
+    "views": "views",
+    "likes": "likes",
+    "replies": "comments",
+    "reposts": "shares",
+    "quotes": "quotes",
+    "shares": "shares",
+}
+
+
 def insights_json(state: EmulatorState, post: Post, metrics: list[str]) -> dict[str, Any]:
+    grown = post_counts(post, state.now())
     data = []
     for name in metrics:
         title, description = INSIGHT_METRICS[name]
-        value = reply_count(state, post) if name == "replies" else 0
+        value = grown[INSIGHT_GROWTH[name]]
+        if name == "replies":
+            value += reply_count(state, post)
         data.append(
             {
                 "name": name,
@@ -169,6 +185,32 @@ def insights_json(state: EmulatorState, post: Post, metrics: list[str]) -> dict[
                 "title": title,
                 "description": description,
                 "id": f"{post.id}/insights/{name}/lifetime",
+            }
+        )
+    return {"data": data}
+
+
+USER_INSIGHT_METRICS = {
+    "followers_count": ("Followers", "The number of followers of the profile."),
+}
+
+
+def user_insights_json(
+    state: EmulatorState, account: Account, metrics: list[str]
+) -> dict[str, Any]:
+    """``followers_count`` is a total value (no time series), as the docs describe it."""
+    audience = account_counts(account, state.now())
+    data = []
+    for name in metrics:
+        title, description = USER_INSIGHT_METRICS[name]
+        data.append(
+            {
+                "name": name,
+                "period": "day",
+                "total_value": {"value": audience.followers},
+                "title": title,
+                "description": description,
+                "id": f"{account.id}/insights/{name}/day",
             }
         )
     return {"data": data}

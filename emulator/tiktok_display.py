@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from emulator.engagement import account_counts, post_counts
 from emulator.state import Account, EmulatorState, Post, state_of
 from emulator.tiktok_common import PLATFORM, Me, invalid, json_object, ok
 
@@ -85,6 +86,10 @@ def public_posts(state: EmulatorState, account: Account) -> list[Post]:
 
 
 def _user(request: Request, account: Account, fields: list[str]) -> dict[str, Any]:
+    state = state_of(request)
+    now = state.now()
+    audience = account_counts(account, now)
+    public = public_posts(state, account)
     base = str(request.base_url).rstrip("/")
     avatar = f"{base}/{PLATFORM}/avatars/{account.id}.jpeg"
     values: dict[str, Any] = {
@@ -98,10 +103,10 @@ def _user(request: Request, account: Account, fields: list[str]) -> dict[str, An
         "profile_deep_link": f"https://www.tiktok.com/@{account.username}",
         "is_verified": False,
         "username": account.username,
-        "follower_count": 0,
-        "following_count": 0,
-        "likes_count": 0,
-        "video_count": len(public_posts(state_of(request), account)),
+        "follower_count": audience.followers,
+        "following_count": audience.following,
+        "likes_count": sum(post_counts(p, now)["likes"] for p in public),
+        "video_count": len(public),
     }
     return {name: values[name] for name in fields}
 
@@ -112,7 +117,8 @@ async def user_info(request: Request, me: Me) -> dict[str, Any]:
     return ok(state_of(request), {"user": _user(request, me, fields)})
 
 
-def _video(account: Account, post: Post, fields: list[str]) -> dict[str, Any]:
+def _video(state: EmulatorState, account: Account, post: Post, fields: list[str]) -> dict[str, Any]:
+    grown = post_counts(post, state.now())
     kind = "photo" if post.options.get("media_type") == "PHOTO" else "video"
     share = f"https://www.tiktok.com/@{account.username}/{kind}/{post.id}"
     description = post.text
@@ -128,10 +134,10 @@ def _video(account: Account, post: Post, fields: list[str]) -> dict[str, Any]:
         "title": str(post.options.get("title") or ""),
         "embed_html": f'<blockquote class="tiktok-embed" cite="{share}"></blockquote>',
         "embed_link": f"https://www.tiktok.com/embed/v2/{post.id}",
-        "like_count": 0,
-        "comment_count": 0,
-        "share_count": 0,
-        "view_count": 0,
+        "like_count": grown["likes"],
+        "comment_count": grown["comments"],
+        "share_count": grown["shares"],
+        "view_count": grown["video_views"],
     }
     return {name: values[name] for name in fields}
 
@@ -156,7 +162,7 @@ async def video_list(request: Request, me: Me) -> dict[str, Any]:
     return ok(
         state,
         {
-            "videos": [_video(me, p, fields) for p in page],
+            "videos": [_video(state, me, p, fields) for p in page],
             "cursor": next_cursor,
             "has_more": len(posts) > len(page),
         },
@@ -177,4 +183,4 @@ async def video_query(request: Request, me: Me) -> dict[str, Any]:
     ):
         raise invalid(state, f"filters.video_ids must hold 1 to {MAX_COUNT} video ids.")
     mine = {p.id: p for p in public_posts(state, me)}
-    return ok(state, {"videos": [_video(me, mine[i], fields) for i in ids if i in mine]})
+    return ok(state, {"videos": [_video(state, me, mine[i], fields) for i in ids if i in mine]})

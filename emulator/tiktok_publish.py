@@ -6,8 +6,11 @@ Follows developers.tiktok.com: "Query Creator Info", "Direct Post", "Upload" (in
 - ``POST /v2/post/publish/video/init/`` (direct post) and ``/v2/post/publish/inbox/video/init/``
   (upload to the creator's inbox) answer ``{publish_id, upload_url}`` for ``FILE_UPLOAD`` and
   ``{publish_id}`` for ``PULL_FROM_URL``;
-- the upload URL takes ``PUT`` chunks in order with ``Content-Range: bytes a-b/total``: 206
-  while chunks remain, 201 for the last one; chunk rules as the transfer guide states them;
+- the upload URL takes ``PUT`` chunks in order with ``Content-Range: bytes a-b/total`` and
+  the chunk's ``Content-Length``: 206 while chunks remain, 201 for the last one; chunk rules as
+  the transfer guide states them. Each chunk is read as it arrives into a running SHA-256 and
+  byte count (a video may be 4 GB): the emulator keeps no uploaded video, only its first bytes
+  (to check its container), its size and its hash, which ``/_emulator/posts`` reports;
 - ``POST /v2/post/publish/content/init/`` posts photos (PULL_FROM_URL only); the emulator
   really fetches each URL over HTTP;
 - ``POST /v2/post/publish/status/fetch/``: PROCESSING_UPLOAD / PROCESSING_DOWNLOAD, then
@@ -17,12 +20,14 @@ Follows developers.tiktok.com: "Query Creator Info", "Direct Post", "Upload" (in
 Deviations: no moderation delay beyond ``processing_s``; ``publicaly_available_post_id`` is
 given for PUBLIC_TO_EVERYONE posts only; URL ownership (``url_ownership_unverified``) and
 scopes are not checked; only the container type of a video is checked, not its codec, frame
-rate or duration; the daily caps are counted per account over a sliding 24 hours.
+rate or duration; the daily caps are counted per account over a sliding 24 hours; an uploaded video's
+bytes are not kept, so its media file answers 404.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -63,6 +68,18 @@ VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
 PHOTO_TYPES = ("image/jpeg", "image/webp")
 PULL_TIMEOUT_S = 30.0
 _RANGE = re.compile(r"\Abytes (\d+)-(\d+)/(\d+)\Z")
+# What is kept of an uploaded video: enough to tell its container.
+HEAD_BYTES = 64
+
+
+@dataclass
+class Received:
+    """What arrived of a chunked upload: its length, a running SHA-256 and its first bytes,
+    never the file itself."""
+
+    size: int = 0
+    head: bytes = b""
+    digest: Any = field(default_factory=hashlib.sha256)
 
 
 @dataclass
@@ -80,7 +97,7 @@ class Publish:
     chunk_size: int = 0
     total_chunks: int = 0
     upload_token: str = ""
-    received: bytearray = field(default_factory=bytearray)
+    received: Received = field(default_factory=Received)
     chunks_received: int = 0
     urls: list[str] = field(default_factory=list)
     photo_cover_index: int = 0
@@ -398,25 +415,35 @@ async def upload_chunk(request: Request) -> Response:
     if match is None:
         return _upload_error(state, 400, "Content-Range must be 'bytes {first}-{last}/{total}'.")
     first, last, total = (int(g) for g in match.groups())
-    data = await request.body()
     index = publish.chunks_received
+    received = publish.received
+    expected = _chunk_length(publish, index)
     if total != publish.video_size:
         return _upload_error(state, 400, "The total size does not match video_size.")
-    if last < first or last - first + 1 != len(data):
-        return _upload_error(state, 400, "Content-Range does not match the body's length.")
-    if first != len(publish.received) or len(data) != _chunk_length(publish, index):
+    if request.headers.get("content-length") != str(last - first + 1):
+        return _upload_error(state, 400, "Content-Length must be the byte size of this chunk.")
+    if last < first or first != received.size or last - first + 1 != expected:
         return _upload_error(
             state,
             416,
             f"Expected chunk {index + 1} of {publish.total_chunks}: bytes "
-            f"{len(publish.received)}-{len(publish.received) + _chunk_length(publish, index) - 1}.",
+            f"{received.size}-{received.size + expected - 1}.",
         )
-    publish.received.extend(data)
+    # Hashed as it streams in, into a copy: a chunk cut short changes nothing.
+    digest, head, length = received.digest.copy(), received.head, 0
+    async for piece in request.stream():
+        digest.update(piece)
+        if len(head) < HEAD_BYTES:
+            head += piece[: HEAD_BYTES - len(head)]
+        length += len(piece)
+    if length != expected:
+        return _upload_error(state, 400, "Content-Range does not match the body's length.")
+    publish.received = Received(received.size + length, head, digest)
     publish.chunks_received += 1
     if publish.chunks_received < publish.total_chunks:
         return Response(status_code=206)
     publish.transferred = True
-    mime = sniff_mime(bytes(publish.received))
+    mime = sniff_mime(publish.received.head)
     if mime not in VIDEO_TYPES:
         publish.fail_reason = "file_format_check_failed"
     else:
@@ -478,22 +505,7 @@ def settle(state: EmulatorState, publish: Publish) -> None:
     publish.done = True
     if not publish.direct:
         return
-    blobs = [bytes(publish.received)] if publish.kind == "video" else publish.downloaded
-    media_ids = []
-    for blob in blobs:
-        item = MediaItem(
-            platform=PLATFORM,
-            id=state.ids.next(),
-            account_id=publish.account_id,
-            type=publish.kind,
-            mime_type=sniff_mime(blob) or "application/octet-stream",
-            data=blob,
-            description=None,
-            created_at=publish.created_at,
-            ready_at=publish.ready_at,
-        )
-        state.media[item.id] = item
-        media_ids.append(item.id)
+    media_ids = [item.id for item in _media_of(state, publish)]
     info = publish.post_info
     text = info.get("title", "") if publish.kind == "video" else info.get("description", "")
     post = Post(
@@ -507,6 +519,35 @@ def settle(state: EmulatorState, publish: Publish) -> None:
     )
     state.add_post(post)
     publish.post_id = post.id
+
+
+def _media_of(state: EmulatorState, publish: Publish) -> list[MediaItem]:
+    """The post's media: an uploaded video by its size and hash, pulled media whole."""
+    assert publish.ready_at is not None
+    received = publish.received
+    blobs: list[tuple[bytes, str | None, int | None]] = (
+        [(received.head, received.digest.hexdigest(), received.size)]
+        if publish.source == "FILE_UPLOAD"
+        else [(blob, None, None) for blob in publish.downloaded]
+    )
+    items = []
+    for blob, digest, size in blobs:
+        item = MediaItem(
+            platform=PLATFORM,
+            id=state.ids.next(),
+            account_id=publish.account_id,
+            type=publish.kind,
+            mime_type=sniff_mime(blob) or "application/octet-stream",
+            data=b"" if digest else blob,
+            description=None,
+            created_at=publish.created_at,
+            ready_at=publish.ready_at,
+            received_sha256=digest,
+            received_size=size,
+        )
+        state.media[item.id] = item
+        items.append(item)
+    return items
 
 
 def status_of(state: EmulatorState, publish: Publish) -> dict[str, Any]:
@@ -526,7 +567,7 @@ def status_of(state: EmulatorState, publish: Publish) -> dict[str, Any]:
         [int(publish.post_id)] if publish.post_id and public else []
     )
     if publish.source == "FILE_UPLOAD":
-        data["uploaded_bytes"] = len(publish.received)
+        data["uploaded_bytes"] = publish.received.size
     else:
         data["downloaded_bytes"] = sum(len(d) for d in publish.downloaded)
     return data
@@ -546,6 +587,6 @@ async def fetch_status(request: Request, me: Me) -> dict[str, Any]:
 @router.get("/media-files/{media_id}")
 async def media_file(request: Request, media_id: str) -> Response:
     item = state_of(request).media_item(PLATFORM, media_id)
-    if item is None or item.discarded:
-        return Response(status_code=404)
+    if item is None or item.discarded or item.received_sha256 is not None:
+        return Response(status_code=404)  # gone, or an uploaded video (not kept)
     return Response(item.data, media_type=item.mime_type)

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from emulator.engagement import account_counts, post_counts
 from emulator.faults import Fault
 from emulator.platform import PlatformEmulator, PlatformError, RequestInfo
 from emulator.ratelimit import RateLimitResult
@@ -258,6 +259,7 @@ def _user_json(state: EmulatorState, account: Account, fields: set[str]) -> dict
         ),
         key=lambda p: int(p.id),
     )
+    audience = account_counts(account, state.now())
     optional: dict[str, Any] = {
         "created_at": rfc3339(account.created_at),
         "description": "",
@@ -268,8 +270,8 @@ def _user_json(state: EmulatorState, account: Account, fields: set[str]) -> dict
         "url": "",
         "profile_image_url": "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png",
         "public_metrics": {
-            "followers_count": 0,
-            "following_count": 0,
+            "followers_count": audience.followers,
+            "following_count": audience.following,
             "tweet_count": len(tweets),
             "listed_count": 0,
             "like_count": 0,
@@ -302,6 +304,7 @@ def _tweet_json(state: EmulatorState, post: Post, fields: set[str]) -> dict[str,
         for p in state.posts.values()
         if p.platform == PLATFORM and not p.deleted and p.in_reply_to_id == post.id
     )
+    grown = post_counts(post, state.now())
     optional: dict[str, Any] = {
         "created_at": rfc3339(post.created_at),
         "author_id": post.account_id,
@@ -316,12 +319,12 @@ def _tweet_json(state: EmulatorState, post: Post, fields: set[str]) -> dict[str,
             "editable_until": rfc3339(post.created_at + timedelta(hours=1)),
         },
         "public_metrics": {
-            "retweet_count": 0,
-            "reply_count": replies,
-            "like_count": 0,
-            "quote_count": 0,
-            "bookmark_count": 0,
-            "impression_count": 0,
+            "retweet_count": grown["shares"],
+            "reply_count": replies + grown["comments"],
+            "like_count": grown["likes"],
+            "quote_count": grown["quotes"],
+            "bookmark_count": grown["saves"],
+            "impression_count": grown["views"],
         },
     }
     if post.in_reply_to_id:

@@ -51,13 +51,15 @@ class CreatedUser:
     user_id: uuid.UUID
     email: str
     workspace_id: uuid.UUID | None
+    brand_id: uuid.UUID | None
 
 
 async def create_user(
     settings: Settings, email: str, password: str, name: str, workspace: str | None
 ) -> CreatedUser:
-    """`herald admin create-user`: a user, and with `workspace` a new workspace they own.
-    Refused (ValueError) for an address that has an account already."""
+    """`herald admin create-user`: a user, and with `workspace` a new workspace they own,
+    with a first brand of the same name (accounts and posts belong to a brand). Refused
+    (ValueError) for an address that has an account already."""
     from herald.passwords import MIN_LENGTH, hash_password
     from herald.repositories.people import find_user_by_email
     from herald.roles import OWNER
@@ -79,14 +81,18 @@ async def create_user(
             )
             session.add(user)
             await session.flush()
-            space_id = None
+            space_id = brand_id = None
             if workspace is not None:
                 space = Workspace(name=workspace, settings={})
                 session.add(space)
                 await session.flush()
-                session.add(Member(workspace_id=space.id, user_id=user.id, role_id=OWNER.id))
-                space_id = space.id
-            return CreatedUser(user.id, email, space_id)
+                brand = Brand(workspace_id=space.id, name=workspace)
+                session.add_all(
+                    [brand, Member(workspace_id=space.id, user_id=user.id, role_id=OWNER.id)]
+                )
+                await session.flush()
+                space_id, brand_id = space.id, brand.id
+            return CreatedUser(user.id, email, space_id, brand_id)
     finally:
         await engine.dispose()
 
@@ -119,5 +125,26 @@ async def create_api_key(
             session.add(row)
             await session.flush()
             return row.id, key
+    finally:
+        await engine.dispose()
+
+
+async def set_plan_limits(
+    settings: Settings, workspace_id: uuid.UUID, changes: dict[str, int | None]
+) -> dict[str, int | None]:
+    """`herald admin set-plan-limits`: the workspace's own limits (None: no limit), the
+    others left as they were; answers the limits that now hold, defaults included."""
+    from herald.services.plan_limits import SETTINGS_KEY, PlanDefaults
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            workspace = await session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise ValueError(f"no workspace {workspace_id}")
+            own = {**(workspace.settings.get(SETTINGS_KEY) or {}), **changes}
+            workspace.settings = {**workspace.settings, SETTINGS_KEY: own}
+            limits = PlanDefaults.of(settings).limits_of(workspace)
+            return {limit.value: value for limit, value in limits.items()}
     finally:
         await engine.dispose()

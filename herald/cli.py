@@ -102,8 +102,16 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit(value: str) -> int | None:
+    if value == "none":
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("a number, or none for no limit")
+    return int(value)
+
+
 def _admin(args: argparse.Namespace) -> int:
-    from herald.bootstrap import create_api_key, create_user
+    from herald.bootstrap import create_api_key, create_user, set_plan_limits
 
     settings = get_settings()
     try:
@@ -112,11 +120,20 @@ def _admin(args: argparse.Namespace) -> int:
             made = asyncio.run(
                 create_user(settings, args.email, password, args.name or args.email, args.workspace)
             )
-            printed = {
+            printed: dict[str, object] = {
                 "user_id": str(made.user_id),
                 "email": made.email,
                 "workspace_id": str(made.workspace_id) if made.workspace_id else None,
+                "brand_id": str(made.brand_id) if made.brand_id else None,
             }
+        elif args.action == "set-plan-limits":
+            changes = {
+                name: getattr(args, name)
+                for name in ("accounts", "posts_per_month", "members")
+                if getattr(args, name) is not ...
+            }
+            limits = asyncio.run(set_plan_limits(settings, args.workspace, changes))
+            printed = {"workspace_id": str(args.workspace), "plan_limits": limits}
         else:
             permissions = args.permissions.split(",") if args.permissions else None
             key_id, key = asyncio.run(
@@ -141,13 +158,23 @@ def _admin_arguments(command: argparse.ArgumentParser) -> None:
         required=True,
         help="read the password from the first line of standard input",
     )
-    user.add_argument("--workspace", help="name of a workspace to create, owned by the user")
+    user.add_argument(
+        "--workspace", help="name of a workspace to create (and its first brand), owned by the user"
+    )
     key = actions.add_parser("create-api-key", help="an API key of a workspace, printed once")
     key.add_argument("--workspace", required=True, type=uuid.UUID, help="workspace id")
     key.add_argument("--name", required=True)
     key.add_argument(
         "--permissions", help="comma-separated, e.g. posts.create,media.upload; default: all"
     )
+    plan = actions.add_parser(
+        "set-plan-limits", help="a workspace's own plan limits (others keep the defaults)"
+    )
+    plan.add_argument("--workspace", required=True, type=uuid.UUID, help="workspace id")
+    for name in ("accounts", "posts-per-month", "members"):
+        plan.add_argument(
+            f"--{name}", type=_limit, default=..., help="a number, or none for no limit"
+        )
 
 
 def _doctor(_: argparse.Namespace) -> int:
@@ -165,7 +192,10 @@ COMMANDS = {
     "emulator": (_emulator, "run the platform emulator (sandbox networks)"),
     "migrate": (_migrate, "apply database migrations"),
     "doctor": (_doctor, "check the settings and what they point at; say what to fix"),
-    "admin": (_admin, "create-user / create-api-key: a deployment's first credentials"),
+    "admin": (
+        _admin,
+        "create-user / create-api-key: a deployment's first credentials; set-plan-limits",
+    ),
     "bootstrap": (
         _bootstrap,
         "create a deployment's first workspace, brand and API key (printed once, as JSON)",

@@ -132,6 +132,8 @@ def dev_facts(settings: Settings, demo: DemoData) -> dict[str, Any]:
             "worker": f"{worker_metrics}/metrics",
         },
         "api_key": demo.api_key,
+        "user_email": demo.user_email,
+        "user_password": demo.user_password,
         "workspace_id": str(demo.workspace_id),
         "brand_id": str(demo.brand_id),
         "temporal_address": settings.temporal_address,
@@ -166,6 +168,8 @@ def _banner(facts: dict[str, Any]) -> str:
         "\nHerald is ready.\n"
         f"  API          {facts['api_url']}  (docs: {facts['api_url']}/docs)\n"
         f"  API key      {facts['api_key']}\n"
+        f"  Log in as    {facts['user_email']} / {facts['user_password']}  "
+        "(POST /v1/auth/login; the demo workspace's owner)\n"
         f"  Workspace    {facts['workspace_id']}\n"
         f"  Brand        {facts['brand_id']}\n"
         f"  Temporal     {facts['temporal_address']}  (UI: {facts['temporal_ui_url']})\n"

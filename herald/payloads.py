@@ -117,14 +117,26 @@ class ScheduleChangeKind(StrEnum):
     CANCEL = "cancel"
 
 
-class ScheduleChange(BaseModel):
+class ChangedBy(BaseModel):
+    """Who asked for a change a workflow makes (for its audit row). Runs recorded before the
+    audit log carry none."""
+
+    actor_type: str | None = None
+    actor_id: str | None = None
+
+
+class ScheduleChange(ChangedBy):
     post_id: str
     kind: ScheduleChangeKind
     scheduled_at: datetime | None = None
 
 
-class RescheduleRequest(BaseModel):
+class RescheduleRequest(ChangedBy):
     scheduled_at: datetime
+
+
+class ScheduleRequest(ChangedBy):
+    """Publish now or cancel."""
 
 
 class PostRunResult(BaseModel):
@@ -158,13 +170,16 @@ class MediaValidationInput(BaseModel):
 
 class ApprovalDecision(BaseModel):
     actor_id: str
+    actor_type: str = "user"
     reason: str | None = None
 
 
 class ApprovalChange(BaseModel):
     post_id: str
     decision: ApprovalStatus
+    # None: Herald's own decision (the approval timed out).
     actor_id: str | None = None
+    actor_type: str | None = None
     reason: str | None = None
 
 
@@ -238,6 +253,8 @@ class ReconcileReport(BaseModel):
     disagreements: list[Disagreement] = Field(default_factory=list)
     # OAuth accounts whose token workflow was made sure to run.
     token_accounts_checked: int = 0
+    # Active accounts that had no analytics schedule and were given one.
+    analytics_schedules_made: int = 0
 
 
 class AccountTokensInput(BaseModel):
@@ -277,3 +294,59 @@ class RetentionReport(BaseModel):
     deliveries: int = 0
     events: int = 0
     notifications: int = 0
+
+
+class AnalyticsSyncInput(BaseModel):
+    account_id: str
+    # Backfill: every published post of the account, due or not (POST /backfill).
+    backfill: bool = False
+
+
+class AnalyticsPlanRequest(BaseModel):
+    account_id: str
+    at: datetime
+    backfill: bool = False
+
+
+class AnalyticsPlan(BaseModel):
+    """What one sync samples; `pause_reason` set: nothing, the schedule is paused instead."""
+
+    platform: str | None = None
+    target_ids: list[str] = Field(default_factory=list)
+    pause_reason: str | None = None
+    # The end of a rate limit the platform named for the account (a publish or an earlier
+    # sync met it): the sync waits it out before calling.
+    wait_until: datetime | None = None
+
+
+class AnalyticsSampleRequest(BaseModel):
+    account_id: str
+    target_ids: list[str]
+    # The sync's own instant: every reading it writes carries it, so a retried sample skips
+    # what an earlier attempt stored.
+    sampled_at: datetime
+
+
+class AnalyticsSampleResult(BaseModel):
+    account_sampled: bool = False
+    targets_sampled: int = 0
+    # Posts the platform would not report on (deleted there, private, no AppView ...).
+    targets_refused: int = 0
+    # The platform refused the account's credentials: the schedule is paused with this.
+    expired: str | None = None
+
+
+class AnalyticsPause(BaseModel):
+    account_id: str
+    note: str
+
+
+class AnalyticsSyncReport(BaseModel):
+    account_sampled: bool = False
+    targets_sampled: int = 0
+    targets_refused: int = 0
+    paused: str | None = None
+
+
+class AnalyticsExportInput(BaseModel):
+    export_id: str

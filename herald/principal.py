@@ -38,6 +38,16 @@ ALL_PERMISSIONS = frozenset(Permission)
 class ActorType(StrEnum):
     USER = "user"
     API_KEY = "api_key"
+    # Herald itself: a mirror's copy, a recurrence's occurrence, an approval that timed out.
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, as the audit log names them."""
+
+    type: ActorType
+    id: str
 
 
 @dataclass(frozen=True)
@@ -49,3 +59,17 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.actor_type, self.actor_id)
+
+
+def system_actor(what: str) -> Actor:
+    """Herald acting on its own: `what` names the part (`mirror:<id>`, `recurrence:<id>`)."""
+    return Actor(ActorType.SYSTEM, what)
+
+
+def system_principal(workspace_id: uuid.UUID, what: str) -> Principal:
+    """Herald making a change in a workspace (a mirror's post, a recurrence's copy)."""
+    return Principal(workspace_id, ActorType.SYSTEM, what, frozenset())

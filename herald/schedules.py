@@ -3,6 +3,7 @@ worker start)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from temporalio.client import (
@@ -20,7 +21,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 
 from herald import temporal as names
-from herald.payloads import WebhookDispatchInput
+from herald.payloads import AnalyticsSyncInput, WebhookDispatchInput
 from herald.settings import Settings
 
 
@@ -85,4 +86,23 @@ async def ensure_webhook_dispatcher(client: Client, settings: Settings) -> None:
         id=names.webhook_dispatch_workflow_id(settings.temporal_task_queue),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+def analytics_schedule(settings: Settings, account_id: str) -> Schedule:
+    """`analytics/{account_id}`: a sync of the account every `analytics_sync_interval_s`, one
+    at a time (a sync still waiting out a rate limit is not stacked on). Each account's syncs
+    are offset within the interval by its id, so the accounts of a deployment do not all call
+    their platforms at the top of the hour."""
+    every = timedelta(seconds=settings.analytics_sync_interval_s)
+    offset = timedelta(seconds=uuid.UUID(account_id).int % max(1, int(every.total_seconds())))
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            names.ANALYTICS_SYNC_WORKFLOW,
+            AnalyticsSyncInput(account_id=account_id),
+            id=names.analytics_sync_workflow_id(account_id),
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every, offset=offset)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

@@ -1,8 +1,10 @@
-"""Idempotent demo data for `herald dev`: a workspace, a brand, an API key and one sandbox
-account per platform the emulator speaks, all with stable ids so restarts change nothing."""
+"""Idempotent demo data for `herald dev`: a workspace, a brand, an API key, its owner (a user
+to log in as) and one sandbox account per platform the emulator speaks, all with stable ids
+so restarts change nothing."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from emulator.sandbox import SANDBOX_USERNAME, sandbox_token
 from herald.crypto import CredentialCipher, api_key_digest, new_api_key
 from herald.db.engine import SessionFactory
-from herald.db.models import ApiKey, Brand, SocialAccount, Workspace
+from herald.db.models import ApiKey, Brand, Member, SocialAccount, User, Workspace
+from herald.passwords import hash_password, verify_password
 from herald.repositories.api_keys import find_active_key
+from herald.roles import OWNER
 from herald.settings import Settings
 from herald.status import AccountStatus
 
 DEMO_NAMESPACE = uuid.UUID("6f1f7a4e-4c1b-4d55-9a53-3f0c9a8f2b10")
+DEMO_EMAIL = "demo@herald.localhost"
 
 
 def demo_id(name: str) -> uuid.UUID:
@@ -70,6 +75,8 @@ class DemoData:
     brand_id: uuid.UUID
     api_key: str
     accounts: list[DemoAccount]
+    user_email: str
+    user_password: str
 
 
 async def _ensure_api_key(
@@ -95,6 +102,37 @@ async def _ensure_api_key(
     return key
 
 
+async def _ensure_owner(
+    session: AsyncSession, settings: Settings, workspace_id: uuid.UUID
+) -> tuple[str, str]:
+    """The demo workspace's owner: (email, password). The password is made once, kept beside
+    the demo key (readable by its owner only), and set again if the user's no longer fits."""
+    password_file = settings.data_dir / "demo-password"
+    password = password_file.read_text().strip() if password_file.exists() else ""
+    if not password:
+        password = secrets.token_urlsafe(12)
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    user_id = demo_id("user")
+    user = await session.get(User, user_id)
+    if user is None:
+        user = User(
+            id=user_id,
+            email=DEMO_EMAIL,
+            email_key=DEMO_EMAIL,
+            name="Demo owner",
+            password_hash=await hash_password(password),
+        )
+        session.add(user)
+        await session.flush()
+    elif not await verify_password(user.password_hash, password):
+        user.password_hash = await hash_password(password)
+    if await session.get(Member, (workspace_id, user_id)) is None:
+        session.add(Member(workspace_id=workspace_id, user_id=user_id, role_id=OWNER.id))
+    return DEMO_EMAIL, password
+
+
 async def seed_demo(
     sessions: SessionFactory, settings: Settings, cipher: CredentialCipher, platforms: list[str]
 ) -> DemoData:
@@ -107,6 +145,7 @@ async def seed_demo(
             session.add(Brand(id=brand_id, workspace_id=workspace_id, name="Demo brand"))
             await session.flush()
         api_key = await _ensure_api_key(session, settings, workspace_id)
+        user_email, user_password = await _ensure_owner(session, settings, workspace_id)
         accounts = []
         for platform in platforms:
             credentials = sandbox_credentials(platform, settings.emulator_url)
@@ -129,4 +168,4 @@ async def seed_demo(
             account.credentials_encrypted = cipher.encrypt(credentials)
             account.status = AccountStatus.ACTIVE
             accounts.append(DemoAccount(account_id, platform, SANDBOX_USERNAME))
-    return DemoData(workspace_id, brand_id, api_key, accounts)
+    return DemoData(workspace_id, brand_id, api_key, accounts, user_email, user_password)

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from limits import parse as parse_rate
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -241,6 +242,33 @@ class Settings(BaseSettings):
         "(it heartbeats throughout, so a dead worker's dispatcher resumes elsewhere).",
     )
 
+    analytics_sync_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often each connected account's analytics schedule "
+        "(analytics/{account_id}) samples the account and its posts that are due.",
+    )
+    analytics_hourly_until_s: float = Field(
+        default=2 * 86400.0,
+        gt=0,
+        description="Posts younger than this are sampled every hour (every sync).",
+    )
+    analytics_daily_until_s: float = Field(
+        default=30 * 86400.0,
+        gt=0,
+        description="Posts younger than this (and older than the hourly tier) are sampled "
+        "once a day; older ones once a week.",
+    )
+    analytics_targets_per_sync: int = Field(
+        default=500,
+        gt=0,
+        description="At most this many posts are sampled by one sync of one account (the "
+        "most overdue first); the rest wait for the next.",
+    )
+    analytics_export_url_ttl_s: int = Field(
+        default=3600, gt=0, description="Lifetime of an export's signed download URL."
+    )
+
     worker_metrics_port: int | None = Field(
         default=None,
         description="Port of the worker's Prometheus endpoint (/metrics): Herald's series and "
@@ -275,22 +303,70 @@ class Settings(BaseSettings):
         description="How long each derived access-token signing key signs before the next "
         "takes over (herald/access_tokens.py).",
     )
+    signup: Literal["closed", "invite", "open"] = Field(
+        default="invite",
+        description="Who may become a user through the API: closed (nobody: only herald admin "
+        "create-user makes users), invite (whoever accepts an invitation), open (anyone, with "
+        "POST /v1/auth/signup, and invitations).",
+    )
     invitation_ttl_s: int = Field(
         default=7 * 86400, gt=0, description="How long an invitation token can be accepted."
     )
     login_rate_per_email: str = Field(
         default="5/minute",
         description="Login attempts allowed per email address, in the `limits` library's "
-        "notation (e.g. 5/minute, 20/hour); more answer 429 with Retry-After.",
+        "notation (e.g. 5/minute, 20/hour); more answer 429 with Retry-After. Counted where "
+        "redis_url says.",
     )
     login_rate_per_address: str = Field(
         default="30/minute", description="Login attempts allowed per client address."
     )
-    rate_limit_storage: str = Field(
-        default="memory://",
-        description="Where the login throttle counts: a `limits` storage URI, memory:// "
-        "(this process) or redis://host:6379 (shared by every API replica; needs the redis "
-        "client installed).",
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis (redis://host:6379/0) where the API's rate-limit counters and the "
+        "login throttle count, shared by every API replica; unset: each process counts in "
+        "its own memory (the embedded default).",
+    )
+    redis_key_prefix: str = Field(
+        default="herald",
+        min_length=1,
+        description="Prefix of every key Herald writes in Redis (deployments, or test runs, "
+        "sharing one Redis keep their counts apart).",
+    )
+    rate_limits_enabled: bool = Field(
+        default=True,
+        description="Count and limit API requests per caller, workspace and in all; false "
+        "for a deployment whose proxy limits instead.",
+    )
+    rate_limit_per_caller: str = Field(
+        default="10/second",
+        description="Requests allowed per API key or user, in the `limits` notation "
+        "(10/second, 600/minute).",
+    )
+    rate_limit_per_workspace: str = Field(
+        default="100/second", description="Requests allowed per workspace, all callers together."
+    )
+    rate_limit_global: str = Field(
+        default="1000/second", description="Requests the API takes in all (every replica)."
+    )
+
+    plan_limit_accounts: int | None = Field(
+        default=None,
+        ge=0,
+        description="Connected accounts a workspace may have unless its own plan limits say "
+        "otherwise (herald admin set-plan-limits); unset: no limit.",
+    )
+    plan_limit_posts_per_month: int | None = Field(
+        default=None,
+        ge=0,
+        description="Posts a workspace may create through the API per calendar month (in its "
+        "time zone) unless its own plan limits say otherwise; unset: no limit.",
+    )
+    plan_limit_members: int | None = Field(
+        default=None,
+        ge=0,
+        description="Members (open invitations included) a workspace may have unless its own "
+        "plan limits say otherwise; unset: no limit.",
     )
 
     log_level: str = "INFO"
@@ -324,6 +400,19 @@ class Settings(BaseSettings):
                 text = str(value)
             env[ENV_PREFIX + name.upper()] = text
         return env
+
+    @field_validator(
+        "login_rate_per_email",
+        "login_rate_per_address",
+        "rate_limit_per_caller",
+        "rate_limit_per_workspace",
+        "rate_limit_global",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        # Refused at start-up, not on the first request that would count it.
+        parse_rate(value)
+        return value
 
     @field_validator("platform_allow_hosts", "media_import_allow_hosts", "webhook_allow_hosts")
     @classmethod

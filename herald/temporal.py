@@ -43,6 +43,8 @@ RECURRENCE_OCCURRENCE_WORKFLOW = "RecurrenceOccurrenceWorkflow"
 WEBHOOK_DISPATCH_WORKFLOW = "WebhookDispatchWorkflow"
 WEBHOOK_RETRY_WORKFLOW = "WebhookRetryWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
+ANALYTICS_SYNC_WORKFLOW = "AnalyticsSyncWorkflow"
+ANALYTICS_EXPORT_WORKFLOW = "AnalyticsExportWorkflow"
 
 # The ApplicationError type an Update validator raises for a change the post's state forbids;
 # the gateway turns it into herald.errors.IllegalTransition (409).
@@ -171,3 +173,19 @@ def engine_call(*, missing_ok: bool = False) -> Iterator[None]:
         if missing_ok and err.status == RPCStatusCode.NOT_FOUND:
             return
         raise HeraldError.engine_unreachable() from err
+
+
+def analytics_schedule_id(account_id: uuid.UUID | str) -> str:
+    return f"analytics/{account_id}"
+
+
+def analytics_sync_workflow_id(account_id: uuid.UUID | str) -> str:
+    return f"analytics/{account_id}/sync"
+
+
+def analytics_backfill_workflow_id(account_id: uuid.UUID | str) -> str:
+    return f"analytics/{account_id}/backfill"
+
+
+def analytics_export_workflow_id(export_id: uuid.UUID | str) -> str:
+    return f"analytics-export/{export_id}"

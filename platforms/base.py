@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from platforms.content import MediaContent
+from platforms.metrics import Metrics
+
 
 class PlatformError(Exception):
     """Base of the classified errors; `code` and `message` are the platform's own."""
@@ -66,18 +69,20 @@ class AccountContext:
 
 @dataclass(frozen=True)
 class MediaItem:
-    """One attachment: its bytes for platforms that take uploads, and `url`, a signed link
-    valid for a few hours, for platforms that fetch media themselves (Instagram, Threads,
-    TikTok's PULL_FROM_URL)."""
+    """One attachment: its `content` for platforms that take uploads (read from storage as it
+    is sent; validation gets its size alone), and `url`, a signed link valid for a few hours,
+    for platforms that fetch media themselves (Instagram, Threads, TikTok's PULL_FROM_URL)."""
 
     media_id: str
     mime_type: str
     filename: str
-    data: bytes
+    content: MediaContent
     description: str | None = None
     url: str | None = None
-    # Bytes in storage, where `data` is not loaded (validation): what size limits compare.
-    size: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.content.size
 
 
 class PublishProgress:
@@ -314,9 +319,14 @@ class PlatformAdapter(ABC):
     async def verify(self, account: AccountContext) -> AccountIdentity:
         """Checks the credentials with the platform (`POST /v1/accounts`, `/test`)."""
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
-        """Counters the platform reports for one post (likes, reposts, replies, views ...)."""
-        raise Rejected(f"{self.platform} does not report metrics through Herald yet")
+    @abstractmethod
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Counters the platform reports for one post, normalised (platforms/metrics.py)."""
+
+    @abstractmethod
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        """The account's own counters: `followers` normalised; following and post counts
+        among the raw numbers."""
 
     async def list_pages(self, account: AccountContext) -> list[dict[str, Any]]:
         """Pages (or similar) the account may publish as, each with ``id``, ``name`` and its

@@ -61,6 +61,7 @@ from platforms.bluesky_text import (
 from platforms.bluesky_xrpc import Session, SessionInfo, Xrpc, classify, service_url
 from platforms.http import parsed
 from platforms.matching import parse_timestamp
+from platforms.metrics import Metrics, count, metrics_of
 
 POST = "app.bsky.feed.post"
 PROFILE = "app.bsky.actor.profile"
@@ -106,11 +107,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _aspect_ratio(item: MediaItem) -> dict[str, int] | None:
+def _aspect_ratio(data: bytes) -> dict[str, int] | None:
     """Width and height from the image header (optional in the lexicon; clients use it to
     lay the post out before the image loads)."""
     try:
-        with Image.open(io.BytesIO(item.data)) as image:
+        with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return None  # not an image Pillow reads: the ratio is optional, the upload goes on
@@ -355,22 +356,27 @@ class BlueskyAdapter(PlatformAdapter):
             return embed
         images = []
         for item in media:
+            # Images are small (a megabyte at most): read once, for the header and the upload.
+            data = await item.content.read()
             image: dict[str, Any] = {
                 "alt": item.description or "",
-                "image": await self._upload(account, item),
+                "image": await self._upload(account, item, data),
             }
-            ratio = _aspect_ratio(item)
+            ratio = _aspect_ratio(data)
             if ratio is not None:
                 image["aspectRatio"] = ratio
             images.append(image)
         return {"$type": "app.bsky.embed.images", "images": images}
 
-    async def _upload(self, account: AccountContext, item: MediaItem) -> dict[str, Any]:
+    async def _upload(
+        self, account: AccountContext, item: MediaItem, data: bytes | None = None
+    ) -> dict[str, Any]:
+        """`data`: the bytes, when already read; otherwise they stream from the content."""
         uploaded = await self._xrpc.call(
             account,
             "POST",
             "com.atproto.repo.uploadBlob",
-            content=item.data,
+            content=data if data is not None else item.content.body(),
             content_type=item.mime_type,
         )
         blob: dict[str, Any] = uploaded["blob"]
@@ -611,11 +617,35 @@ class BlueskyAdapter(PlatformAdapter):
         value = (found or {}).get("value")
         return value if isinstance(value, dict) else {}
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """The AppView's postView counts; Bluesky reports no views, reach or clicks."""
+        found = await self._appview(account, "app.bsky.feed.getPosts", {"uris": [platform_post_id]})
+        posts = found.get("posts") or []
+        if not posts:
+            raise Rejected(f"no Bluesky post {platform_post_id}", "NotFound", 404)
+        post = posts[0]
+        names = ("likeCount", "repostCount", "replyCount", "quoteCount", "bookmarkCount")
+        raw = {name: post.get(name) for name in names}
+        return metrics_of(
+            raw,
+            likes=count(raw["likeCount"]),
+            shares=count(raw["repostCount"]),
+            comments=count(raw["replyCount"]),
+            saves=count(raw["bookmarkCount"]),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        actor = account.platform_account_id or account.username
+        profile = await self._appview(account, "app.bsky.actor.getProfile", {"actor": actor})
+        raw = {n: profile.get(n) for n in ("followersCount", "followsCount", "postsCount")}
+        return metrics_of(raw, followers=count(raw["followersCount"]))
+
+    async def _appview(
+        self, account: AccountContext, method: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An AppView read through the PDS; NotAvailable where the server has no AppView."""
         try:
-            found = await self._xrpc.call(
-                account, "GET", "app.bsky.feed.getPosts", params={"uris": [platform_post_id]}
-            )
+            answer: dict[str, Any] = await self._xrpc.call(account, "GET", method, params=params)
         except Transient as err:
             if err.code in NO_APPVIEW_ERRORS:
                 raise NotAvailable(
@@ -624,17 +654,7 @@ class BlueskyAdapter(PlatformAdapter):
                     err.status,
                 ) from err
             raise
-        posts = found.get("posts") or []
-        if not posts:
-            raise Rejected(f"no Bluesky post {platform_post_id}", "NotFound", 404)
-        post = posts[0]
-        names = {
-            "likes": "likeCount",
-            "reposts": "repostCount",
-            "replies": "replyCount",
-            "quotes": "quoteCount",
-        }
-        return {name: int(post.get(field) or 0) for name, field in names.items()}
+        return answer
 
 
 def _record_key(request: PublishRequest, part: int, alternate: int) -> str:

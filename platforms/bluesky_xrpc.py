@@ -31,6 +31,7 @@ from platforms.base import (
     Rejected,
     Transient,
 )
+from platforms.content import ByteRange
 from platforms.http import (
     json_body,
     json_object,
@@ -160,10 +161,11 @@ class Xrpc:
         *,
         params: dict[str, Any] | list[tuple[str, Any]] | None = None,
         json: dict[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | ByteRange | None = None,
         content_type: str | None = None,
     ) -> Any:
-        """An authenticated XRPC call; renews the session once if its token is refused."""
+        """An authenticated XRPC call; renews the session once if its token is refused (a
+        streamed `content` is read anew for the second sending)."""
         session = await self.session(account)
         response = await self._send(
             method, account, nsid, session, params, json, content, content_type
@@ -196,12 +198,14 @@ class Xrpc:
         session: Session,
         params: dict[str, Any] | list[tuple[str, Any]] | None,
         json: dict[str, Any] | None,
-        content: bytes | None,
+        content: bytes | ByteRange | None,
         content_type: str | None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {session.access_jwt}"}
         if content_type:
             headers["Content-Type"] = content_type
+        if isinstance(content, ByteRange):
+            headers["Content-Length"] = str(content.length)
         return await self._request(
             method,
             f"{service_url(account)}/xrpc/{nsid}",

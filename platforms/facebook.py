@@ -35,6 +35,8 @@ from platforms.base import (
 )
 from platforms.graph import GRAPH_VERSION
 from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.metrics import Metrics, count, metrics_of, total
+from platforms.multipart import StreamedForm
 from platforms.oauth import expires_after
 
 PRODUCTION_APP = PlatformApp(
@@ -56,6 +58,16 @@ POST_FIELDS = "id,message,created_time,permalink_url,attachments{type,media,url}
 LIST_PAGE = 100
 LIST_PAGES = 5
 _HASHTAG = re.compile(r"#(\w+)")
+
+
+# Insights Herald asks for (today's names; see fetch_metrics).
+FACEBOOK_POST_METRICS = (
+    "post_media_view",
+    "post_total_media_view_unique",
+    "post_reactions_by_type_total",
+    "post_clicks",
+    "post_video_views",
+)
 
 
 class FacebookAdapter(PlatformAdapter):
@@ -138,8 +150,7 @@ class FacebookAdapter(PlatformAdapter):
                 account,
                 "POST",
                 f"/{page}/videos",
-                data={"description": request.text},
-                files={"source": self._file(videos[0])},
+                **self._form({"description": request.text}, videos[0]),
             )
             post_id = str(answer["id"])
         elif len(request.media) == 1:
@@ -147,8 +158,7 @@ class FacebookAdapter(PlatformAdapter):
                 account,
                 "POST",
                 f"/{page}/photos",
-                data={"message": request.text},
-                files={"source": self._file(request.media[0])},
+                **self._form({"message": request.text}, request.media[0]),
             )
             post_id = str(answer.get("post_id") or answer["id"])
         else:
@@ -162,8 +172,7 @@ class FacebookAdapter(PlatformAdapter):
                     account,
                     "POST",
                     f"/{page}/photos",
-                    data={"published": "false"},
-                    files={"source": self._file(item)},
+                    **self._form({"published": "false"}, item),
                 )
                 body[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(photo["id"])})
             answer = await self._page_call(account, "POST", f"/{page}/feed", data=body)
@@ -193,8 +202,11 @@ class FacebookAdapter(PlatformAdapter):
         )
 
     @staticmethod
-    def _file(item: MediaItem) -> tuple[str, bytes, str]:
-        return (item.filename, item.data, item.mime_type)
+    def _form(fields: dict[str, str], item: MediaItem) -> dict[str, Any]:
+        """The request's form, its `source` file streamed from storage (a page video may be
+        gigabytes)."""
+        form = StreamedForm(fields, "source", item)
+        return {"content": form, "headers": form.headers}
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -295,6 +307,46 @@ class FacebookAdapter(PlatformAdapter):
             return await self._call(token, "GET", "/me/accounts", params=query)
 
         return await graph.paged(fetch, params, LIST_PAGES)
+
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Post insights with today's names (``post_media_view`` replaced the retired
+        ``post_impressions``; ``post_total_media_view_unique`` the unique impressions) and
+        the post's comment and share counts."""
+        insights = await self._page_call(
+            account,
+            "GET",
+            f"/{platform_post_id}/insights",
+            params={"metric": ",".join(FACEBOOK_POST_METRICS)},
+        )
+        raw = graph.insight_values(insights)
+        reactions = raw.pop("post_reactions_by_type_total", None)
+        if isinstance(reactions, dict):
+            raw["post_reactions_by_type_total"] = total(*(count(v) for v in reactions.values()))
+        post = await self._page_call(
+            account,
+            "GET",
+            f"/{platform_post_id}",
+            params={"fields": "shares,comments.summary(true).limit(0)"},
+        )
+        raw["shares"] = (post.get("shares") or {}).get("count", 0)
+        raw["comments"] = ((post.get("comments") or {}).get("summary") or {}).get("total_count")
+        return metrics_of(
+            raw,
+            impressions=count(raw.get("post_media_view")),
+            reach=count(raw.get("post_total_media_view_unique")),
+            likes=count(raw.get("post_reactions_by_type_total")),
+            clicks=count(raw.get("post_clicks")),
+            video_views=count(raw.get("post_video_views")),
+            comments=count(raw.get("comments")),
+            shares=count(raw.get("shares")),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        """The Page's ``followers_count`` (``page_fans`` is retired)."""
+        page = await self._page_call(
+            account, "GET", f"/{await self._page_id(account)}", params={"fields": "followers_count"}
+        )
+        return metrics_of(page, followers=count(page.get("followers_count")))
 
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         await self._page_call(account, "DELETE", f"/{platform_post_id}")

@@ -123,7 +123,7 @@ async def call(
             method,
             url,
             repeatable=method == "GET",
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})},
             **kwargs,
         )
     except httpx.HTTPError as exc:
@@ -221,3 +221,19 @@ async def refreshed_grant(
     )
     fresh = {**credentials, "access_token": str(renewed["access_token"])}
     return OAuthGrant(fresh, expires_after(renewed.get("expires_in")))
+
+
+def insight_values(answer: dict[str, Any]) -> dict[str, Any]:
+    """An insights answer's numbers by metric name: ``values[0].value`` for lifetime metrics,
+    ``total_value.value`` for totals (Threads user insights); a dict value (reactions by type)
+    is kept as it came."""
+    found: dict[str, Any] = {}
+    for metric in answer.get("data") or []:
+        if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
+            continue
+        values = metric.get("values") or []
+        if isinstance(metric.get("total_value"), dict):
+            found[metric["name"]] = metric["total_value"].get("value")
+        elif values and isinstance(values[0], dict):
+            found[metric["name"]] = values[-1].get("value")
+    return found

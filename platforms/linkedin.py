@@ -44,6 +44,7 @@ from platforms.linkedin_media import is_video, upload
 from platforms.linkedin_rules import validate_request
 from platforms.linkedin_text import escape_little, unescape_little
 from platforms.matching import FIND_EXISTING_SLACK, normalised
+from platforms.metrics import Metrics, count, metrics_of, total
 from platforms.oauth import expires_after, token_request
 
 PRODUCTION_APP = PlatformApp(
@@ -78,6 +79,17 @@ def _expected_kind(request: PublishRequest) -> str:
     if not request.media:
         return "text"
     return "video" if is_video(request.media[0]) else "image"
+
+
+# memberCreatorPostAnalytics query types Herald reads (one call each).
+MEMBER_POST_METRICS = (
+    "IMPRESSION",
+    "MEMBERS_REACHED",
+    "REACTION",
+    "COMMENT",
+    "RESHARE",
+    "POST_SAVE",
+)
 
 
 class LinkedInAdapter(PlatformAdapter):
@@ -293,16 +305,42 @@ class LinkedInAdapter(PlatformAdapter):
                 raise
             # Already gone (deleted on LinkedIn, or by an earlier attempt): nothing to do.
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
-        meta = await self._api.json(
-            account, "GET", f"/rest/socialMetadata/{encoded(platform_post_id)}"
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Member post analytics (``memberCreatorPostAnalytics``, one metric per call, total
+        over the post's life). LinkedIn reports no clicks or video views for members."""
+        kind = "ugcPost" if ":ugcPost:" in platform_post_id else "share"
+        raw: dict[str, int | None] = {}
+        for query_type in MEMBER_POST_METRICS:
+            answer = await self._api.json(
+                account,
+                "GET",
+                "/rest/memberCreatorPostAnalytics",
+                params={
+                    "q": "entity",
+                    "entity": f"({kind}:{platform_post_id})",
+                    "queryType": query_type,
+                    "aggregation": "TOTAL",
+                },
+            )
+            elements = answer.get("elements") or []
+            raw[query_type] = total(*(count(e.get("count")) for e in elements))
+        return metrics_of(
+            raw,
+            impressions=raw["IMPRESSION"],
+            reach=raw["MEMBERS_REACHED"],
+            likes=raw["REACTION"],
+            comments=raw["COMMENT"],
+            shares=raw["RESHARE"],
+            saves=raw["POST_SAVE"],
         )
-        reactions = meta.get("reactionSummaries") or {}
-        summary = meta.get("commentSummary") or {}
-        return {
-            "reactions": sum(int(r.get("count") or 0) for r in reactions.values()),
-            "comments": int(summary.get("count") or 0),
-        }
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        answer = await self._api.json(
+            account, "GET", "/rest/memberFollowersCount", params={"q": "me"}
+        )
+        elements = answer.get("elements") or []
+        followers = total(*(count(e.get("memberFollowersCount")) for e in elements))
+        return metrics_of({"memberFollowersCount": followers}, followers=followers)
 
     # -- OAuth --------------------------------------------------------------------------------
 

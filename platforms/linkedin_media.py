@@ -44,10 +44,11 @@ async def _upload_image(
     await api.send(
         "PUT",
         str(value["uploadUrl"]),
-        content=item.data,
+        content=item.content.body(),
         headers={
             "Authorization": f"Bearer {account.credentials['access_token']}",
             "Content-Type": "application/octet-stream",
+            "Content-Length": str(item.size),
         },
     )
     await _wait_available(api, account, f"/rest/images/{encoded(urn)}", urn, IMAGE_LIMIT_S)
@@ -64,7 +65,7 @@ async def _upload_video(
         json={
             "initializeUploadRequest": {
                 "owner": owner,
-                "fileSizeBytes": len(item.data),
+                "fileSizeBytes": item.size,
                 "uploadCaptions": False,
                 "uploadThumbnail": False,
             }
@@ -78,8 +79,11 @@ async def _upload_video(
         answer = await api.send(
             "PUT",
             str(part["uploadUrl"]),
-            content=item.data[first : last + 1],
-            headers={"Content-Type": "application/octet-stream"},
+            content=item.content.body(first, last + 1),
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(last + 1 - first),
+            },
         )
         etag = answer.headers.get("etag")
         if not etag:

@@ -30,6 +30,8 @@ from platforms.base import (
 from platforms.http import classify_response, json_object, send, transport_error
 from platforms.mastodon_instance import InstanceLimits
 from platforms.matching import FIND_EXISTING_SLACK, normalised
+from platforms.metrics import Metrics, count, metrics_of
+from platforms.multipart import StreamedForm
 
 DEFAULT_MAX_CHARACTERS = 500
 CHARACTERS_PER_URL = 23
@@ -220,12 +222,33 @@ class MastodonAdapter(PlatformAdapter):
     async def delete(self, account: AccountContext, platform_post_id: str) -> None:
         await self._call(account, "DELETE", f"/api/v1/statuses/{platform_post_id}")
 
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """The Status entity's counts; Mastodon reports no views, reach or clicks."""
+        status = await self._call(account, "GET", f"/api/v1/statuses/{platform_post_id}")
+        raw = {
+            name: status.get(name)
+            for name in ("favourites_count", "reblogs_count", "replies_count", "quotes_count")
+        }
+        return metrics_of(
+            raw,
+            likes=count(raw["favourites_count"]),
+            shares=count(raw["reblogs_count"]),
+            comments=count(raw["replies_count"]),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        me = await self._call(account, "GET", "/api/v1/accounts/verify_credentials")
+        raw = {n: me.get(n) for n in ("followers_count", "following_count", "statuses_count")}
+        return metrics_of(raw, followers=count(raw["followers_count"]))
+
     async def _upload(self, account: AccountContext, item: MediaItem) -> str:
         """v2 media: 200 when processed at once, 202 then 206 until ready (videos) — and some
         servers answer 200 even for video; both are handled."""
-        files = {"file": (item.filename, item.data, item.mime_type)}
-        data = {"description": item.description} if item.description else None
-        attachment = await self._call(account, "POST", "/api/v2/media", files=files, data=data)
+        fields = {"description": item.description} if item.description else {}
+        form = StreamedForm(fields, "file", item)  # a video of 99 MB is never read whole
+        attachment = await self._call(
+            account, "POST", "/api/v2/media", content=form, headers=form.headers
+        )
         media_id = str(attachment["id"])
         delay = MEDIA_POLL_FIRST_S
         waited = 0.0
@@ -312,7 +335,7 @@ def _media_problems(item: MediaItem, limits: ServerLimits, path: str) -> list[Va
         return [ValidationProblem("media_type_not_supported", message, path)]
     larger = item.mime_type.split("/")[0] in ("video", "audio")
     most = limits.video_size_limit if larger else limits.image_size_limit
-    if most is not None and item.size is not None and item.size > most:
+    if most is not None and item.size > most:
         message = f"{item.size} bytes; this instance takes files up to {most} bytes"
         return [ValidationProblem("media_too_large", message, path)]
     return []

@@ -36,6 +36,7 @@ from platforms.base import (
     ValidationProblem,
 )
 from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.metrics import Metrics, metrics_of
 
 PRODUCTION_APP = PlatformApp(
     api_url="https://graph.threads.net/v1.0",
@@ -424,20 +425,31 @@ class ThreadsAdapter(PlatformAdapter):
                 raise
             # Already gone (deleted on Threads, or by an earlier attempt): nothing to do.
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Media insights (lifetime): views, likes, replies, reposts, quotes, shares."""
         insights = await self._call(
             account,
             "GET",
             f"/{platform_post_id}/insights",
-            params={"metric": "views,likes,replies,reposts,quotes"},
+            params={"metric": "views,likes,replies,reposts,quotes,shares"},
         )
-        metrics: dict[str, int] = {}
-        for metric in insights.get("data") or []:
-            values = metric.get("values") or [{}]
-            value = values[0].get("value") if values else None
-            if isinstance(value, int):
-                metrics[str(metric["name"])] = value
-        return metrics
+        raw = graph.insight_values(insights)
+        return metrics_of(
+            raw,
+            impressions=raw.get("views"),
+            likes=raw.get("likes"),
+            comments=raw.get("replies"),
+            shares=raw.get("reposts"),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        """User insights' ``followers_count`` (a total value)."""
+        user = account.platform_account_id or "me"
+        insights = await self._call(
+            account, "GET", f"/{user}/threads_insights", params={"metric": "followers_count"}
+        )
+        raw = graph.insight_values(insights)
+        return metrics_of(raw, followers=raw.get("followers_count"))
 
     # -- OAuth --------------------------------------------------------------------------------
 

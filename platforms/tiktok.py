@@ -46,6 +46,7 @@ from platforms.base import (
 )
 from platforms.http import json_object, retry_after_seconds, send, transport_error
 from platforms.matching import FIND_EXISTING_SLACK, normalised
+from platforms.metrics import Metrics, count, metrics_of
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import BOOLEAN_OPTIONS, is_video, publish_mode, validate
 
@@ -73,6 +74,7 @@ LIST_MAX_PAGES = 5
 USER_FIELDS = "open_id,union_id,avatar_url,display_name,username"
 VIDEO_FIELDS = "id,create_time,share_url,video_description,title,cover_image_url"
 METRIC_FIELDS = "id,view_count,like_count,comment_count,share_count"
+ACCOUNT_METRIC_FIELDS = "open_id,follower_count,following_count,likes_count,video_count"
 _HASHTAG = re.compile(r"#(\w+)")
 
 # POST endpoints that only read: safe to send again after a 5xx or a dropped connection.
@@ -212,7 +214,7 @@ class TikTokAdapter(PlatformAdapter):
                 "privacy_level_option_mismatch",
             )
         if is_video(request.media[0]):
-            self._check_duration(request.media[0], creator)
+            await self._check_duration(request.media[0], creator)
             started = await self._send_video(account, request, creator, direct)
         else:
             started = await self._send_photos(account, request, creator, direct)
@@ -232,7 +234,7 @@ class TikTokAdapter(PlatformAdapter):
         saved = _Publish.of(request.progress.saved)
         if saved is None or saved.transferred:
             return saved
-        video = request.media[0].data
+        video = request.media[0]
         status = await self._status(account, saved.publish_id)
         uploaded = status.get("uploaded_bytes")
         plan = chunk_plan(saved.size, saved.chunk_size)
@@ -240,7 +242,7 @@ class TikTokAdapter(PlatformAdapter):
         if (
             status.get("status") == "FAILED"
             or saved.upload_url is None
-            or len(video) != saved.size
+            or video.size != saved.size
             or not isinstance(uploaded, int)
             or (uploaded < saved.size and (not remaining or remaining[0][0] != uploaded))
         ):
@@ -267,9 +269,9 @@ class TikTokAdapter(PlatformAdapter):
             return {}
 
     @staticmethod
-    def _check_duration(item: MediaItem, creator: dict[str, Any]) -> None:
+    async def _check_duration(item: MediaItem, creator: dict[str, Any]) -> None:
         longest = creator.get("max_video_post_duration_sec")
-        duration = mp4_duration_s(item.data)
+        duration = await mp4_duration_s(item.content)
         if isinstance(longest, int) and duration is not None and duration > longest:
             raise Rejected(
                 f"the video lasts {duration:.1f} s; this TikTok account can post at most "
@@ -301,11 +303,11 @@ class TikTokAdapter(PlatformAdapter):
         direct: bool,
     ) -> _Publish:
         item = request.media[0]
-        plan = chunk_plan(len(item.data), self._chunk_size)
+        plan = chunk_plan(item.size, self._chunk_size)
         body: dict[str, Any] = {
             "source_info": {
                 "source": "FILE_UPLOAD",
-                "video_size": len(item.data),
+                "video_size": item.size,
                 "chunk_size": plan[0][1] + 1,
                 "total_chunk_count": len(plan),
             }
@@ -328,7 +330,7 @@ class TikTokAdapter(PlatformAdapter):
         started = _Publish(
             str(answer["publish_id"]),
             "video",
-            len(item.data),
+            item.size,
             plan[0][1] + 1,
             str(answer["upload_url"]),
         )
@@ -341,14 +343,21 @@ class TikTokAdapter(PlatformAdapter):
     async def _put_chunks(self, url: str, item: MediaItem, chunks: list[tuple[int, int]]) -> None:
         mime = item.mime_type if item.mime_type in VIDEO_TYPES else "video/mp4"
         for first, last in chunks:
-            await self._put_chunk(url, item.data, first, last, mime)
+            await self._put_chunk(url, item, first, last, mime)
 
-    async def _put_chunk(self, url: str, data: bytes, first: int, last: int, mime: str) -> None:
-        headers = {"Content-Type": mime, "Content-Range": f"bytes {first}-{last}/{len(data)}"}
+    async def _put_chunk(self, url: str, item: MediaItem, first: int, last: int, mime: str) -> None:
+        headers = {
+            "Content-Type": mime,
+            "Content-Length": str(last + 1 - first),
+            "Content-Range": f"bytes {first}-{last}/{item.size}",
+        }
         try:
             # Not repeated here: once TikTok has every chunk it refuses the same chunk again, so
-            # a lost answer is settled by the next attempt, which knows the publish_id.
-            response = await self._http.put(url, content=data[first : last + 1], headers=headers)
+            # a lost answer is settled by the next attempt, which knows the publish_id. The
+            # chunk streams from storage as it is sent (up to 128 MB, never in memory at once).
+            response = await self._http.put(
+                url, content=item.content.body(first, last + 1), headers=headers
+            )
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         if response.status_code not in (200, 201, 206):
@@ -501,8 +510,9 @@ class TikTokAdapter(PlatformAdapter):
             media_urls=(str(cover),) if cover else (),
         )
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
-        """Display API ``video/query``: only public posts have an id TikTok can look up."""
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """Display API ``video/query``: only public posts have an id TikTok can look up.
+        ``view_count`` counts plays (video views); TikTok reports no impressions."""
         if "~" in platform_post_id:
             raise Rejected(
                 "TikTok reports metrics for public posts only; this one has no public id yet",
@@ -518,17 +528,24 @@ class TikTokAdapter(PlatformAdapter):
         videos = [v for v in data.get("videos") or [] if str(v.get("id")) == platform_post_id]
         if not videos:
             raise Rejected(f"TikTok does not list video {platform_post_id}", "not_found")
-        names = {
-            "view_count": "views",
-            "like_count": "likes",
-            "comment_count": "comments",
-            "share_count": "shares",
+        raw = {
+            n: videos[0].get(n)
+            for n in ("view_count", "like_count", "comment_count", "share_count")
         }
-        return {
-            name: int(videos[0][field])
-            for field, name in names.items()
-            if isinstance(videos[0].get(field), int)
-        }
+        return metrics_of(
+            raw,
+            video_views=count(raw["view_count"]),
+            likes=count(raw["like_count"]),
+            comments=count(raw["comment_count"]),
+            shares=count(raw["share_count"]),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        data = await self._call(
+            account, "GET", "/v2/user/info/", params={"fields": ACCOUNT_METRIC_FIELDS}
+        )
+        raw = data.get("user") or {}
+        return metrics_of(raw, followers=count(raw.get("follower_count")))
 
     async def verify(self, account: AccountContext) -> AccountIdentity:
         data = await self._call(account, "GET", "/v2/user/info/", params={"fields": USER_FIELDS})

@@ -42,6 +42,7 @@ from platforms.base import (
     ValidationProblem,
 )
 from platforms.matching import FIND_EXISTING_SLACK, normalised, parse_timestamp
+from platforms.metrics import Metrics, count, metrics_of
 from platforms.oauth import expires_after, token_request
 from platforms.x_http import XApi, classify
 from platforms.x_media import upload
@@ -338,7 +339,8 @@ class XAdapter(PlatformAdapter):
                     raise
                 # Already gone (deleted on X, or by an earlier attempt): nothing to do.
 
-    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> dict[str, int]:
+    async def fetch_metrics(self, account: AccountContext, platform_post_id: str) -> Metrics:
+        """The Tweet's ``public_metrics``: impressions, likes, replies, reposts, bookmarks."""
         answer = await self._api.call(
             account,
             "GET",
@@ -349,20 +351,22 @@ class XAdapter(PlatformAdapter):
         if not isinstance(tweet, dict):
             errors = answer.get("errors") or [{}]
             raise Rejected(str(errors[0].get("detail") or "the Tweet was not found"), status=404)
-        metrics = tweet.get("public_metrics") or {}
-        names = {
-            "like_count": "likes",
-            "retweet_count": "reposts",
-            "reply_count": "replies",
-            "quote_count": "quotes",
-            "bookmark_count": "bookmarks",
-            "impression_count": "views",
-        }
-        return {
-            ours: int(metrics[theirs])
-            for theirs, ours in names.items()
-            if isinstance(metrics.get(theirs), int)
-        }
+        raw = tweet.get("public_metrics") or {}
+        return metrics_of(
+            raw,
+            impressions=count(raw.get("impression_count")),
+            likes=count(raw.get("like_count")),
+            comments=count(raw.get("reply_count")),
+            shares=count(raw.get("retweet_count")),
+            saves=count(raw.get("bookmark_count")),
+        )
+
+    async def fetch_account_metrics(self, account: AccountContext) -> Metrics:
+        answer = await self._api.call(
+            account, "GET", "/2/users/me", params={"user.fields": "public_metrics"}
+        )
+        raw = (answer.get("data") or {}).get("public_metrics") or {}
+        return metrics_of(raw, followers=count(raw.get("followers_count")))
 
     # -- OAuth --------------------------------------------------------------------------------
 

@@ -41,18 +41,20 @@ async def upload(api: XApi, account: AccountContext, item: MediaItem) -> str:
         "/2/media/upload/initialize",
         json={
             "media_type": item.mime_type,
-            "total_bytes": len(item.data),
+            "total_bytes": item.size,
             "media_category": category_of(item),
         },
     )
     media_id = str(started["data"]["id"])
-    for index, offset in enumerate(range(0, len(item.data), CHUNK)):
+    for index, offset in enumerate(range(0, item.size, CHUNK)):
+        # One segment in memory at a time: the video itself stays in storage.
+        segment = await item.content.read(offset, min(offset + CHUNK, item.size))
         await api.call(
             account,
             "POST",
             f"/2/media/upload/{media_id}/append",
             data={"segment_index": str(index)},
-            files={"media": (item.filename, item.data[offset : offset + CHUNK], item.mime_type)},
+            files={"media": (item.filename, segment, item.mime_type)},
         )
     finished = await api.call(account, "POST", f"/2/media/upload/{media_id}/finalize")
     await _wait_for_processing(api, account, media_id, finished.get("data") or {})

@@ -125,3 +125,12 @@ async def stack(
                 cipher=CredentialCipher(settings.secret_key.get_secret_value().encode()),  # type: ignore[union-attr]
             )
         await resources.close()
+
+
+@pytest.fixture
+async def emulator_clock_restored(emulator_url: str) -> AsyncIterator[None]:
+    """For tests that move the emulator's clock: real time again afterwards, since one emulator
+    serves every test of the process (a clock left days ahead dates every later post there)."""
+    yield
+    async with httpx.AsyncClient(base_url=emulator_url, timeout=10) as emulator:
+        (await emulator.delete("/_emulator/clock")).raise_for_status()

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleRequest,
         ScheduleChange,
         ScheduleChangeKind,
+        ScheduleRequest,
         StartPublishing,
         TargetFailure,
         TargetOutcome,
@@ -172,19 +173,23 @@ class PostWorkflow:
             self._stage = Stage.DONE  # from here no decision is accepted
             await workflow.wait_condition(lambda: self._updates_in_flight == 0)
             if self._decided is None:
-                await self._record_approval(ApprovalStatus.EXPIRED, None, None)
+                await self._record_approval(ApprovalStatus.EXPIRED, None)
                 self._decided = ApprovalStatus.EXPIRED
         approved = self._decided is ApprovalStatus.APPROVED
         self._set_status(PostStatus.SCHEDULED if approved else PostStatus.REJECTED)
         return approved
 
     async def _record_approval(
-        self, decision: ApprovalStatus, actor_id: str | None, reason: str | None
+        self, decision: ApprovalStatus, by: ApprovalDecision | None
     ) -> PostPhase:
         return await self._db_step(
             PostActivities.decide_approval,
             ApprovalChange(
-                post_id=self._post_id, decision=decision, actor_id=actor_id, reason=reason
+                post_id=self._post_id,
+                decision=decision,
+                actor_id=by.actor_id if by else None,
+                actor_type=by.actor_type if by else None,
+                reason=by.reason if by else None,
             ),
         )
 
@@ -207,7 +212,7 @@ class PostWorkflow:
         try:
             await workflow.wait_condition(lambda: self._stage != Stage.LOADING)
             self._refuse_unless_awaiting_approval(input)
-            phase = await self._record_approval(decision, input.actor_id, input.reason)
+            phase = await self._record_approval(decision, input)
             self._decided = decision
             self._publish_now = phase is PostPhase.QUEUED
             return phase
@@ -329,6 +334,8 @@ class PostWorkflow:
                 post_id=self._post_id,
                 kind=ScheduleChangeKind.RESCHEDULE,
                 scheduled_at=request.scheduled_at,
+                actor_type=request.actor_type,
+                actor_id=request.actor_id,
             )
         )
         self._due = request.scheduled_at
@@ -340,23 +347,36 @@ class PostWorkflow:
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._refuse_unless_waiting()
 
+    # The request is optional: Updates recorded before the audit log carried none.
     @workflow.update
-    async def publish_now(self) -> PostStatus:
+    async def publish_now(self, request: ScheduleRequest | None = None) -> PostStatus:
+        by = request or ScheduleRequest()
         status = await self._persist(
-            ScheduleChange(post_id=self._post_id, kind=ScheduleChangeKind.PUBLISH_NOW)
+            ScheduleChange(
+                post_id=self._post_id,
+                kind=ScheduleChangeKind.PUBLISH_NOW,
+                actor_type=by.actor_type,
+                actor_id=by.actor_id,
+            )
         )
         self._publish_now = True
         self._changed = True
         return status
 
     @publish_now.validator
-    def _validate_publish_now(self) -> None:
+    def _validate_publish_now(self, request: ScheduleRequest | None = None) -> None:
         self._refuse_unless_waiting()
 
     @workflow.update
-    async def cancel(self) -> PostStatus:
+    async def cancel(self, request: ScheduleRequest | None = None) -> PostStatus:
+        by = request or ScheduleRequest()
         status = await self._persist(
-            ScheduleChange(post_id=self._post_id, kind=ScheduleChangeKind.CANCEL)
+            ScheduleChange(
+                post_id=self._post_id,
+                kind=ScheduleChangeKind.CANCEL,
+                actor_type=by.actor_type,
+                actor_id=by.actor_id,
+            )
         )
         self._cancelled = True
         self._changed = True
@@ -364,7 +384,7 @@ class PostWorkflow:
         return status
 
     @cancel.validator
-    def _validate_cancel(self) -> None:
+    def _validate_cancel(self, request: ScheduleRequest | None = None) -> None:
         self._refuse_unless_waiting()
 
     @workflow.query

@@ -6,41 +6,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import PageCursor, PageLimit, SessionDep, require
-from herald.db.models import AccountGroup
-from herald.db.types import utcnow
-from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Permission, Principal
-from herald.repositories.accounts import get_accounts, get_group, list_groups
+from herald.repositories.accounts import list_groups
 from herald.schemas.groups import GroupBody, GroupList, GroupOut, GroupPatch
+from herald.services.account_groups import create_group, delete_group, update_group
 
 router = APIRouter(prefix="/v1/account-groups", tags=["accounts"])
 
 Reader = Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))]
 Manager = Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))]
-
-
-async def _checked_accounts(
-    session: AsyncSession, principal: Principal, account_ids: list[uuid.UUID]
-) -> list[str]:
-    found = await get_accounts(session, principal.workspace_id, account_ids)
-    problems = [
-        ErrorDetail(f"account_ids.{i}", "no such account in this workspace")
-        for i, account_id in enumerate(account_ids)
-        if account_id not in found
-    ]
-    if problems:
-        raise HeraldError(ErrorCode.VALIDATION_ERROR, problems[0].message, problems)
-    return [str(a) for a in dict.fromkeys(account_ids)]
-
-
-async def _group(session: AsyncSession, principal: Principal, group_id: uuid.UUID) -> AccountGroup:
-    group = await get_group(session, principal.workspace_id, group_id)
-    if group is None:
-        raise HeraldError.not_found("account group")
-    return group
 
 
 @router.get("", response_model=GroupList, summary="List account groups")
@@ -58,17 +34,7 @@ async def list_(
     summary="Create an account group",
 )
 async def create(body: GroupBody, session: SessionDep, principal: Manager) -> GroupOut:
-    now = utcnow()
-    group = AccountGroup(
-        workspace_id=principal.workspace_id,
-        name=body.name,
-        account_ids=await _checked_accounts(session, principal, body.account_ids),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(group)
-    await session.flush()
-    return GroupOut.of(group)
+    return GroupOut.of(await create_group(session, principal, body))
 
 
 @router.patch(
@@ -77,17 +43,10 @@ async def create(body: GroupBody, session: SessionDep, principal: Manager) -> Gr
 async def patch(
     group_id: uuid.UUID, body: GroupPatch, session: SessionDep, principal: Manager
 ) -> GroupOut:
-    group = await _group(session, principal, group_id)
-    if body.name is not None:
-        group.name = body.name
-    if body.account_ids is not None:
-        group.account_ids = await _checked_accounts(session, principal, body.account_ids)
-    group.updated_at = utcnow()
-    await session.flush()
-    return GroupOut.of(group)
+    return GroupOut.of(await update_group(session, principal, group_id, body))
 
 
 @router.delete("/{group_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a group")
 async def delete(group_id: uuid.UUID, session: SessionDep, principal: Manager) -> Response:
-    await session.delete(await _group(session, principal, group_id))
+    await delete_group(session, principal, group_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,12 +11,14 @@ from pydantic import BaseModel, field_serializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import PageCursor, PageLimit, ResourcesDep, SessionDep, require
+from api.openapi import error_responses
 from herald.db.models import SocialAccount
 from herald.db.types import utcnow
 from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account, list_accounts
 from herald.schemas.accounts import AccountList, AccountOut
+from herald.schemas.analytics import BackfillOut
 from herald.schemas.posts import rfc3339
 from herald.services.accounts import (
     ConnectBody,
@@ -24,6 +26,7 @@ from herald.services.accounts import (
     disconnect_account,
     recheck_account,
 )
+from herald.services.analytics_sync import backfill, watch_analytics
 from herald.services.queues import QueueBody, Slot, get_queue, next_free_slot, set_queue
 from herald.settings import PLATFORMS
 from herald.status import AccountStatus
@@ -84,7 +87,7 @@ async def put_queue(
     principal: Annotated[Principal, Depends(require(Permission.POSTS_SCHEDULE))],
 ) -> QueueOut:
     await _account(session, principal, account_id)
-    queue = await set_queue(session, account_id, body)
+    queue = await set_queue(session, principal, account_id, body)
     return QueueOut(account_id=account_id, timezone=queue.timezone, slots=body.slots)
 
 
@@ -124,6 +127,7 @@ async def next_slot(
     status_code=201,
     response_model=AccountOut,
     summary="Connect a credential-based account (Mastodon: instance_url + access_token)",
+    responses=error_responses(402),
 )
 async def connect(
     body: ConnectBody,
@@ -138,7 +142,9 @@ async def connect(
         resources.cipher,
         body,
         resources.platform_policy,
+        resources.plan,
     )
+    await watch_analytics(resources.temporal, account.id)
     return AccountOut.of(account)
 
 
@@ -165,6 +171,7 @@ async def test(
     account = await _existing(session, principal, account_id)
     await recheck_account(
         session,
+        principal,
         resources.adapters,
         resources.cipher,
         account,
@@ -183,5 +190,23 @@ async def disconnect(
     principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_DISCONNECT))],
 ) -> Response:
     account = await _existing(session, principal, account_id)
-    await disconnect_account(session, resources.cipher, account, resources.temporal)
+    await disconnect_account(session, principal, resources.cipher, account, resources.temporal)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{account_id}/backfill",
+    status_code=202,
+    response_model=BackfillOut,
+    summary="Pull analytics history now",
+    description="Starts a sync that samples every published post of the account, whatever "
+    "its age tier, with what the platform still reports. 409 when the account is not active.",
+)
+async def backfill_(
+    account_id: uuid.UUID,
+    session: SessionDep,
+    resources: ResourcesDep,
+    principal: Annotated[Principal, Depends(require(Permission.ACCOUNTS_CONNECT))],
+) -> BackfillOut:
+    await backfill(session, resources.temporal, principal, account_id)
+    return BackfillOut(account_id=str(account_id))

@@ -9,12 +9,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.deps import ResourcesDep, SessionDep, require
+from api.openapi import error_responses
 from herald.errors import HeraldError
 from herald.principal import Permission, Principal
 from herald.repositories.accounts import get_account
 from herald.schemas.accounts import AccountOut
+from herald.services import audit
 from herald.services.account_pages import SelectPageBody, select_page
 from herald.services.account_tokens import refresh_now, watch_tokens
+from herald.services.analytics_sync import watch_analytics
 from herald.services.oauth_connect import (
     ConnectRequest,
     finish_connect,
@@ -66,6 +69,7 @@ async def connect_oauth(
     summary="Finish an OAuth connection (no API key: the state identifies the request)",
     description="The platform redirects here (or your page forwards) with `code` and `state`. "
     "A used, unknown or expired state answers 400; so does a refusal by the user (`error`).",
+    responses=error_responses(402),
 )
 async def oauth_callback(
     platform: PlatformName,
@@ -83,10 +87,12 @@ async def oauth_callback(
         raise HeraldError.invalid("code", f"{platform} did not authorize Herald: {reason}")
     async with resources.sessions() as session, session.begin():
         account = await finish_connect(
-            session, resources.adapters, resources.cipher, platform, code, pending
+            session, resources.adapters, resources.cipher, platform, code, pending, resources.plan
         )
         answer = AccountOut.of(account)
     await watch_tokens(resources.temporal, answer.id)
+    # A new account's schedule is made; a reconnected one's, paused while expired, resumes.
+    await watch_analytics(resources.temporal, answer.id)
     return answer
 
 
@@ -140,6 +146,7 @@ async def refresh(
         resources.cipher,
         resources.temporal,
         account,
+        principal.actor,
     )
     return AccountOut.of(account)
 
@@ -164,4 +171,7 @@ async def select_page_(
     if account.status == AccountStatus.REVOKED:
         raise HeraldError.conflict("the account was disconnected; connect it again")
     await select_page(resources.adapters, resources.cipher, account, body.page_id)
+    audit.record(
+        session, principal, "account.page_selected", "account", account.id, body.model_dump()
+    )
     return AccountOut.of(account)

@@ -66,7 +66,7 @@ async def approve(
     resources: ResourcesDep,
     principal: Approver,
 ) -> PostOut:
-    commands = PostCommands(session, temporal, principal, resources.rules)
+    commands = PostCommands(session, temporal, principal, resources.rules, resources.plan)
     post = await commands.decide(approval_id, True, None)
     response.headers["ETag"] = str(post.version)
     return PostOut.of(post)
@@ -82,7 +82,7 @@ async def reject(
     resources: ResourcesDep,
     principal: Approver,
 ) -> PostOut:
-    commands = PostCommands(session, temporal, principal, resources.rules)
+    commands = PostCommands(session, temporal, principal, resources.rules, resources.plan)
     post = await commands.decide(approval_id, False, body.reason)
     response.headers["ETag"] = str(post.version)
     return PostOut.of(post)

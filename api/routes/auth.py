@@ -15,11 +15,13 @@ from herald.schemas.auth import (
     MyWorkspace,
     RefreshBody,
     RoleRef,
+    SignupBody,
     TokenPair,
     UserOut,
     email_key,
 )
 from herald.services.sessions import ReuseDetected, SessionIssuer, logout
+from herald.services.signup import sign_up
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -42,6 +44,24 @@ async def login(
     address = request.client.host if request.client else "unknown"
     await resources.login_throttle.attempt(email_key(body.email), address)
     return await _issuer(resources).login(session, body.email, body.password, resources.clock.now())
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    summary="Become a user (only where HERALD_SIGNUP=open); then log in",
+    description="Refused with 403 unless the deployment lets anyone sign up; throttled as "
+    "logins are (per email and per client address).",
+    responses=error_responses(403, 429),
+)
+async def signup(
+    body: SignupBody, request: Request, session: SessionDep, resources: ResourcesDep
+) -> UserOut:
+    address = request.client.host if request.client else "unknown"
+    await resources.login_throttle.attempt(email_key(body.email), address)
+    user = await sign_up(session, resources.settings.signup, body, resources.clock.now())
+    return UserOut.of(user)
 
 
 @router.post(

@@ -267,7 +267,7 @@ async def complete(
         resources.read_sessions,
         resources.storage,
         resources.settings,
-        principal.workspace_id,
+        principal,
         media_id,
         utcnow(),
     )
@@ -331,5 +331,5 @@ async def delete(
     media_id: uuid.UUID, session: SessionDep, resources: ResourcesDep, principal: Deleter
 ) -> Response:
     media = await _media_or_404(session, principal, media_id)
-    await service.delete_media(session, resources.storage, media)
+    await service.delete_media(session, principal, resources.storage, media)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

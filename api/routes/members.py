@@ -45,6 +45,7 @@ async def list_(workspace_id: uuid.UUID, session: SessionDep, principal: Reader)
     summary="Invite someone with a role; the token (shown once) is theirs to accept",
     description="There is no mail: pass the token on. It works once, for "
     "HERALD_INVITATION_TTL_S (7 days). Records an `invitation.created` event.",
+    responses=error_responses(402),
 )
 async def invite(
     workspace_id: uuid.UUID,
@@ -54,7 +55,12 @@ async def invite(
     principal: Inviter,
 ) -> InvitationCreated:
     invitation, token = await team.invite(
-        session, principal, body, resources.settings.invitation_ttl_s, resources.clock.now()
+        session,
+        principal,
+        body,
+        resources.settings.invitation_ttl_s,
+        resources.clock.now(),
+        resources.plan,
     )
     return InvitationCreated.of(invitation, token)
 
@@ -91,7 +97,7 @@ async def remove(
     response_model=Accepted,
     summary="Accept an invitation: as a new user (name, password), or with your access token",
     # 401: an access token that does not work; 403: the invitation is for another address.
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 402, 403),
 )
 async def accept(
     token: str,
@@ -104,7 +110,15 @@ async def accept(
     if authorization:
         caller = await resources.auth.identify(session, authorization)
         user = (await resources.auth.user(session, caller)).user
-    invitation, joined = await team.accept(session, token, body, user, resources.clock.now())
+    invitation, joined = await team.accept(
+        session,
+        token,
+        body,
+        user,
+        resources.clock.now(),
+        resources.plan,
+        resources.settings.signup,
+    )
     return Accepted(
         workspace_id=invitation.workspace_id, role_id=invitation.role_id, user=UserOut.of(joined)
     )

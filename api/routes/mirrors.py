@@ -88,7 +88,7 @@ async def delete(
     mirror_id: uuid.UUID, session: SessionDep, temporal: TemporalDep, principal: Manager
 ) -> Response:
     mirror = await _mirror(session, principal, mirror_id)
-    await delete_mirror(session, mirror, temporal)
+    await delete_mirror(session, principal, mirror, temporal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -39,4 +39,4 @@ async def list_(
 @router.post("/read", response_model=ReadOut, summary="Mark notifications read (ids, or all)")
 async def read(body: ReadBody, session: SessionDep, principal: Reader) -> ReadOut:
     ids = None if body.all else body.ids
-    return ReadOut(marked=await mark_read(session, principal.workspace_id, ids, utcnow()))
+    return ReadOut(marked=await mark_read(session, principal, ids, utcnow()))

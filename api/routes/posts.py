@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from api.deps import ResourcesDep, SessionDep, TemporalDep, require
+from api.openapi import error_responses
 from herald.db.models import Post
 from herald.errors import HeraldError
 from herald.instants import to_utc
@@ -56,7 +57,7 @@ def _commands(permission: Permission) -> Callable[..., Coroutine[Any, Any, PostC
         principal: Annotated[Principal, Depends(require(permission))],
         resources: ResourcesDep,
     ) -> PostCommands:
-        return PostCommands(session, temporal, principal, resources.rules)
+        return PostCommands(session, temporal, principal, resources.rules, resources.plan)
 
     return dependency
 
@@ -80,6 +81,7 @@ def _answer(post: Post, response: Response, *, created: bool = False) -> PostOut
     status_code=status.HTTP_201_CREATED,
     response_model=PostOut,
     summary="Create a post: draft, scheduled, queued in slots, or published now",
+    responses=error_responses(402),
 )
 async def create(
     body: PostCreate,
@@ -298,6 +300,7 @@ async def fix(
     status_code=status.HTTP_201_CREATED,
     response_model=PostOut,
     summary="Copy a post as a new draft",
+    responses=error_responses(402),
 )
 async def clone(
     post_id: uuid.UUID,
@@ -312,6 +315,7 @@ async def clone(
     status_code=status.HTTP_201_CREATED,
     response_model=PostOut,
     summary="Copy a post, scheduled as far ahead of now as the original was of its creation",
+    responses=error_responses(402),
 )
 async def duplicate(
     post_id: uuid.UUID,

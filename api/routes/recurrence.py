@@ -66,7 +66,7 @@ async def create(
     post = await _post(session, principal, post_id)
     client = await temporal.client()
     queue = temporal.task_queue
-    series = await create_series(session, client, queue, post, body, utcnow())
+    series = await create_series(session, principal, client, queue, post, body, utcnow())
     return RecurrenceOut.of(series, utcnow())
 
 
@@ -81,7 +81,7 @@ async def patch(
     post = await _post(session, principal, post_id)
     series = await _series(session, post)
     client = await temporal.client()
-    await update_series(session, client, temporal.task_queue, series, body, utcnow())
+    await update_series(session, principal, client, temporal.task_queue, series, body, utcnow())
     return RecurrenceOut.of(series, utcnow())
 
 
@@ -93,5 +93,5 @@ async def delete(
 ) -> Response:
     post = await _post(session, principal, post_id)
     series = await _series(session, post)
-    await delete_series(session, await temporal.client(), series, post)
+    await delete_series(session, principal, await temporal.client(), series, post)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

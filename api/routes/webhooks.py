@@ -96,13 +96,14 @@ async def patch(
 ) -> EndpointOut:
     endpoint = await _endpoint(session, principal, webhook_id)
     now = utcnow()
-    await webhooks.update_endpoint(settings, endpoint, body, now)
+    await webhooks.update_endpoint(session, settings, principal, endpoint, body, now)
     return EndpointOut.of(endpoint, now)
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Delete an endpoint and its delivery log")
 async def delete(webhook_id: uuid.UUID, session: SessionDep, principal: Manager) -> Response:
-    await session.delete(await _endpoint(session, principal, webhook_id))
+    endpoint = await _endpoint(session, principal, webhook_id)
+    await webhooks.delete_endpoint(session, principal, endpoint, utcnow())
     return Response(status_code=204)
 
 
@@ -115,7 +116,9 @@ async def rotate_secret(
     webhook_id: uuid.UUID, session: SessionDep, resources: ResourcesDep, principal: Manager
 ) -> SecretOut:
     endpoint = await _endpoint(session, principal, webhook_id)
-    secret = webhooks.rotate_secret(resources.settings, resources.cipher, endpoint, utcnow())
+    secret = webhooks.rotate_secret(
+        session, resources.settings, resources.cipher, principal, endpoint, utcnow()
+    )
     assert endpoint.previous_secret_until is not None
     return SecretOut(secret=secret, previous_secret_expires_at=endpoint.previous_secret_until)
 
@@ -130,7 +133,7 @@ async def test(
 ) -> DeliveryOut:
     endpoint = await _endpoint(session, principal, webhook_id)
     delivery = await webhooks.send_test(
-        session, resources.webhook_http, resources.cipher, endpoint, utcnow()
+        session, principal, resources.webhook_http, resources.cipher, endpoint, utcnow()
     )
     return await _delivery_out(session, delivery)
 
@@ -169,5 +172,5 @@ async def retry(
     delivery = await get_delivery(session, endpoint.id, delivery_id)
     if delivery is None:
         raise HeraldError.not_found("delivery")
-    webhooks.requeue(endpoint, delivery, utcnow())
+    webhooks.requeue(session, principal, endpoint, delivery, utcnow())
     return await _delivery_out(session, delivery)

@@ -68,4 +68,4 @@ async def get(workspace_id: uuid.UUID, session: SessionDep, principal: Reader) -
 async def patch(
     workspace_id: uuid.UUID, body: WorkspacePatch, session: SessionDep, principal: Settler
 ) -> WorkspaceOut:
-    return WorkspaceOut.of(await update_workspace(session, principal.workspace_id, body))
+    return WorkspaceOut.of(await update_workspace(session, principal, body))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -72,6 +73,9 @@ class Brand(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Deleted brands stay for the finished posts, media and revoked accounts that name them.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):
@@ -251,7 +255,11 @@ class Post(Base):
 
 class PostTarget(Base):
     __tablename__ = "post_targets"
-    __table_args__ = (UniqueConstraint("post_id", "account_id"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id"),
+        # Analytics: an account's targets published in a range (overview, sync plans).
+        Index("ix_post_targets_account_published", "account_id", "published_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
@@ -303,6 +311,35 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the webhook dispatcher turned the event into deliveries (None: not yet).
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    """Who did what: written in the same transaction as the change it records."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_workspace_created", "workspace_id", "created_at", "id"),
+        Index(
+            "ix_audit_events_workspace_resource",
+            "workspace_id",
+            "resource_type",
+            "resource_id",
+            "created_at",
+        ),
+        Index("ix_audit_events_workspace_actor", "workspace_id", "actor_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    # user | api_key | system (herald.principal.ActorType)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    # `metadata` is the declarative base's own attribute: the column keeps the contract's name.
+    details: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Notification(Base):
@@ -467,6 +504,11 @@ class QueueSlotClaim(Base):
     )
 
 
+# Files may pass 2 GiB (HERALD_MEDIA_MAX_VIDEO_BYTES allows 4 GiB): 64-bit on Postgres;
+# SQLite's INTEGER is 64-bit already.
+FILE_SIZE = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Media(Base):
     __tablename__ = "media"
     __table_args__ = (Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),)
@@ -476,10 +518,10 @@ class Media(Base):
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
     filename: Mapped[str] = mapped_column(String(255))
     declared_mime_type: Mapped[str] = mapped_column(String(100))
-    declared_size: Mapped[int] = mapped_column(Integer)
+    declared_size: Mapped[int] = mapped_column(FILE_SIZE)
     # What the bytes turned out to be, once completed and probed.
     mime_type: Mapped[str | None] = mapped_column(String(100), default=None)
-    size: Mapped[int | None] = mapped_column(Integer, default=None)
+    size: Mapped[int | None] = mapped_column(FILE_SIZE, default=None)
     width: Mapped[int | None] = mapped_column(Integer, default=None)
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     duration_s: Mapped[float | None] = mapped_column(default=None)
@@ -605,6 +647,75 @@ class OAuthState(Base):
     account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("social_accounts.id"), default=None
     )
+    # Who started it: the callback's audit row names them (None: started before the log).
+    started_by_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    started_by_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MetricSample(Base):
+    """One reading of a post target's (`metric_set` "post") or an account's ("account")
+    counters: the analytics time series. `subject_id` is the target's or the account's id, so
+    one unique key covers both kinds and finds a subject's latest reading before any instant
+    in one index probe. Counters Herald does not know from the platform stay NULL."""
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "metric_set", "sampled_at"),
+        # Exports: a brand's samples subject by subject, in time order, read off the index.
+        Index(
+            "ix_metric_samples_brand_subject",
+            "brand_id",
+            "subject_id",
+            "metric_set",
+            "sampled_at",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="CASCADE")
+    )
+    target_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE"), default=None
+    )
+    post_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), default=None
+    )
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    metric_set: Mapped[str] = mapped_column(String(16))
+    sampled_at: Mapped[datetime] = mapped_column()
+    impressions: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    reach: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    likes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    comments: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    shares: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    saves: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    clicks: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    video_views: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    followers: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The platform's own numbers under its own names.
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AnalyticsExport(Base):
+    """One CSV export of a brand's analytics: made by the export workflow into media storage."""
+
+    __tablename__ = "analytics_exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id"))
+    range_from: Mapped[datetime] = mapped_column()
+    range_to: Mapped[datetime] = mapped_column()
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    storage_key: Mapped[str | None] = mapped_column(Text, default=None)
+    rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

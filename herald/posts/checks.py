@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.db.models import SocialAccount
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
-from herald.repositories.accounts import get_accounts, get_brand, get_group
+from herald.repositories.accounts import get_accounts, get_group
+from herald.repositories.brands import get_brand
 from herald.repositories.media import get_media, get_media_many
 from herald.schemas.posts import PostCreate, TargetIn
 from herald.status import (

@@ -28,7 +28,7 @@ from herald.posts import creation, transitions
 from herald.posts.checks import check_video
 from herald.posts.platform_checks import PlatformRules, stored_drafts
 from herald.posts.transitions import RetryResult
-from herald.principal import Principal
+from herald.principal import Actor, Principal
 from herald.repositories.accounts import get_accounts
 from herald.repositories.posts import get_post
 from herald.schemas.posts import (
@@ -44,6 +44,8 @@ from herald.schemas.posts import (
     PostOut,
     PostPatch,
 )
+from herald.services import audit
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import Origin, PostPhase, PostStatus
 
 
@@ -52,9 +54,9 @@ class PostWorkflows(Protocol):
 
     async def start_post(self, post: Post) -> bool: ...
     async def start_run(self, post: Post, target_ids: list[uuid.UUID]) -> None: ...
-    async def reschedule(self, post_id: uuid.UUID, at: datetime) -> None: ...
-    async def publish_now(self, post_id: uuid.UUID) -> None: ...
-    async def cancel(self, post_id: uuid.UUID) -> None: ...
+    async def reschedule(self, post_id: uuid.UUID, at: datetime, actor: Actor) -> None: ...
+    async def publish_now(self, post_id: uuid.UUID, actor: Actor) -> None: ...
+    async def cancel(self, post_id: uuid.UUID, actor: Actor) -> None: ...
     async def approve(self, post_id: uuid.UUID, decision: ApprovalDecision) -> None: ...
     async def reject(self, post_id: uuid.UUID, decision: ApprovalDecision) -> None: ...
     async def start_unpublish(self, post: Post) -> None: ...
@@ -86,11 +88,13 @@ class PostCommands:
         workflows: PostWorkflows,
         principal: Principal,
         rules: PlatformRules,
+        plan: PlanDefaults,
     ) -> None:
         self._session = session
         self._workflows = workflows
         self._principal = principal
         self._rules = rules
+        self._plan = plan
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -124,6 +128,21 @@ class PostCommands:
         drafts = [d for d in await stored_drafts(self._session, post) if d.index in positions]
         await self._rules.refuse_invalid(drafts, accounts)
 
+    def _audit(self, action: str, post: Post, **more: Any) -> None:
+        audit.record(
+            self._session,
+            self._principal,
+            action,
+            "post",
+            post.id,
+            creation.post_facts(post, **more),
+        )
+
+    async def _refuse_beyond_plan(self, now: datetime) -> None:
+        await refuse_beyond(
+            self._session, self._plan, self._principal.workspace_id, PlanLimit.POSTS_PER_MONTH, now
+        )
+
     async def _start(self, post: Post) -> Post:
         await self._session.commit()
         await self._workflows.start_post(post)
@@ -132,9 +151,9 @@ class PostCommands:
     # --- creating ---------------------------------------------------------------------------
 
     async def create(self, body: PostCreate) -> Post:
-        post = await creation.create_post(
-            self._session, self._principal, self._rules, body, utcnow()
-        )
+        now = utcnow()
+        await self._refuse_beyond_plan(now)
+        post = await creation.create_post(self._session, self._principal, self._rules, body, now)
         await self._session.commit()
         if not body.draft:
             await self._workflows.start_post(post)
@@ -170,6 +189,7 @@ class PostCommands:
             try:
                 item = await parse(raw)
                 async with self._session.begin_nested():
+                    await self._refuse_beyond_plan(now)
                     post = await creation.create_post(
                         self._session, self._principal, self._rules, item, now, Origin.BULK
                     )
@@ -189,7 +209,9 @@ class PostCommands:
 
     async def clone(self, post_id: uuid.UUID) -> Post:
         source = await self._for_change(post_id, None)
-        copy = creation.copy_post(self._session, source, self._principal, utcnow(), None)
+        now = utcnow()
+        await self._refuse_beyond_plan(now)
+        copy = creation.copy_post(self._session, source, self._principal, now, None)
         await self._session.commit()
         return await self.current(copy.id)
 
@@ -197,6 +219,7 @@ class PostCommands:
         """A copy scheduled as far ahead of now as the original was of its creation."""
         source = await self._for_change(post_id, None)
         now = utcnow()
+        await self._refuse_beyond_plan(now)
         at = creation.duplicate_time(source, now)
         copy = creation.copy_post(self._session, source, self._principal, now, at)
         if copy.scheduled_at is not None:
@@ -211,9 +234,10 @@ class PostCommands:
         moved_to = await creation.edit_post(
             self._session, self._principal, self._rules, post, body, utcnow()
         )
+        self._audit("post.updated", post, fields=sorted(body.model_fields_set))
         await self._session.commit()
         if moved_to is not None:
-            await self._workflows.reschedule(post_id, moved_to)
+            await self._workflows.reschedule(post_id, moved_to, self._principal.actor)
         return await self.current(post_id)
 
     async def schedule(self, post_id: uuid.UUID, at: datetime, if_match: str | None) -> Post:
@@ -222,11 +246,12 @@ class PostCommands:
         if post.status is PostStatus.DRAFT:
             await self._refuse_unpublishable(post)
             transitions.leave_draft(self._session, post, PostPhase.SCHEDULED, at)
+            self._audit("post.scheduled", post)
             return await self._start(post)
         if post.status not in transitions.WAITING:
             raise IllegalTransition(f"cannot schedule a post that is {post.status}")
         await self._session.commit()
-        await self._workflows.reschedule(post_id, at)
+        await self._workflows.reschedule(post_id, at, self._principal.actor)
         return await self.current(post_id)
 
     async def publish(self, post_id: uuid.UUID, if_match: str | None) -> Post:
@@ -234,10 +259,11 @@ class PostCommands:
         if post.status is PostStatus.DRAFT:
             await self._refuse_unpublishable(post)
             transitions.leave_draft(self._session, post, PostPhase.QUEUED, utcnow())
+            self._audit("post.publish_requested", post)
             return await self._start(post)
         if post.status is PostStatus.SCHEDULED:
             await self._session.commit()
-            await self._workflows.publish_now(post_id)
+            await self._workflows.publish_now(post_id, self._principal.actor)
         elif post.status is not PostStatus.QUEUED:
             raise IllegalTransition(f"cannot publish a post that is {post.status}")
         return await self.current(post_id)
@@ -247,7 +273,7 @@ class PostCommands:
         if post.status not in transitions.WAITING:
             raise IllegalTransition(f"cannot cancel a post that is {post.status}")
         await self._session.commit()
-        await self._workflows.cancel(post_id)
+        await self._workflows.cancel(post_id, self._principal.actor)
         return await self.current(post_id)
 
     async def submit(self, post_id: uuid.UUID, at: datetime | None, if_match: str | None) -> Post:
@@ -260,6 +286,7 @@ class PostCommands:
         await self._refuse_unpublishable(post)
         transitions.leave_draft(self._session, post, PostPhase.SCHEDULED, at or now)
         transitions.request_approval(self._session, post, now)
+        self._audit("post.submitted", post)
         return await self._start(post)
 
     async def decide(self, post_id: uuid.UUID, approve: bool, reason: str | None) -> Post:
@@ -270,7 +297,11 @@ class PostCommands:
             raise HeraldError.not_found("approval")
         transitions.refuse_unless_decidable(post, self._principal.actor_id)
         await self._session.commit()
-        decision = ApprovalDecision(actor_id=self._principal.actor_id, reason=reason)
+        decision = ApprovalDecision(
+            actor_id=self._principal.actor_id,
+            actor_type=self._principal.actor_type.value,
+            reason=reason,
+        )
         if approve:
             await self._workflows.approve(post_id, decision)
         else:
@@ -282,11 +313,13 @@ class PostCommands:
     async def delete(self, post_id: uuid.UUID, if_match: str | None) -> None:
         post = await self._for_change(post_id, if_match)
         await creation.delete_post(self._session, post)
+        self._audit("post.deleted", post)
         await self._session.commit()
 
     async def archive(self, post_id: uuid.UUID, if_match: str | None) -> Post:
         post = await self._for_change(post_id, if_match)
         transitions.archive(self._session, post)
+        self._audit("post.archived", post)
         await self._session.commit()
         return await self.current(post_id)
 
@@ -297,6 +330,8 @@ class PostCommands:
         post = await self._for_change(post_id, if_match)
         results = transitions.requeue_for_retry(self._session, post, target_ids)
         queued = [r.target_id for r in results if r.status == "queued"]
+        if queued:
+            self._audit("post.retried", post, target_ids=queued)
         await self._session.commit()
         if queued:
             await self._workflows.start_run(post, queued)
@@ -311,6 +346,7 @@ class PostCommands:
         )
         transitions.requeue_for_fix(self._session, post, target_id, changes)
         await self._refuse_unpublishable(post, only=target_id)
+        self._audit("post.target_fixed", post, target_id=target_id, fields=sorted(changes))
         await self._session.commit()
         await self._workflows.start_run(post, [target_id])
         return await self.current(post_id)
@@ -318,6 +354,7 @@ class PostCommands:
     async def unpublish(self, post_id: uuid.UUID, if_match: str | None) -> Post:
         post = await self._for_change(post_id, if_match)
         transitions.refuse_unless(post, transitions.UNPUBLISHABLE, "unpublish")
+        self._audit("post.unpublish_requested", post)
         await self._session.commit()
         await self._workflows.start_unpublish(post)
         return await self.current(post_id)
@@ -335,12 +372,14 @@ class PostCommands:
             archivable = [p for p in posts if p.status in transitions.ARCHIVABLE]
             for post in archivable:
                 transitions.archive(self._session, post)
+                self._audit("post.archived", post)
             await self._session.commit()
             return BatchOut(data={"archived": len(archivable)})
         waiting = [p for p in posts if p.status in transitions.WAITING]
         await self._session.commit()
         outcomes = await asyncio.gather(
-            *(self._workflows.cancel(p.id) for p in waiting), return_exceptions=True
+            *(self._workflows.cancel(p.id, self._principal.actor) for p in waiting),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, HeraldError):

@@ -22,6 +22,7 @@ from herald.posts.platform_checks import PlatformRules, request_drafts
 from herald.principal import Principal
 from herald.repositories.media import get_media_many
 from herald.schemas.posts import PostCreate, PostPatch, TargetIn
+from herald.services import audit
 from herald.services.queues import claim_next_slot
 from herald.status import MediaStatus, Origin, PostPhase, PostStatus, TargetStatus
 
@@ -163,8 +164,20 @@ async def create_post(
     transitions.created(session, post, always_emit=body.queue)
     if needs_approval:
         transitions.request_approval(session, post, now)
+    audit.record(session, principal, "post.created", "post", post.id, post_facts(post), now)
     await session.flush()
     return post
+
+
+def post_facts(post: Post, **more: Any) -> dict[str, Any]:
+    """What the audit log says of a post a change left behind."""
+    return {
+        "status": post.status,
+        "origin": post.origin,
+        "scheduled_at": post.scheduled_at,
+        "platforms": [t.platform for t in post.targets],
+        **more,
+    }
 
 
 def copy_post(
@@ -173,8 +186,11 @@ def copy_post(
     principal: Principal,
     now: datetime,
     scheduled_at: datetime | None,
+    origin: Origin | None = None,
+    recurrence_id: uuid.UUID | None = None,
 ) -> Post:
-    """A new post with the same content and targets: a draft, or scheduled at `scheduled_at`."""
+    """A new post with the same content and targets: a draft, or scheduled at `scheduled_at`
+    (of the source's origin unless given, and of a series when given)."""
     copy = _new_post(
         workspace_id=source.workspace_id,
         brand_id=source.brand_id,
@@ -183,7 +199,7 @@ def copy_post(
         phase=PostPhase.SCHEDULED if scheduled_at is not None else PostPhase.DRAFT,
         scheduled_at=scheduled_at,
         external_id=None,
-        origin=source.origin,
+        origin=origin or source.origin,
         principal=principal,
         now=now,
         targets=[
@@ -197,8 +213,18 @@ def copy_post(
             for t in source.targets
         ],
     )
+    copy.recurrence_id = recurrence_id
     session.add(copy)
     transitions.created(session, copy)
+    audit.record(
+        session,
+        principal,
+        "post.created",
+        "post",
+        copy.id,
+        post_facts(copy, copy_of=source.id),
+        now,
+    )
     return copy
 
 

@@ -25,6 +25,7 @@ from platforms.base import (
     ValidationProblem,
     request_from,
 )
+from platforms.content import UnreadContent
 from platforms.registry import AdapterRegistry, UnknownPlatform
 
 
@@ -173,7 +174,10 @@ class PlatformRules:
         request = request_from(
             draft.text,
             "",
-            [MediaItem(m.media_id, m.mime_type, "", b"", size=m.size) for m in draft.media],
+            [
+                MediaItem(m.media_id, m.mime_type, "", UnreadContent(m.size or 0))
+                for m in draft.media
+            ],
             dict(draft.options),
         )
         found = adapter.validate(request, limits)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import AccountGroup, Brand, SocialAccount
+from herald.db.models import AccountGroup, SocialAccount
 from herald.repositories.paging import page_by_creation
 
 
@@ -51,15 +51,6 @@ async def list_accounts(
         cursor,
         newest_first=False,
     )
-
-
-async def get_brand(
-    session: AsyncSession, workspace_id: uuid.UUID, brand_id: uuid.UUID
-) -> Brand | None:
-    result = await session.execute(
-        select(Brand).where(Brand.id == brand_id, Brand.workspace_id == workspace_id)
-    )
-    return result.scalar_one_or_none()
 
 
 async def get_group(

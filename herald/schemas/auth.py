@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+)
 
 from herald.db.models import User
 from herald.passwords import MAX_LENGTH, MIN_LENGTH
@@ -85,6 +93,21 @@ class MyWorkspace(BaseModel):
 class MeOut(BaseModel):
     user: UserOut
     workspaces: list[MyWorkspace]
+
+
+class SignupBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(email_address)]
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
 
 
 class AcceptBody(BaseModel):

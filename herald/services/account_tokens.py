@@ -20,6 +20,8 @@ from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
 from herald.db.models import SocialAccount
 from herald.errors import HeraldError
+from herald.principal import Actor, system_actor
+from herald.services import audit
 from herald.services.events import account_event
 from herald.services.oauth_connect import apply_grant, oauth_adapter
 from herald.status import AccountStatus
@@ -43,9 +45,11 @@ async def refresh_account_tokens(
     adapters: AdapterRegistry,
     cipher: CredentialCipher,
     account_id: uuid.UUID,
+    actor: Actor | None = None,
 ) -> RefreshOutcome:
     """Transient platform errors propagate (the caller retries); a refused refresh marks the
-    account expired and emits `account.expired`."""
+    account expired and emits `account.expired`. `actor`: who asked (POST /refresh), else
+    Herald's token workflow or a publish did."""
     async with sessions() as session:
         account = await session.get(SocialAccount, account_id)
         if account is None or account.status == AccountStatus.REVOKED:
@@ -56,18 +60,32 @@ async def refresh_account_tokens(
     try:
         grant = await adapter.refresh(context)  # outside any transaction: a slow platform
     except (AuthExpired, Rejected) as err:
-        return await _refused(sessions, account_id, read_credentials, err.message)
+        return await _refused(sessions, account_id, read_credentials, err.message, actor)
     async with sessions() as session, session.begin():
         account = await session.get(SocialAccount, account_id)
         if account is None or account.status == AccountStatus.REVOKED:
             return RefreshOutcome(False, None, expired=True, message="the account is gone")
         apply_grant(cipher, account, grant)
+        if actor is not None:  # Herald's own renewals are routine: nobody asks who did them
+            audit.record_as(
+                session,
+                account.workspace_id,
+                actor,
+                "account.refreshed",
+                "account",
+                account.id,
+                {"platform": account.platform, "token_expires_at": account.token_expires_at},
+            )
         log.info("refreshed the tokens of %s account %s", account.platform, account_id)
         return RefreshOutcome(True, account.token_expires_at)
 
 
 async def _refused(
-    sessions: SessionFactory, account_id: uuid.UUID, read_credentials: str, message: str
+    sessions: SessionFactory,
+    account_id: uuid.UUID,
+    read_credentials: str,
+    message: str,
+    actor: Actor | None,
 ) -> RefreshOutcome:
     async with sessions() as session, session.begin():
         account = await session.get(SocialAccount, account_id)
@@ -79,6 +97,15 @@ async def _refused(
         if account.status != AccountStatus.EXPIRED:
             account.status = AccountStatus.EXPIRED
             account_event(session, account, "account.expired", reason=message)
+            audit.record_as(
+                session,
+                account.workspace_id,
+                actor or system_actor("account-tokens"),
+                "account.expired",
+                "account",
+                account.id,
+                {"platform": account.platform, "reason": message},
+            )
         log.warning("%s account %s expired: %s", account.platform, account_id, message)
         return RefreshOutcome(False, account.token_expires_at, expired=True, message=message)
 
@@ -103,6 +130,7 @@ async def refresh_now(
     cipher: CredentialCipher,
     workflows: TokenWatch,
     account: SocialAccount,
+    actor: Actor,
 ) -> None:
     """POST /refresh: renews the tokens now (409 when the platform refuses, and the account is
     then expired; 503 when it cannot be reached, and nothing is marked), then makes sure the
@@ -113,7 +141,7 @@ async def refresh_now(
     platform, account_id = account.platform, account.id
     await session.rollback()  # the refresh writes in its own transactions
     try:
-        outcome = await refresh_account_tokens(sessions, adapters, cipher, account_id)
+        outcome = await refresh_account_tokens(sessions, adapters, cipher, account_id, actor)
     except PlatformError as err:
         raise HeraldError.platform_unreachable(platform, err.message) from err
     if outcome.expired:

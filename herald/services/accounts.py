@@ -15,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.adapters import adapter_for
 from herald.crypto import CredentialCipher
 from herald.db.models import SocialAccount
+from herald.db.types import utcnow
 from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.repositories.brands import get_brand
+from herald.services import audit
 from herald.services.events import account_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import AccountStatus
 from platforms.base import AccountContext, AccountIdentity, AuthExpired, PlatformError, Rejected
 from platforms.outbound import AddressNotAllowed, OutboundPolicy, check_url
@@ -117,6 +120,7 @@ async def connect_account(
     cipher: CredentialCipher,
     body: ConnectBody,
     policy: OutboundPolicy,
+    plan: PlanDefaults,
 ) -> SocialAccount:
     credentials = _credentials(body.platform, body.credentials)
     if await get_brand(session, principal.workspace_id, body.brand_id) is None:
@@ -134,6 +138,7 @@ async def connect_account(
         raise HeraldError.conflict(
             f"@{identity.username} is already connected as account {existing.id}"
         )
+    await refuse_beyond(session, plan, principal.workspace_id, PlanLimit.ACCOUNTS, utcnow())
     account = SocialAccount(
         workspace_id=principal.workspace_id,
         brand_id=body.brand_id,
@@ -149,15 +154,28 @@ async def connect_account(
     session.add(account)
     await session.flush()
     account_event(session, account, "account.connected")
+    audit.record(session, principal, "account.connected", "account", account.id, _facts(account))
     return account
+
+
+def _facts(account: SocialAccount) -> dict[str, object]:
+    return {
+        "platform": account.platform,
+        "username": account.username,
+        "brand_id": account.brand_id,
+        "status": account.status,
+    }
 
 
 class TokenWorkflows(Protocol):
     async def account_tokens_changed(self, account_id: uuid.UUID) -> None: ...
 
+    async def stop_analytics(self, account_id: uuid.UUID) -> None: ...
+
 
 async def recheck_account(
     session: AsyncSession,
+    principal: Principal,
     adapters: AdapterRegistry,
     cipher: CredentialCipher,
     account: SocialAccount,
@@ -174,13 +192,16 @@ async def recheck_account(
         if err.code is not ErrorCode.VALIDATION_ERROR:
             raise
         account.status = AccountStatus.EXPIRED
+        audit.record(session, principal, "account.tested", "account", account.id, _facts(account))
         await session.commit()
         raise HeraldError.conflict(f"the account no longer works: {err.message}") from err
     account.status = AccountStatus.ACTIVE
+    audit.record(session, principal, "account.tested", "account", account.id, _facts(account))
 
 
 async def disconnect_account(
     session: AsyncSession,
+    principal: Principal,
     cipher: CredentialCipher,
     account: SocialAccount,
     workflows: TokenWorkflows,
@@ -188,11 +209,16 @@ async def disconnect_account(
     if account.status == AccountStatus.REVOKED:
         return
     _revoke(session, cipher, account)
+    audit.record(session, principal, "account.disconnected", "account", account.id, _facts(account))
     await session.commit()
     # Its token workflow, if any, sees the account revoked and ends; if Temporal is away it
     # finds out at its next wake-up instead, so the disconnect still succeeds.
     with contextlib.suppress(HeraldError):
         await workflows.account_tokens_changed(account.id)
+    # Its analytics schedule goes with it; a schedule left behind by an outage pauses itself
+    # at its next run (the account is revoked).
+    with contextlib.suppress(HeraldError):
+        await workflows.stop_analytics(account.id)
 
 
 def _revoke(session: AsyncSession, cipher: CredentialCipher, account: SocialAccount) -> None:

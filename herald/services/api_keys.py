@@ -15,6 +15,7 @@ from herald.principal import Principal
 from herald.repositories.api_keys import get_key
 from herald.roles import GRANTABLE
 from herald.schemas.team import ApiKeyBody
+from herald.services import audit
 from herald.services.team import refuse_unless_within
 
 PREFIX_LENGTH = 10
@@ -45,6 +46,15 @@ async def create_key(
     )
     session.add(key)
     await session.flush()
+    audit.record(
+        session,
+        principal,
+        "api_key.created",
+        "api_key",
+        key.id,
+        {"name": key.name, "permissions": key.permissions, "expires_at": key.expires_at},
+        now,
+    )
     return key, secret
 
 
@@ -57,3 +67,4 @@ async def revoke_key(
     if key.permissions is not None:
         refuse_unless_within(principal, key.permissions, "revoking this key")
     key.revoked_at = now
+    audit.record(session, principal, "api_key.revoked", "api_key", key.id, {"name": key.name}, now)

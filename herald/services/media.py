@@ -27,7 +27,7 @@ from herald.media.probe import Probe, ProbeError, probe, sha256_of
 from herald.media.suitability import suitability
 from herald.outbound import import_policy
 from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.repositories.brands import get_brand
 from herald.repositories.media import get_media, get_media_by_storage_key
 from herald.schemas.media import (
     BulkPresignItem,
@@ -36,6 +36,7 @@ from herald.schemas.media import (
     UploadOut,
     UploadRequest,
 )
+from herald.services import audit
 from herald.services.events import record_event
 from herald.settings import Settings
 from herald.status import MediaStatus, PostStatus
@@ -109,6 +110,15 @@ async def initiate_upload(
     expires_at = now + timedelta(seconds=settings.media_url_ttl_s)
     media = _new_upload(principal, body, now, expires_at)
     session.add(media)
+    audit.record(
+        session,
+        principal,
+        "media.upload_started",
+        "media",
+        media.id,
+        {"filename": body.filename, "mime_type": body.mime_type, "size": body.size},
+        now,
+    )
     target = await storage.upload_target(media.storage_key, body.mime_type, body.size, expires_at)
     return UploadOut(
         media_id=media.id,
@@ -274,12 +284,13 @@ async def finish_upload(
     read_sessions: SessionFactory,
     storage: MediaStorage,
     settings: Settings,
-    workspace_id: uuid.UUID,
+    principal: Principal,
     media_id: uuid.UUID,
     now: datetime,
 ) -> Media:
     """POST /v1/media/{id}/complete: the bytes are inspected before `session` is first used
     (so no write transaction waits on the probe), then the media is settled in it."""
+    workspace_id = principal.workspace_id
     async with read_sessions() as reader:
         snapshot = await get_media(reader, workspace_id, media_id)
         if snapshot is None:
@@ -293,6 +304,20 @@ async def finish_upload(
     if media is None:
         raise HeraldError.not_found("media")
     await complete_upload(session, storage, settings, media, now, inspection)
+    audit.record(
+        session,
+        principal,
+        "media.completed",
+        "media",
+        media.id,
+        {
+            "status": media.status,
+            "mime_type": media.mime_type,
+            "size": media.size,
+            "failure_reason": media.failure_reason,
+        },
+        now,
+    )
     return media
 
 
@@ -326,14 +351,34 @@ async def upload_small_file(
     inspection = await inspect_upload(storage, settings, media.storage_key, body.size)
     session.add(media)
     await complete_upload(session, storage, settings, media, now, inspection)
+    audit.record(
+        session,
+        principal,
+        "media.uploaded",
+        "media",
+        media.id,
+        {
+            "filename": media.filename,
+            "status": media.status,
+            "mime_type": media.mime_type,
+            "size": media.size,
+            "failure_reason": media.failure_reason,
+        },
+        now,
+    )
     return media
 
 
-async def delete_media(session: AsyncSession, storage: MediaStorage, media: Media) -> None:
+async def delete_media(
+    session: AsyncSession, principal: Principal, storage: MediaStorage, media: Media
+) -> None:
     """Deletes the row, then the bytes: a failure in between leaves unreferenced bytes, never
     a row whose file is gone."""
     if await media_in_use(session, media):
         raise HeraldError.conflict("a post that has not published yet uses this media")
+    audit.record(
+        session, principal, "media.deleted", "media", media.id, {"filename": media.filename}
+    )
     await session.delete(media)
     await session.commit()
     await storage.delete(media.storage_key)
@@ -433,6 +478,17 @@ async def _pending_import(
     filename = body.filename or (path.rsplit("/", 1)[-1] or "import")
     media = pending_import(principal.workspace_id, body.brand_id, filename, now)
     session.add(media)
+    # A URL's query and fragment may carry a token of the file's host: the log keeps the rest.
+    where = urlsplit(str(body.url))
+    audit.record(
+        session,
+        principal,
+        "media.import_started",
+        "media",
+        media.id,
+        {"filename": filename, "url": f"{where.scheme}://{where.netloc}{where.path}"},
+        now,
+    )
     return media
 
 

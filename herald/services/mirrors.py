@@ -14,6 +14,7 @@ from herald.errors import ErrorCode, ErrorDetail, HeraldError
 from herald.principal import Principal
 from herald.repositories.accounts import get_accounts
 from herald.schemas.mirrors import MirrorBody, MirrorPatch
+from herald.services import audit
 
 
 class MirrorWorkflows(Protocol):
@@ -63,6 +64,8 @@ async def create_mirror(
         updated_at=now,
     )
     session.add(mirror)
+    await session.flush()
+    audit.record(session, principal, "mirror.created", "mirror", mirror.id, _facts(mirror))
     await session.commit()
     await workflows.start_mirror(mirror.id)
     return mirror
@@ -91,6 +94,14 @@ async def update_mirror(
         mirror.is_active = body.is_active
         if body.is_active and toggled:
             mirror.last_enabled_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        "mirror.updated",
+        "mirror",
+        mirror.id,
+        {**_facts(mirror), "fields": sorted(body.model_fields_set)},
+    )
     await session.commit()
     if toggled:
         if mirror.is_active:
@@ -99,7 +110,19 @@ async def update_mirror(
             await workflows.pause_mirror(mirror.id)
 
 
-async def delete_mirror(session: AsyncSession, mirror: Mirror, workflows: MirrorWorkflows) -> None:
+def _facts(mirror: Mirror) -> dict[str, object]:
+    return {
+        "name": mirror.name,
+        "source_account_id": mirror.source_account_id,
+        "target_account_ids": mirror.target_account_ids,
+        "is_active": mirror.is_active,
+    }
+
+
+async def delete_mirror(
+    session: AsyncSession, principal: Principal, mirror: Mirror, workflows: MirrorWorkflows
+) -> None:
+    audit.record(session, principal, "mirror.deleted", "mirror", mirror.id, _facts(mirror))
     await session.delete(mirror)
     await session.commit()
     await workflows.stop_mirror(mirror.id)

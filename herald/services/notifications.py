@@ -12,7 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Event, Notification
+from herald.principal import Principal
 from herald.repositories.paging import page_by_creation
+from herald.services import audit
 
 TITLE_LENGTH = 80
 
@@ -72,14 +74,26 @@ async def list_notifications(
 
 
 async def mark_read(
-    session: AsyncSession, workspace_id: uuid.UUID, ids: list[uuid.UUID] | None, now: datetime
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID] | None, now: datetime
 ) -> int:
     """Marks the named notifications (all unread ones when `ids` is None) read; returns how
     many changed. Ids of other workspaces or already read ones change nothing."""
+    workspace_id = principal.workspace_id
     statement = update(Notification).where(
         Notification.workspace_id == workspace_id, Notification.read_at.is_(None)
     )
     if ids is not None:
         statement = statement.where(Notification.id.in_(ids))
     result = await session.execute(statement.values(read_at=now))
-    return int(getattr(result, "rowcount", 0) or 0)
+    marked = int(getattr(result, "rowcount", 0) or 0)
+    if marked:
+        audit.record(
+            session,
+            principal,
+            "notifications.read",
+            "workspace",
+            workspace_id,
+            {"marked": marked, "ids": ids if ids is not None else "all"},
+            now,
+        )
+    return marked

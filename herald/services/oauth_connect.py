@@ -23,9 +23,11 @@ from herald.crypto import CredentialCipher
 from herald.db.models import OAuthState, SocialAccount
 from herald.db.types import utcnow
 from herald.errors import HeraldError
-from herald.principal import Principal
-from herald.repositories.accounts import get_brand
+from herald.principal import Actor, ActorType, Principal, system_actor
+from herald.repositories.brands import get_brand
+from herald.services import audit
 from herald.services.events import account_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
 from herald.status import AccountStatus
 from platforms.base import (
     AccountContext,
@@ -123,6 +125,8 @@ async def start_connect(
             redirect_uri=redirect_uri,
             verifier_encrypted=cipher.encrypt({"code_verifier": verifier}),
             account_id=account.id if account is not None else None,
+            started_by_type=principal.actor_type.value,
+            started_by_id=principal.actor_id,
             created_at=now,
             expires_at=now + STATE_LIFETIME,
         )
@@ -160,6 +164,7 @@ async def finish_connect(
     platform: str,
     code: str,
     pending: OAuthState,
+    plan: PlanDefaults,
 ) -> SocialAccount:
     """Trades the code for tokens, asks the platform who they belong to, stores the account."""
     adapter = oauth_adapter(adapters, platform)
@@ -192,6 +197,7 @@ async def finish_connect(
     elif existing is not None:
         account = existing  # connecting an account again renews it
     else:
+        await refuse_beyond(session, plan, pending.workspace_id, PlanLimit.ACCOUNTS, utcnow())
         account = SocialAccount(
             workspace_id=pending.workspace_id,
             brand_id=pending.brand_id,
@@ -206,6 +212,20 @@ async def finish_connect(
     account.platform_account_id = identity.platform_account_id
     await session.flush()
     account_event(session, account, "account.connected")
+    started_by = (
+        Actor(ActorType(pending.started_by_type), pending.started_by_id)
+        if pending.started_by_type and pending.started_by_id
+        else system_actor("oauth-callback")
+    )
+    audit.record_as(
+        session,
+        account.workspace_id,
+        started_by,
+        "account.reconnected" if pending.account_id is not None else "account.connected",
+        "account",
+        account.id,
+        {"platform": platform, "username": account.username, "brand_id": account.brand_id},
+    )
     return account
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import AccountQueue, Post, PostTarget, QueueSlotClaim
 from herald.errors import HeraldError
+from herald.principal import Principal
+from herald.services import audit
 from herald.timezones import known_zone
 
 # How far ahead to look for a free slot before giving up (a year of weekly slots).
@@ -66,13 +68,23 @@ async def get_queue(session: AsyncSession, account_id: uuid.UUID) -> AccountQueu
     return await session.get(AccountQueue, account_id)
 
 
-async def set_queue(session: AsyncSession, account_id: uuid.UUID, body: QueueBody) -> AccountQueue:
+async def set_queue(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID, body: QueueBody
+) -> AccountQueue:
     queue = await session.get(AccountQueue, account_id)
     if queue is None:
         queue = AccountQueue(account_id=account_id, timezone=body.timezone, slots=[])
         session.add(queue)
     queue.timezone = body.timezone
     queue.slots = [slot.model_dump() for slot in body.slots]
+    audit.record(
+        session,
+        principal,
+        "account.queue_set",
+        "account",
+        account_id,
+        {"timezone": queue.timezone, "slots": queue.slots},
+    )
     return queue
 
 

@@ -24,8 +24,10 @@ from herald import temporal as names
 from herald.db.models import Post, Recurrence
 from herald.errors import HeraldError
 from herald.payloads import OccurrenceInput
+from herald.principal import Principal
 from herald.recurrence import RecurrenceBody, next_runs, schedule_spec
 from herald.schemas.posts import rfc3339
+from herald.services import audit
 from herald.temporal import engine_call, recurrence_schedule_id
 
 
@@ -109,8 +111,26 @@ def _schedule(series: Recurrence, task_queue: str) -> Schedule:
     )
 
 
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    series: Recurrence,
+    body: RecurrenceBody | None,
+) -> None:
+    audit.record(
+        session,
+        principal,
+        action,
+        "recurrence",
+        series.id,
+        {"post_id": series.post_id, **(body.model_dump(mode="json") if body else {})},
+    )
+
+
 async def create_series(
     session: AsyncSession,
+    principal: Principal,
     client: Client,
     task_queue: str,
     post: Post,
@@ -128,6 +148,7 @@ async def create_series(
     session.add(series)
     post.recurrence_id = series.id
     await session.flush()
+    _audit(session, principal, "recurrence.created", series, body)
     with engine_call():
         await client.create_schedule(
             recurrence_schedule_id(series.id), _schedule(series, task_queue)
@@ -137,6 +158,7 @@ async def create_series(
 
 async def update_series(
     session: AsyncSession,
+    principal: Principal,
     client: Client,
     task_queue: str,
     series: Recurrence,
@@ -144,6 +166,7 @@ async def update_series(
     now: datetime,
 ) -> Recurrence:
     _apply(series, body, now)
+    _audit(session, principal, "recurrence.updated", series, body)
     schedule = _schedule(series, task_queue)
 
     def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
@@ -155,9 +178,10 @@ async def update_series(
 
 
 async def delete_series(
-    session: AsyncSession, client: Client, series: Recurrence, post: Post
+    session: AsyncSession, principal: Principal, client: Client, series: Recurrence, post: Post
 ) -> None:
     with engine_call(missing_ok=True):
         await client.get_schedule_handle(recurrence_schedule_id(series.id)).delete()
     post.recurrence_id = None
+    _audit(session, principal, "recurrence.deleted", series, None)
     await session.delete(series)

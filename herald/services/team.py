@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.crypto import INVITATION_TOKEN_PREFIX, new_secret_token, token_digest
 from herald.db.models import Invitation, Member, Role, User, Workspace
 from herald.errors import ErrorCode, HeraldError
-from herald.passwords import hash_password
-from herald.principal import Permission, Principal
+from herald.principal import Actor, ActorType, Permission, Principal
 from herald.repositories.people import find_user_by_email
 from herald.repositories.team import (
     find_invitation,
@@ -37,7 +36,10 @@ from herald.schemas.team import (
     WorkspaceBody,
     WorkspacePatch,
 )
+from herald.services import audit
 from herald.services.events import record_event
+from herald.services.plan_limits import PlanDefaults, PlanLimit, refuse_beyond
+from herald.services.signup import SignupMode, new_user, refuse_new_user
 
 INVITATION_CREATED = "invitation.created"
 
@@ -66,15 +68,33 @@ async def create_workspace(
         Member(workspace_id=workspace.id, user_id=user.id, role_id=OWNER.id, created_at=now)
     )
     await session.flush()
+    audit.record_as(
+        session,
+        workspace.id,
+        Actor(ActorType.USER, str(user.id)),
+        "workspace.created",
+        "workspace",
+        workspace.id,
+        {"name": workspace.name, "settings": workspace.settings},
+        now,
+    )
     return workspace
 
 
 async def update_workspace(
-    session: AsyncSession, workspace_id: uuid.UUID, patch: WorkspacePatch
+    session: AsyncSession, principal: Principal, patch: WorkspacePatch
 ) -> Workspace:
-    workspace = await session.get(Workspace, workspace_id)
+    workspace = await session.get(Workspace, principal.workspace_id)
     if workspace is None:
         raise HeraldError.not_found("workspace")
+    audit.record(
+        session,
+        principal,
+        "workspace.updated",
+        "workspace",
+        workspace.id,
+        patch.model_dump(exclude_unset=True),
+    )
     if patch.name is not None:
         workspace.name = patch.name
     if patch.settings is not None:
@@ -122,7 +142,12 @@ async def create_role(
     )
     session.add(role)
     await session.flush()
+    audit.record(session, principal, "role.created", "role", role.id, _role_facts(role), now)
     return role
+
+
+def _role_facts(role: Role) -> dict[str, object]:
+    return {"name": role.name, "permissions": role.permissions}
 
 
 async def _custom_role(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> Role:
@@ -144,6 +169,7 @@ async def update_role(
     if patch.permissions is not None:
         refuse_unless_within(principal, patch.permissions, "this role")
         role.permissions = [str(p) for p in patch.permissions]
+    audit.record(session, principal, "role.updated", "role", role.id, _role_facts(role))
     return role
 
 
@@ -151,6 +177,7 @@ async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid
     role = await _custom_role(session, principal, role_id)
     if await role_in_use(session, role.id):
         raise HeraldError.conflict("members or open invitations still have this role")
+    audit.record(session, principal, "role.deleted", "role", role.id, _role_facts(role))
     await session.delete(role)
 
 
@@ -182,6 +209,14 @@ async def change_role(
     refuse_unless_within(principal, _grants(role), "this role")
     if role.id != member.role_id:
         await _refuse_last_owner(session, member)
+        audit.record(
+            session,
+            principal,
+            "member.role_changed",
+            "member",
+            member.user_id,
+            {"from_role_id": member.role_id, "role_id": role.id, "role_name": role.name},
+        )
         member.role_id = role.id
     return member, role
 
@@ -189,6 +224,9 @@ async def change_role(
 async def remove_member(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
     member = await _member(session, principal, user_id)
     await _refuse_last_owner(session, member)
+    audit.record(
+        session, principal, "member.removed", "member", member.user_id, {"role_id": member.role_id}
+    )
     await session.delete(member)
 
 
@@ -196,7 +234,12 @@ async def remove_member(session: AsyncSession, principal: Principal, user_id: uu
 
 
 async def invite(
-    session: AsyncSession, principal: Principal, body: InviteBody, ttl_s: int, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    body: InviteBody,
+    ttl_s: int,
+    now: datetime,
+    plan: PlanDefaults,
 ) -> tuple[Invitation, str]:
     """An invitation and its token (shown once; only its digest is kept)."""
     role = await _role(session, principal.workspace_id, body.role_id)
@@ -204,6 +247,8 @@ async def invite(
     existing = await find_user_by_email(session, email_key(body.email))
     if existing is not None and await get_member(session, principal.workspace_id, existing.id):
         raise HeraldError.conflict("this person is a member already")
+    # Open invitations count: each is a member to be.
+    await refuse_beyond(session, plan, principal.workspace_id, PlanLimit.MEMBERS, now)
     token = new_secret_token(INVITATION_TOKEN_PREFIX)
     invitation = Invitation(
         workspace_id=principal.workspace_id,
@@ -233,23 +278,43 @@ async def invite(
             "invited_by": {"type": principal.actor_type.value, "id": principal.actor_id},
         },
     )
+    audit.record(
+        session,
+        principal,
+        INVITATION_CREATED,
+        "invitation",
+        invitation.id,
+        {"email": invitation.email, "role_id": role.id, "role_name": role.name},
+        now,
+    )
     return invitation, token
 
 
 async def accept(
-    session: AsyncSession, token: str, body: AcceptBody, user: User | None, now: datetime
+    session: AsyncSession,
+    token: str,
+    body: AcceptBody,
+    user: User | None,
+    now: datetime,
+    plan: PlanDefaults,
+    signup: SignupMode,
 ) -> tuple[Invitation, User]:
     """Joins the invitation's workspace: as `user` (logged in; the invitation must be for
     their address), or as a new user made from `body`."""
     invitation = await find_invitation(session, token_digest(token))
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
         raise HeraldError.not_found("invitation (it may have expired or been used)")
+    # The invitation counts already; a limit lowered since it was made still holds.
+    await refuse_beyond(
+        session, plan, invitation.workspace_id, PlanLimit.MEMBERS, now, counted_already=1
+    )
     if user is not None:
         if email_key(user.email) != email_key(invitation.email):
             raise HeraldError(ErrorCode.FORBIDDEN, "this invitation is for another email address")
         if await get_member(session, invitation.workspace_id, user.id) is not None:
             raise HeraldError.conflict("you are a member of this workspace already")
     else:
+        refuse_new_user(signup, invited=True)
         if body.name is None or body.password is None:
             raise HeraldError.invalid(
                 "password" if body.name else "name", "a new user needs a name and a password"
@@ -258,15 +323,7 @@ async def accept(
             raise HeraldError.conflict(
                 "an account with this email exists: log in and accept with its access token"
             )
-        user = User(
-            email=invitation.email,
-            email_key=email_key(invitation.email),
-            name=body.name,
-            password_hash=await hash_password(body.password),
-            created_at=now,
-        )
-        session.add(user)
-        await session.flush()
+        user = await new_user(session, invitation.email, body.name, body.password, now)
     session.add(
         Member(
             workspace_id=invitation.workspace_id,
@@ -278,4 +335,14 @@ async def accept(
     invitation.accepted_at = now
     invitation.accepted_by = user.id
     await session.flush()
+    audit.record_as(
+        session,
+        invitation.workspace_id,
+        Actor(ActorType.USER, str(user.id)),
+        "member.joined",
+        "member",
+        user.id,
+        {"invitation_id": invitation.id, "email": user.email, "role_id": invitation.role_id},
+        now,
+    )
     return invitation, user

@@ -21,10 +21,11 @@ from herald.crypto import CredentialCipher
 from herald.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from herald.errors import HeraldError
 from herald.outbound import webhook_policy
-from herald.principal import Principal
+from herald.principal import Principal, system_actor
 from herald.repositories.webhooks import active_endpoints, undispatched_events
 from herald.schemas.posts import rfc3339
 from herald.schemas.webhooks import EndpointBody, EndpointPatch
+from herald.services import audit
 from herald.services.events import record_event
 from herald.services.notifications import notification_of
 from herald.settings import Settings
@@ -95,11 +96,29 @@ async def create_endpoint(
     )
     session.add(endpoint)
     await session.flush()
+    _audit(session, principal, "webhook.created", endpoint, now)
     return endpoint, secret
 
 
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    endpoint: WebhookEndpoint,
+    now: datetime,
+    **more: object,
+) -> None:
+    facts = {"url": endpoint.url, "events": endpoint.events, "is_active": endpoint.is_active}
+    audit.record(session, principal, action, "webhook", endpoint.id, {**facts, **more}, now)
+
+
 async def update_endpoint(
-    settings: Settings, endpoint: WebhookEndpoint, body: EndpointPatch, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    endpoint: WebhookEndpoint,
+    body: EndpointPatch,
+    now: datetime,
 ) -> None:
     if body.url is not None:
         await check_url(settings, body.url)
@@ -114,10 +133,25 @@ async def update_endpoint(
             endpoint.failing_since = None
             endpoint.disabled_reason = None
     endpoint.updated_at = now
+    _audit(
+        session, principal, "webhook.updated", endpoint, now, fields=sorted(body.model_fields_set)
+    )
+
+
+async def delete_endpoint(
+    session: AsyncSession, principal: Principal, endpoint: WebhookEndpoint, now: datetime
+) -> None:
+    _audit(session, principal, "webhook.deleted", endpoint, now)
+    await session.delete(endpoint)
 
 
 def rotate_secret(
-    settings: Settings, cipher: CredentialCipher, endpoint: WebhookEndpoint, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    cipher: CredentialCipher,
+    principal: Principal,
+    endpoint: WebhookEndpoint,
+    now: datetime,
 ) -> str:
     """A new secret; the current one keeps signing beside it for webhook_secret_overlap_s."""
     secret = new_secret()
@@ -125,6 +159,14 @@ def rotate_secret(
     endpoint.previous_secret_until = now + timedelta(seconds=settings.webhook_secret_overlap_s)
     endpoint.secret_encrypted = _sealed(cipher, secret)
     endpoint.updated_at = now
+    _audit(
+        session,
+        principal,
+        "webhook.secret_rotated",
+        endpoint,
+        now,
+        previous_signs_until=endpoint.previous_secret_until,
+    )
     return secret
 
 
@@ -327,6 +369,16 @@ def disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str, now: 
     endpoint.is_active = False
     endpoint.disabled_reason = reason
     endpoint.updated_at = now
+    audit.record_as(
+        session,
+        endpoint.workspace_id,
+        system_actor("webhook-delivery"),
+        "webhook.disabled",
+        "webhook",
+        endpoint.id,
+        {"url": endpoint.url, "reason": reason},
+        now,
+    )
     record_event(
         session,
         endpoint.workspace_id,
@@ -337,7 +389,13 @@ def disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str, now: 
     )
 
 
-def requeue(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime) -> None:
+def requeue(
+    session: AsyncSession,
+    principal: Principal,
+    endpoint: WebhookEndpoint,
+    delivery: WebhookDelivery,
+    now: datetime,
+) -> None:
     """POST .../retry: the dispatcher sends it again at once, and a failure starts the retry
     schedule over."""
     if not endpoint.is_active:
@@ -349,6 +407,15 @@ def requeue(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime)
     delivery.round_failures = 0
     delivery.next_attempt_at = now
     delivery.updated_at = now
+    _audit(
+        session,
+        principal,
+        "webhook.delivery_retried",
+        endpoint,
+        now,
+        delivery_id=delivery.id,
+        event_type=delivery.event_type,
+    )
 
 
 def _test_delivery(endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
@@ -360,6 +427,7 @@ def _test_delivery(endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
 
 async def send_test(
     session: AsyncSession,
+    principal: Principal,
     client: httpx.AsyncClient,
     cipher: CredentialCipher,
     endpoint: WebhookEndpoint,
@@ -372,6 +440,7 @@ async def send_test(
     session.add(delivery)
     await session.flush()  # before its attempt row, which refers to it
     settle_test(session, delivery, result, now)
+    _audit(session, principal, "webhook.tested", endpoint, now, delivery_id=delivery.id)
     await session.flush()
     return delivery
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,16 @@ def content_disposition(content_type: str, filename: str = "media") -> str:
 UPLOAD_SUFFIX = ".upload"
 
 
+# Pieces `chunks` reads at a time: large enough that a 2 GB video is a few thousand reads,
+# small enough that streaming one costs the process no memory worth measuring.
+READ_PIECE_BYTES = 1024 * 1024
+
+
+class ShortObject(Exception):
+    """The stored object ended before the byte a ranged read asked for: it is not the file
+    the database describes."""
+
+
 def upload_key(key: str) -> str:
     return key + UPLOAD_SUFFIX
 
@@ -82,7 +93,15 @@ class MediaStorage(ABC):
         """A file with the object's bytes, for probing; removed afterwards if it was a copy."""
 
     @abstractmethod
-    async def read(self, key: str) -> bytes: ...
+    async def read(self, key: str) -> bytes:
+        """The whole object in memory: for small files only (see `chunks`)."""
+
+    @abstractmethod
+    def chunks(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes `start` up to `end` (exclusive; None: to the end of the object), read
+        piece by piece (at most READ_PIECE_BYTES each) as the caller consumes them, so that
+        uploading a large video to a platform never holds it in memory. ShortObject when the
+        object ends before `end`."""
 
     @abstractmethod
     async def put_file(self, key: str, path: Path, content_type: str) -> None:

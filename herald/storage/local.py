@@ -12,7 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from herald.storage.base import MediaStorage, UploadTarget, upload_key
+from herald.storage.base import (
+    READ_PIECE_BYTES,
+    MediaStorage,
+    ShortObject,
+    UploadTarget,
+    upload_key,
+)
 from herald.storage.signing import UrlSigner
 
 FILES_PATH = "/v1/media-files"
@@ -68,6 +74,24 @@ class LocalStorage(MediaStorage):
 
     async def read(self, key: str) -> bytes:
         return await asyncio.to_thread(self.path_of(key).read_bytes)
+
+    async def chunks(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(self.path_of(key).open, "rb")
+        try:
+            position = await asyncio.to_thread(handle.seek, start)
+            while end is None or position < end:
+                wanted = READ_PIECE_BYTES if end is None else min(READ_PIECE_BYTES, end - position)
+                piece = await asyncio.to_thread(handle.read, wanted)
+                if not piece:
+                    break
+                position += len(piece)
+                yield piece
+        finally:
+            handle.close()
+        if end is not None and position < end:
+            raise ShortObject(f"{key} ends at byte {position}, before byte {end}")
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         target = self.path_of(key)

@@ -13,7 +13,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from herald.storage.base import MediaStorage, UploadTarget, content_disposition, upload_key
+from herald.storage.base import (
+    READ_PIECE_BYTES,
+    MediaStorage,
+    ShortObject,
+    UploadTarget,
+    content_disposition,
+    upload_key,
+)
 
 
 class S3Storage(MediaStorage):
@@ -95,6 +102,34 @@ class S3Storage(MediaStorage):
         response = await asyncio.to_thread(self._client.get_object, Bucket=self._bucket, Key=key)
         body: bytes = await asyncio.to_thread(response["Body"].read)
         return body
+
+    async def chunks(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        if end is not None and end <= start:
+            return
+        request: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
+        if start or end is not None:
+            # One ranged GET whose body is read as it is consumed (StreamingBody), not one
+            # request per piece.
+            request["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        try:
+            response = await asyncio.to_thread(self._client.get_object, **request)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "InvalidRange":
+                raise ShortObject(f"{key} ends before byte {start}") from err
+            raise
+        body = response["Body"]
+        pieces = body.iter_chunks(READ_PIECE_BYTES)
+        position = start
+        try:
+            while (piece := await asyncio.to_thread(next, pieces, b"")) != b"":
+                position += len(piece)
+                yield piece
+        finally:
+            body.close()
+        if end is not None and position < end:
+            raise ShortObject(f"{key} ends at byte {position}, before byte {end}")
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         await asyncio.to_thread(

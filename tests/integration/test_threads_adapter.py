@@ -26,6 +26,7 @@ from platforms.base import (
     Rejected,
     request_from,
 )
+from platforms.content import BytesContent
 from platforms.threads import ThreadsAdapter, count_characters
 from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
@@ -340,7 +341,9 @@ async def test_adapter_finds_lists_and_deletes(adapter: ThreadsAdapter, emulator
     assert found.platform_post_id == first.platform_post_id
     assert found.extra_post_ids == first.extra_post_ids
     # Same text with a picture is another post: the media type must match too.
-    picture = MediaItem("m1", "image/png", "pic.png", png(), url="http://unused.example/p.png")
+    picture = MediaItem(
+        "m1", "image/png", "pic.png", BytesContent(png()), url="http://unused.example/p.png"
+    )
     assert (
         await adapter.find_existing(account, request_from("first", "k", [picture], {}), started)
         is None
@@ -358,7 +361,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: ThreadsAdapter, emulator
     assert await adapter.list_recent(account, third.platform_post_id, 10) == []
 
     metrics = await adapter.fetch_metrics(account, first.platform_post_id)
-    assert metrics["replies"] == 1
+    assert metrics["comments"] == 1 and metrics.raw["replies"] == 1
     await adapter.delete(account, second.platform_post_id)
     await adapter.delete(account, second.platform_post_id)  # already gone: fine
     assert [p.text for p in await adapter.list_recent(account, None, 10)] == ["first", "third"]
@@ -377,11 +380,11 @@ async def test_adapter_refuses_media_without_url_and_counts_like_threads(
     adapter: ThreadsAdapter, emulator_url: str
 ) -> None:
     account = await _account(emulator_url)
-    item = MediaItem("m1", "image/png", "pic.png", png())
+    item = MediaItem("m1", "image/png", "pic.png", BytesContent(png()))
     with pytest.raises(Rejected):
         await adapter.publish(account, request_from("pic", "k", [item], {}))
     assert count_characters("héllo 👋🏽") == 6 + 8
-    gif = MediaItem("m2", "image/gif", "a.gif", b"GIF89a")
+    gif = MediaItem("m2", "image/gif", "a.gif", BytesContent(b"GIF89a"))
     media = [gif, *[item] * 20]
     problems = adapter.validate(request_from("x", "k", media, {"first_comment": "z" * 501}))
     assert {(p.code, p.path) for p in problems} == {

@@ -30,6 +30,7 @@ from platforms.base import (
     Transient,
     request_from,
 )
+from platforms.content import BytesContent
 from platforms.tiktok import TikTokAdapter, chunk_plan
 from platforms.tiktok_mp4 import mp4_duration_s
 from platforms.tiktok_rules import validate
@@ -378,7 +379,7 @@ async def _account(emulator_url: str) -> AccountContext:
 
 
 def _video_request(text: str, clip: bytes, **options: Any) -> PublishRequest:
-    item = MediaItem("m1", "video/mp4", "clip.mp4", clip)
+    item = MediaItem("m1", "video/mp4", "clip.mp4", BytesContent(clip))
     return request_from(text, uuid.uuid4().hex, [item], {**PUBLIC, **options})
 
 
@@ -467,7 +468,9 @@ class _RecordedProgress(PublishProgress):
 async def test_adapter_forgets_a_publish_tiktok_failed_and_starts_over(emulator_url: str) -> None:
     account = await _account(emulator_url)
     progress = _RecordedProgress()
-    item = MediaItem("m1", "video/mp4", "clip.mp4", b"\x00" * 4096)  # not a video: FAILED
+    item = MediaItem(
+        "m1", "video/mp4", "clip.mp4", BytesContent(b"\x00" * 4096)
+    )  # not a video: FAILED
     bad = request_from("not a video", uuid.uuid4().hex, [item], PUBLIC, progress)
     clip = mp4(seconds=3.5)
     async with httpx.AsyncClient(timeout=10) as http:
@@ -498,7 +501,7 @@ async def test_adapter_refuses_a_video_longer_than_the_creator_may_post(
 ) -> None:
     account = await _account(emulator_url)
     long_clip = mp4(seconds=301, fps=1)
-    assert mp4_duration_s(long_clip) == pytest.approx(301, abs=1)
+    assert await mp4_duration_s(BytesContent(long_clip)) == pytest.approx(301, abs=1)
     with pytest.raises(Rejected) as refused:
         await adapter.publish(account, _video_request("too long", long_clip))
     assert refused.value.code == "video_too_long"
@@ -541,12 +544,9 @@ async def test_adapter_verifies_finds_lists_and_cannot_delete(
 
     with pytest.raises(Rejected, match="cannot delete"):
         await adapter.delete(account, first.platform_post_id)
-    assert await adapter.fetch_metrics(account, first.platform_post_id) == {
-        "views": 0,
-        "likes": 0,
-        "comments": 0,
-        "shares": 0,
-    }
+    metrics = await adapter.fetch_metrics(account, first.platform_post_id)
+    assert metrics.raw == {"view_count": 0, "like_count": 0, "comment_count": 0, "share_count": 0}
+    assert metrics["impressions"] is None and metrics["video_views"] == 0
     with pytest.raises(Rejected, match="public"):
         await adapter.fetch_metrics(account, private.platform_post_id)
 
@@ -595,7 +595,7 @@ async def test_a_429_without_retry_after_waits_a_rate_window(
 
 
 def test_validate_inbox_needs_no_privacy_and_tiktok_has_no_threads() -> None:
-    video = MediaItem("m1", "video/mp4", "clip.mp4", b"")
+    video = MediaItem("m1", "video/mp4", "clip.mp4", BytesContent(b""))
     inbox = request_from("draft", "k", [video], {"publish_mode": "inbox"})
     assert validate(inbox) == []
     threaded = request_from("a", "k", [video], {**PUBLIC, "thread": ["b"], "first_comment": "c"})
@@ -603,7 +603,7 @@ def test_validate_inbox_needs_no_privacy_and_tiktok_has_no_threads() -> None:
         "options.thread",
         "options.first_comment",
     }
-    photos = [MediaItem(f"m{i}", "image/jpeg", "p.jpg", b"") for i in range(36)]
+    photos = [MediaItem(f"m{i}", "image/jpeg", "p.jpg", BytesContent(b"")) for i in range(36)]
     assert [p.code for p in validate(request_from("x", "k", photos, PUBLIC))] == ["too_many_media"]
 
 

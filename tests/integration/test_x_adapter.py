@@ -29,6 +29,7 @@ from platforms.base import (
     Transient,
     request_from,
 )
+from platforms.content import BytesContent
 from platforms.x import XAdapter
 from platforms.x_text import weighted_length
 from tests.integration.test_media import MediaClient
@@ -295,7 +296,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: XAdapter, emulator_url: 
     assert await adapter.find_existing(account, _request("first"), started) is None
     first = await adapter.publish(account, _request("first", thread=["first, continued"]))
     assert len(first.extra_post_ids) == 1
-    picture = MediaItem("m1", "image/png", "pic.png", png(), description="a pixel")
+    picture = MediaItem("m1", "image/png", "pic.png", BytesContent(png()), description="a pixel")
     second = await adapter.publish(account, _request("second #news https://example.com", [picture]))
     third = await adapter.publish(account, _request("third"))
 
@@ -328,7 +329,7 @@ async def test_adapter_finds_lists_and_deletes(adapter: XAdapter, emulator_url: 
     assert await adapter.list_recent(account, third.platform_post_id, 10) == []
 
     metrics = await adapter.fetch_metrics(account, first.platform_post_id)
-    assert metrics["replies"] == 1
+    assert metrics["comments"] == 1 and metrics.raw["reply_count"] == 1
     await adapter.delete(account, first.platform_post_id)  # the thread goes with its head
     await adapter.delete(account, first.platform_post_id)  # already gone: fine
     async with httpx.AsyncClient(base_url=emulator_url) as emulator:
@@ -352,10 +353,10 @@ async def test_adapter_counts_like_twitter_text_and_validates_media() -> None:
     assert weighted_length("example.org is nice") == 23 + 8
     assert weighted_length("👩‍👩‍👧‍👦 🇫🇷 👍🏽") == 2 + 1 + 2 + 1 + 2
     adapter = XAdapter(httpx.AsyncClient(), PlatformApp("http://unused"))
-    image = MediaItem("i", "image/png", "a.png", b"")
-    video = MediaItem("v", "video/mp4", "a.mp4", b"")
-    gif = MediaItem("g", "image/gif", "a.gif", b"")
-    tiff = MediaItem("t", "image/tiff", "a.tiff", b"")
+    image = MediaItem("i", "image/png", "a.png", BytesContent(b""))
+    video = MediaItem("v", "video/mp4", "a.mp4", BytesContent(b""))
+    gif = MediaItem("g", "image/gif", "a.gif", BytesContent(b""))
+    tiff = MediaItem("t", "image/tiff", "a.tiff", BytesContent(b""))
     assert adapter.validate(_request("ok", [image] * 4)) == []
     assert [p.code for p in adapter.validate(_request("x", [video, image]))] == [
         "video_with_other_media"
@@ -444,7 +445,7 @@ async def test_adapter_rejects_media_x_could_not_process() -> None:
         }
         return httpx.Response(200, json={"data": {"id": "7", "processing_info": failed}})
 
-    clip = MediaItem("v", "video/mp4", "a.mp4", b"not really a video")
+    clip = MediaItem("v", "video/mp4", "a.mp4", BytesContent(b"not really a video"))
     with pytest.raises(Rejected, match="Unsupported video format"):
         await _mock_adapter(handler).publish(ME, _request("clip", [clip]))
     assert calls == [

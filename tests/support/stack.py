@@ -236,6 +236,14 @@ def credentials_for(platform: str, emulator_url: str, emulated: dict[str, Any]) 
     raise ValueError(f"no test credentials for {platform}")
 
 
+# Rate limits no test (or benchmark) run meets, while every request is still counted.
+UNLIMITED = {
+    "rate_limit_per_caller": "1000000/second",
+    "rate_limit_per_workspace": "1000000/second",
+    "rate_limit_global": "1000000/second",
+}
+
+
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "secret_key": Fernet.generate_key().decode(),
@@ -252,6 +260,10 @@ def make_settings(**overrides: Any) -> Settings:
         "webhook_dispatch_heartbeat_s": 2.0,
         # OAuth platforms talk to the suite's emulator (emulator_port is set by the fixture).
         "platforms_use_emulator": True,
+        # The suite calls faster than a person: the rate-limit tests set their own limits,
+        # and every login and signup in a process comes from one address.
+        **UNLIMITED,
+        "login_rate_per_address": "10000/minute",
     }
     values.update(overrides)
     # The emulator: accounts connected through the API point at it (at no other local port),

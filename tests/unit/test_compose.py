@@ -52,6 +52,9 @@ def test_the_deployment_starts_in_order() -> None:
 
 def test_the_api_scales_behind_the_proxy() -> None:
     assert "ports" not in SERVICES["api"]  # replicas would fight over a host port
+    # ...and its replicas share their rate-limit counters.
+    redis_host = SERVICES["api"]["environment"]["HERALD_REDIS_URL"].split("//")[1].split(":")[0]
+    assert redis_host in SERVICES
     assert SERVICES["api"]["expose"] == ["8000"]
     assert SERVICES["proxy"]["ports"] == ["8000:8000"]
     assert "api:8000" in SERVICES["proxy"]["command"]

@@ -13,6 +13,7 @@ PUBLIC = {
     ("get", "/readyz"),
     ("post", "/v1/auth/login"),
     ("post", "/v1/auth/refresh"),  # the refresh token in the body is the credential
+    ("post", "/v1/auth/signup"),  # becoming a user (HERALD_SIGNUP=open)
     ("post", "/v1/invitations/{token}/accept"),  # a new user: the token is the credential
     ("get", "/v1/accounts/callback/{platform}"),  # the platform's redirect: the state is the key
     ("get", "/v1/media-files/{key}"),  # signed URLs

@@ -1,0 +1,1 @@
+"""Analytics: what the sync samples when, and the arithmetic the endpoints and exports share."""
