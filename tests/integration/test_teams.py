@@ -14,40 +14,10 @@ from sqlalchemy import select
 
 from api.counters import Counters
 from api.login_throttle import LoginThrottle
-from herald.db.models import Event, Member, User
+from herald.db.models import Event
 from herald.passwords import hash_password, verify_password
-from herald.roles import OWNER
+from tests.support.people import PASSWORD, as_user, log_in, new_person
 from tests.support.stack import Stack, Tenant
-
-PASSWORD = "correct horse battery staple"
-
-
-async def _person(stack: Stack, workspace_id: uuid.UUID | None = None) -> str:
-    """A user (and, given a workspace, its owner); returns the email."""
-    email = f"u{uuid.uuid4().hex[:10]}@example.com"
-    async with stack.resources.sessions() as session, session.begin():
-        user = User(
-            email=email, email_key=email, name="Owner", password_hash=await hash_password(PASSWORD)
-        )
-        session.add(user)
-        await session.flush()
-        if workspace_id is not None:
-            session.add(Member(workspace_id=workspace_id, user_id=user.id, role_id=OWNER.id))
-    return email
-
-
-async def _login(stack: Stack, email: str, password: str = PASSWORD) -> dict[str, Any]:
-    response = await stack.api.post("/v1/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _as(tokens: dict[str, Any], workspace: uuid.UUID | str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    if workspace is not None:
-        headers["X-Workspace-Id"] = str(workspace)
-    return headers
 
 
 def _refused(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -64,9 +34,9 @@ async def tenant(stack: Stack) -> Tenant:
 
 
 async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> None:
-    owner_email = await _person(stack, tenant.workspace_id)
-    owner = await _login(stack, owner_email.upper())  # addresses are case-insensitive
-    me = (await stack.api.get("/v1/auth/me", headers=_as(owner))).json()
+    owner_email = await new_person(stack, tenant.workspace_id)
+    owner = await log_in(stack, owner_email.upper())  # addresses are case-insensitive
+    me = (await stack.api.get("/v1/auth/me", headers=as_user(owner))).json()
     assert me["user"]["email"] == owner_email
     assert [(w["id"], w["role"]["name"]) for w in me["workspaces"]] == [
         (str(tenant.workspace_id), "owner")
@@ -74,7 +44,7 @@ async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> No
     ws = f"/v1/workspaces/{tenant.workspace_id}"
     roles = {
         r["name"]: r
-        for r in (await stack.api.get(f"{ws}/roles", headers=_as(owner))).json()["data"]
+        for r in (await stack.api.get(f"{ws}/roles", headers=as_user(owner))).json()["data"]
     }
     assert list(roles) == ["owner", "admin", "editor", "reviewer", "viewer"]
     assert "posts.approve" not in roles["editor"]["permissions"]
@@ -85,7 +55,7 @@ async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> No
         invited = await stack.api.post(
             f"{ws}/users/invite",
             json={"email": email, "role_id": roles[role]["id"]},
-            headers=_as(owner),
+            headers=as_user(owner),
         )
         assert invited.status_code == 201, invited.text
         token = invited.json()["token"]
@@ -97,7 +67,7 @@ async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> No
             f"/v1/invitations/{token}/accept", json={"name": role, "password": PASSWORD}
         )
         _refused(again, 404, "NOT_FOUND")  # single use
-        members[role] = await _login(stack, email)
+        members[role] = await log_in(stack, email)
     editor, viewer = members["editor"], members["viewer"]
     async with stack.resources.sessions() as session:
         invited_events = (
@@ -122,60 +92,62 @@ async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> No
             "draft": True,
             "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
         },
-        headers=_as(editor),
+        headers=as_user(editor),
     )
     assert draft.status_code == 201, draft.text
-    assert (await stack.api.get("/v1/posts", headers=_as(viewer))).status_code == 200
+    assert (await stack.api.get("/v1/posts", headers=as_user(viewer))).status_code == 200
     _refused(
-        await stack.api.post(f"/v1/posts/{draft.json()['id']}/archive", headers=_as(viewer)),
+        await stack.api.post(f"/v1/posts/{draft.json()['id']}/archive", headers=as_user(viewer)),
         403,
         "FORBIDDEN",
     )
-    _refused(await stack.api.get("/v1/webhooks", headers=_as(editor)), 403, "FORBIDDEN")
+    _refused(await stack.api.get("/v1/webhooks", headers=as_user(editor)), 403, "FORBIDDEN")
     _refused(
         await stack.api.post(
             f"{ws}/users/invite",
             json={"email": "x@example.com", "role_id": roles["owner"]["id"]},
-            headers=_as(editor),
+            headers=as_user(editor),
         ),
         403,
         "FORBIDDEN",
     )
     _refused(
-        await stack.api.patch(ws, json={"name": "mine"}, headers=_as(editor)), 403, "FORBIDDEN"
+        await stack.api.patch(ws, json={"name": "mine"}, headers=as_user(editor)), 403, "FORBIDDEN"
     )
-    listed = (await stack.api.get(f"{ws}/users", headers=_as(viewer))).json()["data"]
+    listed = (await stack.api.get(f"{ws}/users", headers=as_user(viewer))).json()["data"]
     assert sorted(m["role_name"] for m in listed) == ["editor", "owner", "viewer"]
 
     # The last owner can be neither demoted nor removed; the viewer can be promoted, removed.
     owner_id = me["user"]["id"]
     _refused(
         await stack.api.patch(
-            f"{ws}/users/{owner_id}", json={"role_id": roles["admin"]["id"]}, headers=_as(owner)
+            f"{ws}/users/{owner_id}", json={"role_id": roles["admin"]["id"]}, headers=as_user(owner)
         ),
         409,
         "CONFLICT",
     )
-    _refused(await stack.api.delete(f"{ws}/users/{owner_id}", headers=_as(owner)), 409, "CONFLICT")
+    _refused(
+        await stack.api.delete(f"{ws}/users/{owner_id}", headers=as_user(owner)), 409, "CONFLICT"
+    )
     viewer_id = viewer["user"]["id"]
     promoted = await stack.api.patch(
-        f"{ws}/users/{viewer_id}", json={"role_id": roles["reviewer"]["id"]}, headers=_as(owner)
+        f"{ws}/users/{viewer_id}", json={"role_id": roles["reviewer"]["id"]}, headers=as_user(owner)
     )
     assert promoted.json()["role_name"] == "reviewer"
     assert (
-        await stack.api.delete(f"{ws}/users/{viewer_id}", headers=_as(owner))
+        await stack.api.delete(f"{ws}/users/{viewer_id}", headers=as_user(owner))
     ).status_code == 204
-    _refused(await stack.api.get(ws, headers=_as(viewer)), 404, "NOT_FOUND")
+    _refused(await stack.api.get(ws, headers=as_user(viewer)), 404, "NOT_FOUND")
 
     # A second workspace: its maker owns it, and now must say which one a request is for.
-    made = await stack.api.post("/v1/workspaces", json={"name": "second"}, headers=_as(owner))
+    made = await stack.api.post("/v1/workspaces", json={"name": "second"}, headers=as_user(owner))
     assert made.status_code == 201, made.text
     second = made.json()["id"]
-    _refused(await stack.api.get("/v1/posts", headers=_as(owner)), 400, "VALIDATION_ERROR")
-    assert (await stack.api.get("/v1/posts", headers=_as(owner, second))).json()["data"] == []
+    _refused(await stack.api.get("/v1/posts", headers=as_user(owner)), 400, "VALIDATION_ERROR")
+    assert (await stack.api.get("/v1/posts", headers=as_user(owner, second))).json()["data"] == []
     assert (
         len(
-            (await stack.api.get("/v1/posts", headers=_as(owner, tenant.workspace_id))).json()[
+            (await stack.api.get("/v1/posts", headers=as_user(owner, tenant.workspace_id))).json()[
                 "data"
             ]
         )
@@ -183,9 +155,11 @@ async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> No
     )
     # Another workspace's id answers 404, by path or by header, for users and API keys alike.
     _refused(
-        await stack.api.get(f"/v1/workspaces/{second}/users", headers=_as(editor)), 404, "NOT_FOUND"
+        await stack.api.get(f"/v1/workspaces/{second}/users", headers=as_user(editor)),
+        404,
+        "NOT_FOUND",
     )
-    _refused(await stack.api.get("/v1/posts", headers=_as(editor, second)), 404, "NOT_FOUND")
+    _refused(await stack.api.get("/v1/posts", headers=as_user(editor, second)), 404, "NOT_FOUND")
     _refused(
         await stack.api.get(f"/v1/workspaces/{second}", headers=tenant.headers), 404, "NOT_FOUND"
     )
@@ -198,15 +172,15 @@ async def test_a_team_works_within_its_roles(stack: Stack, tenant: Tenant) -> No
 
 
 async def test_refresh_rotates_and_a_reused_token_ends_the_session(stack: Stack) -> None:
-    email = await _person(stack)
-    first = await _login(stack, email)
+    email = await new_person(stack)
+    first = await log_in(stack, email)
     rotated = await stack.api.post(
         "/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
     )
     assert rotated.status_code == 200, rotated.text
     second = rotated.json()
     assert second["refresh_token"] != first["refresh_token"]
-    assert (await stack.api.get("/v1/auth/me", headers=_as(second))).status_code == 200
+    assert (await stack.api.get("/v1/auth/me", headers=as_user(second))).status_code == 200
 
     # The first token again: someone else holds this session. All of it ends.
     reused = await stack.api.post(
@@ -218,17 +192,17 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_session(stack: Stack)
         401,
         "UNAUTHORIZED",
     )
-    _refused(await stack.api.get("/v1/auth/me", headers=_as(second)), 401, "UNAUTHORIZED")
+    _refused(await stack.api.get("/v1/auth/me", headers=as_user(second)), 401, "UNAUTHORIZED")
     # Another login is another session, untouched.
     assert (
-        await stack.api.get("/v1/auth/me", headers=_as(await _login(stack, email)))
+        await stack.api.get("/v1/auth/me", headers=as_user(await log_in(stack, email)))
     ).status_code == 200
 
 
 async def test_logout_ends_the_session_at_once(stack: Stack) -> None:
-    tokens = await _login(stack, await _person(stack))
-    assert (await stack.api.post("/v1/auth/logout", headers=_as(tokens))).status_code == 204
-    _refused(await stack.api.get("/v1/auth/me", headers=_as(tokens)), 401, "UNAUTHORIZED")
+    tokens = await log_in(stack, await new_person(stack))
+    assert (await stack.api.post("/v1/auth/logout", headers=as_user(tokens))).status_code == 204
+    _refused(await stack.api.get("/v1/auth/me", headers=as_user(tokens)), 401, "UNAUTHORIZED")
     _refused(
         await stack.api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}),
         401,
@@ -237,7 +211,7 @@ async def test_logout_ends_the_session_at_once(stack: Stack) -> None:
 
 
 async def test_expired_and_tampered_access_tokens_are_refused(stack: Stack) -> None:
-    tokens = await _login(stack, await _person(stack))
+    tokens = await log_in(stack, await new_person(stack))
     token = tokens["access_token"]
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -260,16 +234,16 @@ async def test_expired_and_tampered_access_tokens_are_refused(stack: Stack) -> N
     clock.offset = timedelta(minutes=15, seconds=1)
     try:
         error = _refused(
-            await stack.api.get("/v1/auth/me", headers=_as(tokens)), 401, "UNAUTHORIZED"
+            await stack.api.get("/v1/auth/me", headers=as_user(tokens)), 401, "UNAUTHORIZED"
         )
         assert "expired" in error["message"]
     finally:
         clock.offset = timedelta(0)
-    assert (await stack.api.get("/v1/auth/me", headers=_as(tokens))).status_code == 200
+    assert (await stack.api.get("/v1/auth/me", headers=as_user(tokens))).status_code == 200
 
 
 async def test_login_answers_alike_and_is_throttled(stack: Stack) -> None:
-    email = await _person(stack)
+    email = await new_person(stack)
 
     async def timed(address: str, password: str) -> tuple[float, dict[str, Any]]:
         started = time.perf_counter()
@@ -301,7 +275,7 @@ async def test_login_answers_alike_and_is_throttled(stack: Stack) -> None:
         )
         _refused(limited, 429, "RATE_LIMITED")
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
-        other = await _person(stack)
+        other = await new_person(stack)
         assert (
             await stack.api.post("/v1/auth/login", json={"email": other, "password": PASSWORD})
         ).status_code == 200
@@ -318,10 +292,10 @@ async def test_login_answers_alike_and_is_throttled(stack: Stack) -> None:
 async def test_api_keys_are_shown_once_scoped_and_revoked_at_once(
     stack: Stack, tenant: Tenant
 ) -> None:
-    owner = await _login(stack, await _person(stack, tenant.workspace_id))
+    owner = await log_in(stack, await new_person(stack, tenant.workspace_id))
     keys = f"/v1/workspaces/{tenant.workspace_id}/api-keys"
     made = await stack.api.post(
-        keys, json={"name": "ci", "permissions": ["posts.create"]}, headers=_as(owner)
+        keys, json={"name": "ci", "permissions": ["posts.create"]}, headers=as_user(owner)
     )
     assert made.status_code == 201, made.text
     secret = made.json()["key"]
@@ -337,12 +311,14 @@ async def test_api_keys_are_shown_once_scoped_and_revoked_at_once(
     _refused(await stack.api.get(keys, headers=scoped), 403, "FORBIDDEN")
 
     await stack.resources.auth.usage.close()  # the coalesced last_used_at write has landed
-    listed = (await stack.api.get(keys, headers=_as(owner))).json()["data"]
+    listed = (await stack.api.get(keys, headers=as_user(owner))).json()["data"]
     mine = next(k for k in listed if k["id"] == made.json()["id"])
     assert mine["prefix"] == secret[:10] and "key" not in mine and mine["last_used_at"]
 
-    assert (await stack.api.delete(f"{keys}/{mine['id']}", headers=_as(owner))).status_code == 204
+    assert (
+        await stack.api.delete(f"{keys}/{mine['id']}", headers=as_user(owner))
+    ).status_code == 204
     _refused(await stack.api.get("/v1/posts", headers=scoped), 401, "UNAUTHORIZED")
     assert mine["id"] not in [
-        k["id"] for k in (await stack.api.get(keys, headers=_as(owner))).json()["data"]
+        k["id"] for k in (await stack.api.get(keys, headers=as_user(owner))).json()["data"]
     ]
