@@ -97,16 +97,20 @@ class WebhookActivities:
             if time.monotonic() >= next_sweep:
                 await self._adopt_orphans()
                 next_sweep = time.monotonic() + ORPHAN_SWEEP_EVERY_S
-            if not fanned_out and not sending:
+            # Straight on only while a batch came back full (more is waiting): under a steady
+            # trickle of events, going again at once made a transaction of every one or two
+            # events, and those transactions were most of what a delivery cost the worker.
+            if fanned_out < FAN_OUT_BATCH and sending < SEND_BATCH:
                 await asyncio.sleep(self._settings.webhook_poll_s)
         return sent
 
-    async def _fan_out(self) -> bool:
+    async def _fan_out(self) -> int:
+        """How many events it turned into deliveries (0: none were waiting)."""
         async with self._read_sessions() as reader:
             if not await any_undispatched(reader):
-                return False  # nothing new: no write transaction (on SQLite, no write lock)
+                return 0  # nothing new: no write transaction (on SQLite, no write lock)
         async with self._sessions() as session, session.begin():
-            return await webhooks.fan_out(session, utcnow(), FAN_OUT_BATCH) > 0
+            return await webhooks.fan_out(session, utcnow(), FAN_OUT_BATCH)
 
     async def _send_due(self) -> int:
         now = utcnow()
