@@ -23,7 +23,7 @@ run: install
 
 ## Lint, types, then the whole suite (SQLite and Postgres, real Temporal, emulator).
 test: install lint typecheck
-	$(BIN)/pytest -n 2 --durations=15; status=$$?; \
+	$(BIN)/pytest -n 3 --durations=15; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 lint: install

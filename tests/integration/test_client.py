@@ -17,6 +17,10 @@ from tests.support.http_faults import HttpFaultProxy
 from tests.support.receiver import Receiver, running_receiver
 from tests.support.stack import Stack, Tenant
 
+# The client only speaks HTTP: the database behind Herald changes nothing it does (paging
+# itself is tested on both databases in tests/integration/test_list_paging.py).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:

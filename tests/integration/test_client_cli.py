@@ -25,8 +25,7 @@ from tests.support.stack import Stack
 CLI = Path(sys.executable).parent / "herald-client"
 PROGRESS_THRESHOLD = 512 * 1024
 
-# The CLI only speaks HTTP: the database behind Herald changes nothing it does (the
-# client's own tests, tests/integration/test_client.py, run on both).
+# The CLI only speaks HTTP: the database behind Herald changes nothing it does.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 

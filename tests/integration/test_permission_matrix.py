@@ -28,6 +28,10 @@ from tests.support.people import as_user, new_person
 from tests.support.stack import Stack, Tenant
 from tests.unit.test_openapi import ANY_USER, PUBLIC
 
+# Permissions are decided before any query that differs between the databases: one is enough
+# (the team story and the teams tests run on both).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 READ = Permission.WORKSPACE_READ.value
 LOOPBACK_URL = "http://127.0.0.1:9/herald"
 
