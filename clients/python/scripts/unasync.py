@@ -21,6 +21,8 @@ REPLACEMENTS: list[tuple[str, str]] = [
     (r"\bhttpx\.AsyncBaseTransport\b", "httpx.BaseTransport"),
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bAsyncIterator\b", "Iterator"),
+    (r"\bAwaitable\[(Page\[\w+\])\]", r"\1"),
+    (r", Awaitable,", ","),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"\baclose\b", "close"),

@@ -7,7 +7,7 @@ import asyncio
 import mimetypes
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +24,7 @@ from herald_client.models import (
     BatchResult,
     BulkResult,
     Delivery,
+    ItemT,
     Me,
     Media,
     Page,
@@ -38,6 +39,21 @@ from herald_client.models import (
 from herald_client.retry import RETRYABLE_ERRORS, RetryPolicy
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+async def _every(fetch: Callable[[str | None], Awaitable[Page[ItemT]]]) -> AsyncIterator[ItemT]:
+    """Every item of a list, page after page, following its keyset cursor (items made
+    meanwhile neither repeat nor push others out)."""
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        for item in page.data:
+            yield item
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
 USER_AGENT = "herald-client-python/0.1"
 CHUNK_BYTES = 256 * 1024
 
@@ -252,7 +268,7 @@ class AsyncHeraldClient:
         }
         return Page[Post].model_validate(await self._call(ops.LIST_POSTS, query=query))
 
-    async def iter_posts(
+    def iter_posts(
         self,
         *,
         status: str | None = None,
@@ -264,11 +280,9 @@ class AsyncHeraldClient:
         external_id: str | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[Post]:
-        """Every post matching the filters, newest first, page after page (keyset cursors:
-        posts made meanwhile neither repeat nor push others out)."""
-        cursor: str | None = None
-        while True:
-            page = await self.list_posts(
+        """Every post matching the filters, newest first, page after page."""
+        return _every(
+            lambda cursor: self.list_posts(
                 status=status,
                 brand_id=brand_id,
                 account_id=account_id,
@@ -279,11 +293,7 @@ class AsyncHeraldClient:
                 cursor=cursor,
                 limit=page_size,
             )
-            for post in page.data:
-                yield post
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     async def get_post(self, post_id: str) -> Post:
         return Post.model_validate(await self._call(ops.GET_POST, path={"post_id": post_id}))
@@ -503,7 +513,7 @@ class AsyncHeraldClient:
         }
         return Page[Account].model_validate(await self._call(ops.LIST_ACCOUNTS, query=query))
 
-    async def iter_accounts(
+    def iter_accounts(
         self,
         *,
         brand_id: str | None = None,
@@ -511,16 +521,11 @@ class AsyncHeraldClient:
         status: str | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[Account]:
-        cursor: str | None = None
-        while True:
-            page = await self.list_accounts(
+        return _every(
+            lambda cursor: self.list_accounts(
                 brand_id=brand_id, platform=platform, status=status, cursor=cursor, limit=page_size
             )
-            for account in page.data:
-                yield account
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     async def connect_account(
         self,
@@ -629,15 +634,8 @@ class AsyncHeraldClient:
         query = {"cursor": cursor, "limit": limit}
         return Page[Media].model_validate(await self._call(ops.LIST_MEDIA, query=query))
 
-    async def iter_media(self, *, page_size: int = 100) -> AsyncIterator[Media]:
-        cursor: str | None = None
-        while True:
-            page = await self.list_media(cursor=cursor, limit=page_size)
-            for media in page.data:
-                yield media
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+    def iter_media(self, *, page_size: int = 100) -> AsyncIterator[Media]:
+        return _every(lambda cursor: self.list_media(cursor=cursor, limit=page_size))
 
     async def delete_media(self, media_id: str, *, idempotency_key: str | None = None) -> None:
         await self._call(

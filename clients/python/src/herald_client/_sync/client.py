@@ -23,6 +23,7 @@ from herald_client.models import (
     BatchResult,
     BulkResult,
     Delivery,
+    ItemT,
     Me,
     Media,
     Page,
@@ -37,6 +38,20 @@ from herald_client.models import (
 from herald_client.retry import RETRYABLE_ERRORS, RetryPolicy
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _every(fetch: Callable[[str | None], Page[ItemT]]) -> Iterator[ItemT]:
+    """Every item of a list, page after page, following its keyset cursor (items made
+    meanwhile neither repeat nor push others out)."""
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.data
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
 USER_AGENT = "herald-client-python/0.1"
 CHUNK_BYTES = 256 * 1024
 
@@ -263,11 +278,9 @@ class HeraldClient:
         external_id: str | None = None,
         page_size: int = 100,
     ) -> Iterator[Post]:
-        """Every post matching the filters, newest first, page after page (keyset cursors:
-        posts made meanwhile neither repeat nor push others out)."""
-        cursor: str | None = None
-        while True:
-            page = self.list_posts(
+        """Every post matching the filters, newest first, page after page."""
+        return _every(
+            lambda cursor: self.list_posts(
                 status=status,
                 brand_id=brand_id,
                 account_id=account_id,
@@ -278,10 +291,7 @@ class HeraldClient:
                 cursor=cursor,
                 limit=page_size,
             )
-            yield from page.data
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     def get_post(self, post_id: str) -> Post:
         return Post.model_validate(self._call(ops.GET_POST, path={"post_id": post_id}))
@@ -507,15 +517,11 @@ class HeraldClient:
         status: str | None = None,
         page_size: int = 100,
     ) -> Iterator[Account]:
-        cursor: str | None = None
-        while True:
-            page = self.list_accounts(
+        return _every(
+            lambda cursor: self.list_accounts(
                 brand_id=brand_id, platform=platform, status=status, cursor=cursor, limit=page_size
             )
-            yield from page.data
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        )
 
     def connect_account(
         self,
@@ -621,13 +627,7 @@ class HeraldClient:
         return Page[Media].model_validate(self._call(ops.LIST_MEDIA, query=query))
 
     def iter_media(self, *, page_size: int = 100) -> Iterator[Media]:
-        cursor: str | None = None
-        while True:
-            page = self.list_media(cursor=cursor, limit=page_size)
-            yield from page.data
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        return _every(lambda cursor: self.list_media(cursor=cursor, limit=page_size))
 
     def delete_media(self, media_id: str, *, idempotency_key: str | None = None) -> None:
         self._call(ops.DELETE_MEDIA, path={"media_id": media_id}, idempotency_key=idempotency_key)
