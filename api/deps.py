@@ -37,7 +37,10 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def _session(request: Request, resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
-    # Services never commit; the request's unit of work does, when the handler succeeded.
+    # Services never commit; the request's unit of work does, when the handler succeeded, and
+    # before the answer leaves (scope="function" below): a client that acts on a 201 at once
+    # (PUTs to the upload URL it was given) must find the row, and a commit that fails must
+    # answer an error rather than follow a success the client already has.
     factory = resources.read_sessions if request.method in READ_METHODS else resources.sessions
     async with factory() as session:
         yield session
@@ -45,7 +48,7 @@ async def _session(request: Request, resources: ResourcesDep) -> AsyncIterator[A
             await session.commit()
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
 def _settings(resources: ResourcesDep) -> Settings:
