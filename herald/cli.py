@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import signal
 import sys
 import uuid
@@ -35,6 +37,7 @@ def _api(_: argparse.Namespace) -> int:
         proxy_headers=True,
         http=PROTOCOL,
     )
+    stop_tracing()
     return 0
 
 
@@ -218,5 +221,20 @@ def main(argv: list[str] | None = None) -> int:
     return COMMANDS[args.command][0](args)
 
 
+def run() -> None:
+    """The console script: `main`, then an exit that skips the interpreter's teardown.
+
+    The Temporal client's Rust runtime keeps threads that can call into Python while the
+    interpreter finalizes, which aborts the process (SIGABRT, "PyGILState_Release: thread state
+    must be current", temporalio/sdk-python#300) after the command has done its work. Every
+    command has flushed what it owns (tracing, logs) by the time it returns, so nothing is lost by
+    leaving at once."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
