@@ -62,6 +62,19 @@ def file_server_port() -> int:
     return free_port()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test that touches Herald's database runs on both, unless its module is marked
+    # sqlite_only: its subject (an adapter against the emulator) takes the same database
+    # paths as the publish tests that run on both, and a second run would test nothing new.
+    # A parametrize mark (added before pytest reads them) takes precedence over the
+    # fixture's own params.
+    marked = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    if marked and "database_url" in metafunc.fixturenames:
+        sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+        metafunc.definition.add_marker(sqlite)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

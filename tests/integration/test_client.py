@@ -19,7 +19,7 @@ from tests.support.stack import Stack, Tenant
 
 # The client only speaks HTTP: the database behind Herald changes nothing it does (paging
 # itself is tested on both databases in tests/integration/test_list_paging.py).
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture(scope="module")

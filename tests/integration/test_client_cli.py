@@ -26,7 +26,7 @@ CLI = Path(sys.executable).parent / "herald-client"
 PROGRESS_THRESHOLD = 512 * 1024
 
 # The CLI only speaks HTTP: the database behind Herald changes nothing it does.
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.sqlite_only
 
 
 def _noise_png(width: int, height: int) -> bytes:

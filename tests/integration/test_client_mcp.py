@@ -38,9 +38,8 @@ TOOLS = {
     "upload_media_from_url",
 }
 
-# The MCP server only speaks HTTP: the database behind Herald changes nothing it does (the
-# client's own tests, tests/integration/test_client.py, run on both).
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# The MCP server only speaks HTTP: the database behind Herald changes nothing it does.
+pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture(scope="module")

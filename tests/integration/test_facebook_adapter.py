@@ -22,6 +22,9 @@ from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
 
+# The adapter against the emulator is the subject: the database does not change it.
+pytestmark = pytest.mark.sqlite_only
+
 PLATFORM = "facebook"
 
 

@@ -31,6 +31,9 @@ from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4, png
 from tests.support.stack import Stack, Tenant
 
+# The adapter against the emulator is the subject: the database does not change it.
+pytestmark = pytest.mark.sqlite_only
+
 
 def _body(tenant: Tenant, text: str, **extra: Any) -> dict[str, Any]:
     options = extra.pop("options", None)

@@ -18,8 +18,8 @@ from tests.support.analytics import (
 )
 from tests.support.stack import Stack
 
-# These move the shared emulator's clock.
-pytestmark = pytest.mark.usefixtures("emulator_clock_restored")
+# These move the shared emulator's clock; the adapters, not the database, are the subject.
+pytestmark = [pytest.mark.usefixtures("emulator_clock_restored"), pytest.mark.sqlite_only]
 
 HOURS = 3
 

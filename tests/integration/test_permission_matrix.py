@@ -30,7 +30,7 @@ from tests.unit.test_openapi import ANY_USER, PUBLIC
 
 # Permissions are decided before any query that differs between the databases: one is enough
 # (the team story and the teams tests run on both).
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.sqlite_only
 
 READ = Permission.WORKSPACE_READ.value
 LOOPBACK_URL = "http://127.0.0.1:9/herald"

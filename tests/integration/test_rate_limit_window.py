@@ -33,7 +33,7 @@ POSTS = 150
 # machine (about 10 s), short enough not to wait minutes.
 WINDOW_S = 15
 # Time to create the posts before they are due.
-CREATE_S = 20
+CREATE_S = 12
 
 
 @pytest.fixture

@@ -38,6 +38,9 @@ from tests.integration.test_media import MediaClient
 from tests.support.media_files import jpeg, mp4
 from tests.support.stack import Stack, Tenant
 
+# The adapter against the emulator is the subject: the database does not change it.
+pytestmark = pytest.mark.sqlite_only
+
 MB = 1024 * 1024
 PUBLIC = {"privacy_level": "PUBLIC_TO_EVERYONE"}
 
