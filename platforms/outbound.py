@@ -26,6 +26,7 @@ import httpcore
 import httpx
 
 from platforms.base import Rejected
+from platforms.network_stream import PolledStream
 
 # Blocks the IANA special-purpose registries mark not globally reachable (or deprecated) that
 # Python 3.11's `ipaddress` still calls global: IETF protocol assignments (192.0.0.0/24),
@@ -191,9 +192,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
+                return PolledStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None  # getaddrinfo answers at least one address or raises
