@@ -149,6 +149,13 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
             # What bounds the worker's memory however many posts sleep: runs beyond this are
             # evicted and rebuilt from their history when they wake.
             max_cached_workflows=settings.worker_max_cached_workflows,
+            # The SDK sends a heartbeat every 0.8 x the heartbeat timeout at most, which leaves
+            # the webhook dispatcher one fifth of its timeout of slack: on a busy machine it
+            # timed out again and again and waited out its retry backoff, delivering nothing.
+            # Every third of the timeout leaves two thirds.
+            max_heartbeat_throttle_interval=timedelta(
+                seconds=settings.webhook_dispatch_heartbeat_s / 3
+            ),
             activities=[
                 posts.load_post_plan,
                 posts.start_publishing,

@@ -257,7 +257,7 @@ def make_settings(**overrides: Any) -> Settings:
         "webhook_retry_schedule_s": [0.3, 0.3, 0.3],
         "webhook_poll_s": 0.1,
         "webhook_allow_loopback": True,
-        "webhook_dispatch_heartbeat_s": 2.0,
+        "webhook_dispatch_heartbeat_s": 3.0,
         # OAuth platforms talk to the suite's emulator (emulator_port is set by the fixture).
         "platforms_use_emulator": True,
         # The suite calls faster than a person: the rate-limit tests set their own limits,
