@@ -57,6 +57,11 @@ async def limited_api(stack: Stack, **limits: Any) -> AsyncIterator[httpx.AsyncC
         await resources.close()
 
 
+# The burst tests' window: a burst must fit in one, and 30 requests through the in-process API
+# can take over a second while the rest of the suite loads both cores.
+BURST_WINDOW_S = 3
+
+
 async def _burst(api: httpx.AsyncClient, tenant: Tenant, count: int) -> list[httpx.Response]:
     return list(
         await asyncio.gather(
@@ -75,7 +80,7 @@ def _refused(response: httpx.Response) -> None:
     error = response.json()["error"]
     assert error["code"] == "RATE_LIMITED" and error["request_id"].startswith("req_")
     assert response.headers["X-RateLimit-Remaining"] == "0"
-    assert 1 <= int(response.headers["Retry-After"]) <= 1
+    assert 1 <= int(response.headers["Retry-After"]) <= BURST_WINDOW_S
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])
@@ -86,20 +91,20 @@ async def test_a_burst_from_one_key_gets_ten_answers_a_window(stack: Stack, stor
         stack,
         redis_url=redis_url,
         redis_key_prefix=_prefix(),
-        rate_limit_per_caller="10/second",
+        rate_limit_per_caller=f"10/{BURST_WINDOW_S} seconds",
         rate_limit_per_workspace="100/second",
         rate_limit_global="1000/second",
     ) as api:
-        # A burst within one second: a machine too busy to send 30 in one gets another try,
+        # A burst within one window: a machine too busy to send 30 in one gets another try,
         # each in a fresh window.
         for _ in range(3):
             started = time.monotonic()
             answers = await _burst(api, tenant, 30)
-            if time.monotonic() - started < 1.0:
+            if time.monotonic() - started < BURST_WINDOW_S:
                 break
-            await asyncio.sleep(1.1)
+            await asyncio.sleep(BURST_WINDOW_S + 0.1)
         else:
-            raise AssertionError("could not send 30 requests within one second")
+            raise AssertionError(f"could not send 30 requests within {BURST_WINDOW_S} s")
         served = [a for a in answers if a.status_code != 429]
         assert len(served) == 10, [a.status_code for a in answers]
         assert all(a.status_code == 200 for a in served)
@@ -112,13 +117,13 @@ async def test_a_burst_from_one_key_gets_ten_answers_a_window(stack: Stack, stor
                 _refused(answer)
 
         # The next window serves the key again, ten times.
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(BURST_WINDOW_S + 0.1)
         for _ in range(3):
             started = time.monotonic()
             again = await _burst(api, tenant, 12)
-            if time.monotonic() - started < 1.0:
+            if time.monotonic() - started < BURST_WINDOW_S:
                 break
-            await asyncio.sleep(1.1)
+            await asyncio.sleep(BURST_WINDOW_S + 0.1)
         assert [a.status_code for a in again].count(200) == 10
         for answer in again:
             _has_limit_headers(answer)
