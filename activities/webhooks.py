@@ -11,10 +11,12 @@ it (deliveries are at least once, under one webhook-id)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,8 +49,14 @@ log = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 500
 SEND_BATCH = 200
-# Receivers called side by side by one dispatcher (each (endpoint, resource) in order).
-PARALLEL_GROUPS = 16
+# Receivers called side by side by one dispatcher (each (endpoint, resource) in order): a few
+# lanes, and one more for every attempt still waiting on its receiver after SLOW_ATTEMPT_S, up
+# to MAX_LANES. Receivers that answer at once need no more than the few to keep up, and every
+# extra connection in flight costs the worker CPU in the HTTP pool (about a third more per
+# delivery at 16 than at 4, issue #13); a slow receiver must not hold up the others.
+LANES = 4
+MAX_LANES = 16
+SLOW_ATTEMPT_S = 0.25
 # A retrying delivery this far past its next attempt has no workflow: start one.
 ORPHAN_GRACE = timedelta(minutes=2)
 ORPHAN_SWEEP_EVERY_S = 30.0
@@ -62,6 +70,28 @@ UNREADABLE_SECRET = (
 class _Sent:
     delivery_id: uuid.UUID
     result: AttemptResult
+
+
+class _Lanes:
+    """The gate of one batch's senders: LANES open, one more for each attempt that is still
+    waiting after SLOW_ATTEMPT_S, never more than MAX_LANES."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Semaphore(LANES)
+        self._open = LANES
+
+    def _widen(self) -> None:
+        if self._open < MAX_LANES:
+            self._open += 1
+            self.gate.release()
+
+    @contextlib.contextmanager
+    def widened_while_slow(self) -> Iterator[None]:
+        timer = asyncio.get_running_loop().call_later(SLOW_ATTEMPT_S, self._widen)
+        try:
+            yield
+        finally:
+            timer.cancel()
 
 
 class WebhookActivities:
@@ -118,14 +148,16 @@ class WebhookActivities:
             due = await due_first_tries(reader, now, SEND_BATCH)
         if not due:
             return 0
-        gate = asyncio.Semaphore(PARALLEL_GROUPS)
+        lanes = _Lanes()
         sent: list[_Sent] = []
 
         async def send_group(group: list[tuple[WebhookDelivery, WebhookEndpoint]]) -> None:
-            async with gate:
+            async with lanes.gate:
                 for delivery, endpoint in group:
                     activity.heartbeat()
-                    if (attempt := await self._send(delivery, endpoint)) is not None:
+                    with lanes.widened_while_slow():
+                        attempt = await self._send(delivery, endpoint)
+                    if attempt is not None:
                         sent.append(attempt)
 
         await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(due)))

@@ -436,3 +436,28 @@ async def test_an_endpoint_whose_secret_cannot_be_read_holds_up_no_other(
     [delivered] = await receiver.wait_for(broken_path, 1)
     assert delivered.headers["webhook-signature"].count("v1,") == 1
     assert _verified(delivered, rotated.json()["secret"])["type"] == "post.created"
+
+
+async def test_a_slow_receiver_holds_up_no_other_endpoint(stack: Stack, receiver: Receiver) -> None:
+    """Eight events to a receiver that takes 2 s to answer and to one that answers at once:
+    the slow one's attempts, waiting, open more lanes, so every prompt delivery arrives before
+    the slow receiver has answered once."""
+    tenant = await stack.new_tenant()
+    _, slow_path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    _, prompt_path = await _subscribe(stack, tenant, receiver, ["post.created"])
+    receiver.path_delays_s[slow_path] = 2.0
+    drafts = [
+        {
+            "content": f"lane {index}",
+            "draft": True,
+            "targets": [{"account_id": str(tenant.accounts["mastodon"])}],
+        }
+        for index in range(8)
+    ]
+    # One transaction: the dispatcher finds all eight events at once, in one batch.
+    created = await stack.api.post("/v1/posts/bulk", json={"posts": drafts}, headers=tenant.headers)
+    assert created.status_code == 207, created.text
+    await receiver.wait_for(slow_path, 8, timeout_s=60)
+    # Kept in the order the answers were given.
+    order = [r.path for r in receiver.received if r.path in (slow_path, prompt_path)]
+    assert order[:8] == [prompt_path] * 8, order

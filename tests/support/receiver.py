@@ -37,8 +37,10 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     # Statuses to answer, in order, per path; then 200.
     answers: dict[str, list[int]] = field(default_factory=dict)
-    # How long each answer takes (a slow receiver keeps deliveries in flight).
+    # How long each answer takes (a slow receiver keeps deliveries in flight), and per path
+    # where one path is slower than the rest.
     delay_s: float = 0.0
+    path_delays_s: dict[str, float] = field(default_factory=dict)
 
     def answer(self, path: str, *statuses: int) -> None:
         self.answers.setdefault(path, []).extend(statuses)
@@ -66,8 +68,9 @@ class Receiver:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        delay_s = self.path_delays_s.get(request.url.path, self.delay_s)
+        if delay_s:
+            await asyncio.sleep(delay_s)
         self.received.append(Received(request.url.path, dict(request.headers), body))
         queued = self.answers.get(request.url.path)
         status = queued.pop(0) if queued else 200
