@@ -124,7 +124,7 @@ async def get_deliveries_with_endpoints(
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(WebhookDelivery.id.in_(delivery_ids))
     )
-    return {delivery.id: (delivery, endpoint) for delivery, endpoint in rows.tuples()}
+    return {delivery.id: (delivery, endpoint) for delivery, endpoint in rows}
 
 
 async def get_delivery(
