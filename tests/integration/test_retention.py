@@ -4,8 +4,6 @@ delivery still waits on and everything recent stay."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import timedelta
 
@@ -16,24 +14,9 @@ from herald.db.models import Event, Notification, WebhookAttempt, WebhookDeliver
 from herald.db.types import utcnow
 from herald.payloads import RetentionReport
 from herald.status import DeliveryState
-from tests.integration.test_webhooks import _deliveries, _subscribe
+from tests.integration.test_webhooks import _settled, _subscribe
 from tests.support.receiver import running_receiver
-from tests.support.stack import Stack, Tenant
-
-
-async def _all_delivered(
-    stack: Stack, tenant: Tenant, endpoint_id: str, count: int, timeout_s: float = 20
-) -> None:
-    # Each of the `count` deliveries, not only the newest: the dispatcher may find the events
-    # in more than one pass.
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = await _deliveries(stack, tenant, endpoint_id)
-        if len(found) == count and all(d["state"] == "delivered" for d in found):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {count} delivered in {timeout_s} s: {found}")
-        await asyncio.sleep(0.1)
+from tests.support.stack import Stack
 
 
 async def test_old_settled_rows_are_pruned_and_what_a_delivery_waits_on_is_kept(
@@ -44,7 +27,7 @@ async def test_old_settled_rows_are_pruned_and_what_a_delivery_waits_on_is_kept(
         endpoint, _ = await _subscribe(stack, tenant, receiver, ["post.created"])
         for index in range(3):
             await stack.new_draft(tenant, f"old {index}")
-        await _all_delivered(stack, tenant, endpoint["id"], 3)
+        await _settled(stack, tenant, endpoint["id"], "delivered", count=3)
     async with stack.resources.sessions() as session, session.begin():
         deliveries = (
             await session.scalars(

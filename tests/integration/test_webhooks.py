@@ -61,12 +61,19 @@ async def _deliveries(
 
 
 async def _settled(
-    stack: Stack, tenant: Tenant, endpoint_id: str, state: str, timeout_s: float = 20
+    stack: Stack,
+    tenant: Tenant,
+    endpoint_id: str,
+    state: str,
+    timeout_s: float = 20,
+    count: int = 1,
 ) -> dict[str, Any]:
+    """The newest delivery, once there are `count` and the newest `count` are all in `state`
+    (the dispatcher may find a test's events in more than one pass)."""
     deadline = time.monotonic() + timeout_s
     while True:
         found = await _deliveries(stack, tenant, endpoint_id)
-        if found and found[0]["state"] == state:
+        if len(found) >= count and all(d["state"] == state for d in found[:count]):
             return found[0]
         if time.monotonic() > deadline:
             raise AssertionError(f"no {state} delivery in {timeout_s} s: {found}")
