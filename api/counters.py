@@ -23,8 +23,6 @@ from limits.util import WindowStats
 
 log = logging.getLogger(__name__)
 
-# A Redis that hangs costs a request at most this long before the memory counters take over.
-TIMEOUT_S = 0.25
 # How long the memory counters stand in after a failure before Redis is tried again.
 RETRY_S = 5.0
 
@@ -32,7 +30,7 @@ T = TypeVar("T")
 
 
 class Counters:
-    def __init__(self, redis_url: str | None, key_prefix: str) -> None:
+    def __init__(self, redis_url: str | None, key_prefix: str, timeout_s: float = 0.25) -> None:
         self._memory = MemoryStorage()
         self._shared: Storage | None = None
         if redis_url:
@@ -41,8 +39,8 @@ class Counters:
                 implementation="redispy",
                 key_prefix=key_prefix,
                 wrap_exceptions=True,
-                socket_timeout=TIMEOUT_S,
-                socket_connect_timeout=TIMEOUT_S,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
             )
             assert isinstance(shared, Storage)
             self._shared = shared

@@ -67,7 +67,9 @@ class Resources:
             secret, self.settings.access_token_ttl_s, self.settings.signing_key_period_s
         )
         self.auth = Authenticator(tokens, self.clock, KeyUsage(self.sessions))
-        self.counters = Counters(self.settings.redis_url, self.settings.redis_key_prefix)
+        self.counters = Counters(
+            self.settings.redis_url, self.settings.redis_key_prefix, self.settings.redis_timeout_s
+        )
         self.login_throttle = LoginThrottle.of(self.settings, self.counters)
         self.request_limits = RequestLimits(self.settings, self.counters)
         self.plan = PlanDefaults.of(self.settings)

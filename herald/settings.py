@@ -327,6 +327,12 @@ class Settings(BaseSettings):
         "login throttle count, shared by every API replica; unset: each process counts in "
         "its own memory (the embedded default).",
     )
+    redis_timeout_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="How long a rate-limit count waits on Redis before the API counts in its "
+        "own memory instead (a Redis that hangs costs a request at most this, once per outage).",
+    )
     redis_key_prefix: str = Field(
         default="herald",
         min_length=1,
