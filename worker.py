@@ -120,7 +120,13 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
         publish_deadline_s=settings.publish_deadline_s,
     )
     publish = PublishActivities(
-        sessions, adapters, cipher, storage, read_sessions=read_sessions, outcomes=outcomes
+        sessions,
+        adapters,
+        cipher,
+        storage,
+        read_sessions=read_sessions,
+        outcomes=outcomes,
+        concurrency=settings.concurrency_of,
     )
     unpublish = UnpublishActivities(sessions, adapters, cipher)
     media = MediaActivities(sessions, storage, settings, import_http)
@@ -191,6 +197,7 @@ async def running_workers(settings: Settings, client: Client) -> AsyncIterator[l
                 task_queue=names.platform_task_queue(main_queue, platform),
                 activities=[
                     publish.publish_target,
+                    publish.publish_targets,
                     unpublish.delete_target,
                     analytics.sample_analytics,
                 ],

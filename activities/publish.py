@@ -8,9 +8,11 @@ outcome is unknown, the adapter looks for the post it may already have made. The
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -33,7 +35,13 @@ from herald.metrics import (
     TARGETS_FAILED,
     TARGETS_PUBLISHED,
 )
-from herald.payloads import PublishTargetInput, TargetOutcome
+from herald.payloads import (
+    PublishBatchInput,
+    PublishTargetInput,
+    TargetAttempt,
+    TargetOutcome,
+    TargetRef,
+)
 from herald.posts import transitions
 from herald.rate_limits import rate_limit_wait
 from herald.repositories.media import get_media_many
@@ -64,6 +72,10 @@ from platforms.base import (
 from platforms.registry import AdapterRegistry
 
 log = logging.getLogger(__name__)
+
+# Publishes in flight per platform when the worker names no limit (settings
+# platform_concurrency's default).
+DEFAULT_CONCURRENCY = 20
 
 # Long enough for a platform that fetches media by URL to finish processing it.
 MEDIA_URL_LIFETIME = timedelta(hours=6)
@@ -146,6 +158,7 @@ class PublishActivities:
         storage: MediaStorage,
         read_sessions: SessionFactory | None = None,
         outcomes: OutcomeStore | None = None,
+        concurrency: Callable[[str], int] = lambda platform: DEFAULT_CONCURRENCY,
     ) -> None:
         self._sessions = sessions
         self._outcomes = outcomes or OutcomeStore(sessions)
@@ -154,11 +167,70 @@ class PublishActivities:
         self._adapters = adapters
         self._cipher = cipher
         self._storage = storage
+        self._concurrency = concurrency
+        self._calls: dict[str, asyncio.Semaphore] = {}
+
+    def _calls_to(self, platform: str) -> asyncio.Semaphore:
+        """What bounds this process's publishes in flight to one platform: a batch holds one
+        activity slot for all its targets, so the slots alone would not."""
+        calls = self._calls.get(platform)
+        if calls is None:
+            calls = self._calls[platform] = asyncio.Semaphore(self._concurrency(platform))
+        return calls
 
     @activity.defn(name="publish_target")
     async def publish_target(self, input: PublishTargetInput) -> TargetOutcome:
+        """One target: its first attempt in runs recorded before batches, and every attempt
+        after the first in the others."""
+        counted = input.fresh and activity.info().attempt == 1
+        return await self._publish(input, counted, _next_attempt_in)
+
+    @activity.defn(name="publish_targets")
+    async def publish_targets(self, input: PublishBatchInput) -> list[TargetAttempt]:
+        """The first attempts of a batch's targets on one platform, side by side: one task for
+        the server to dispatch and record instead of one per target. A target that must be
+        tried again is answered with its error, and its workflow tries it alone. The batch
+        itself is retried only when it did not finish (its worker died): then each target takes
+        the claim path, which finds what an earlier attempt already did."""
+        first = activity.info().attempt == 1
+        retry = input.publish_retry
+
+        def next_in(platform_delay: float | None) -> timedelta:
+            return timedelta(seconds=platform_delay or retry.initial_s)
+
+        async def attempt(target: TargetRef) -> TargetAttempt:
+            one = PublishTargetInput(post_id=input.post_id, target_id=target.id, fresh=target.fresh)
+            try:
+                outcome = await self._publish(one, target.fresh and first, next_in)
+            except ApplicationError as err:
+                wait = err.next_retry_delay
+                return TargetAttempt(
+                    target_id=target.id,
+                    error_code=err.type or "platform_error",
+                    error_message=err.message,
+                    retry=not err.non_retryable,
+                    retry_after_s=wait.total_seconds() if wait else None,
+                )
+            except Exception as err:
+                # What would have failed a single target's activity (the database, say): the
+                # target is tried again, as Temporal would have.
+                log.warning("target %s: attempt failed: %r", target.id, err, exc_info=True)
+                return TargetAttempt(
+                    target_id=target.id, error_code="publish_failed", error_message=str(err)
+                )
+            return TargetAttempt(target_id=target.id, outcome=outcome)
+
+        return list(await asyncio.gather(*(attempt(target) for target in input.targets)))
+
+    async def _publish(
+        self,
+        input: PublishTargetInput,
+        batch_counted: bool,
+        next_attempt_in: Callable[[float | None], timedelta | None],
+    ) -> TargetOutcome:
+        """One attempt at one target (`batch_counted`: its batch marked it and counted the
+        attempt); a retryable error raises ApplicationError with the platform's wait."""
         claimed: TargetOutcome | Claimed | Held | None = None
-        batch_counted = input.fresh and activity.info().attempt == 1
         if batch_counted:
             claimed = await self._read_fresh(input)
         if claimed is None:
@@ -179,7 +251,7 @@ class PublishActivities:
             PLATFORM_CALLS.labels(target_platform, outcome).observe(time.monotonic() - calling)
 
         try:
-            async with heartbeating():
+            async with heartbeating(), self._calls_to(target_platform):
                 try:
                     published = await self._attempt(
                         adapter, account, request, resume_since, input.target_id
@@ -217,7 +289,7 @@ class PublishActivities:
             if limited:
                 RATE_LIMITED.labels(target_platform).inc()
             delay = err.retry_after_s if isinstance(err, RateLimited) else None
-            await self._note_error(input.target_id, err, _next_attempt_in(delay))
+            await self._note_error(input.target_id, err, next_attempt_in(delay))
             raise ApplicationError(
                 err.message,
                 type=TargetError.RATE_LIMITED

@@ -28,6 +28,10 @@ class PostWorkflowInput(BaseModel):
     # that holds the workflow task, each leaving one marker instead of three events and a task
     # the server dispatches. Histories recorded without it replay their regular activities.
     local_steps: bool = False
+    # Set by every start the API makes: each batch's first attempts run as one activity per
+    # platform (`publish_targets`), not one per target; a target that must be tried again
+    # goes on alone (`publish_target`). Histories recorded without it replay one per target.
+    batch_publish: bool = False
 
 
 class TargetRef(BaseModel):
@@ -92,6 +96,16 @@ class PublishTargetInput(BaseModel):
     fresh: bool = False
 
 
+class PublishBatchInput(BaseModel):
+    """The first attempts of a batch's targets on one platform, made together."""
+
+    post_id: str
+    targets: list[TargetRef]
+    # For the time of a target's next attempt, shown while it waits (the batch's own retries
+    # are only for a worker that died mid-batch).
+    publish_retry: RetrySchedule = Field(default_factory=RetrySchedule)
+
+
 class TargetOutcome(BaseModel):
     target_id: str
     status: TargetStatus
@@ -102,6 +116,19 @@ class TargetOutcome(BaseModel):
     # The post's status right after this outcome was stored (under the post's lock): the
     # outcome stored last sees the final status, so the workflow needs no extra activity.
     post_status: PostStatus | None = None
+
+
+class TargetAttempt(BaseModel):
+    """One target's attempt in a batch: its outcome, or the error it must be tried again
+    after (`retry`: Temporal may try again; `retry_after_s`: not before, when the platform or
+    the account's rate limit names a wait)."""
+
+    target_id: str
+    outcome: TargetOutcome | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retry: bool = True
+    retry_after_s: float | None = None
 
 
 class TargetFailure(BaseModel):

@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     emulator_port: int = 8300
 
     platform_concurrency: int = Field(
-        default=20, description="Concurrent publish activities per platform task queue per worker."
+        default=20,
+        description="Publishes in flight per platform per worker (a batch's targets count one "
+        "each), and publish activities per platform task queue per worker.",
     )
     platform_concurrency_overrides: dict[str, int] = Field(
         default_factory=dict,

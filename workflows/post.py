@@ -29,12 +29,14 @@ with workflow.unsafe.imports_passed_through():
         PostRunResult,
         PostWorkflowInput,
         PostWorkflowState,
+        PublishBatchInput,
         PublishTargetInput,
         RescheduleRequest,
         ScheduleChange,
         ScheduleChangeKind,
         ScheduleRequest,
         StartPublishing,
+        TargetAttempt,
         TargetFailure,
         TargetOutcome,
         TargetRef,
@@ -47,6 +49,7 @@ DB_RETRY = RetryPolicy(
 )
 PUBLISH_TIMEOUT = timedelta(minutes=2)
 LEAN_PUBLISH_PATCH = "lean-publish-1"
+BATCH_PUBLISH_PATCH = "batch-publish-1"
 FINAL_STATUSES = frozenset(
     {PostStatus.PUBLISHED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED}
 )
@@ -79,6 +82,7 @@ class PostWorkflow:
         self._author_id = ""
         self._decided: ApprovalStatus | None = None
         self._lean = False
+        self._batched = False
         self._local = input.local_steps
 
     @workflow.run
@@ -88,6 +92,9 @@ class PostWorkflow:
         # for runs the API starts; only the others (children of mirrors and recurrences) pay
         # for the patch marker.
         self._lean = input.lean_publish or workflow.patched(LEAN_PUBLISH_PATCH)
+        # Likewise for publishing each batch's first attempts together, one activity per
+        # platform (the API's starts say so; older histories publish target by target).
+        self._batched = input.batch_publish or workflow.patched(BATCH_PUBLISH_PATCH)
         plan = await self._db_step(
             PostActivities.load_post_plan, input.model_copy(update={"start_if_due": self._lean})
         )
@@ -128,7 +135,10 @@ class PostWorkflow:
             else:
                 self._stage = Stage.PUBLISHING  # load_post_plan already started it
             self._set_status(PostStatus.PROCESSING, batch.platforms)
-            await asyncio.gather(*(self._publish(plan, target) for target in batch.targets))
+            if self._batched:
+                await self._publish_batch(plan, batch.targets)
+            else:
+                await asyncio.gather(*(self._publish(plan, target) for target in batch.targets))
             if batch.next_due is None:
                 break
             self._due = batch.next_due
@@ -250,29 +260,116 @@ class PostWorkflow:
                     lambda: self._changed or self._updates_in_flight > 0, timeout=remaining
                 )
 
-    async def _publish(self, plan: PostPlan, target: TargetRef) -> None:
+    async def _publish_batch(self, plan: PostPlan, targets: list[TargetRef]) -> None:
+        """The batch's first attempts, one activity per platform; a target that must be tried
+        again goes on alone, after its wait, until its deadline."""
+        window = self._publish_window(plan)
+        deadline = workflow.now() + window if window is not None else None
+        by_platform: dict[str, list[TargetRef]] = {}
+        for target in targets:
+            by_platform.setdefault(target.platform, []).append(target)
+        await asyncio.gather(
+            *(self._publish_together(plan, group, deadline) for group in by_platform.values())
+        )
+
+    async def _publish_together(
+        self, plan: PostPlan, targets: list[TargetRef], deadline: datetime | None
+    ) -> None:
+        try:
+            attempts = await workflow.execute_activity_method(
+                PublishActivities.publish_targets,
+                PublishBatchInput(
+                    post_id=plan.post_id, targets=targets, publish_retry=plan.publish_retry
+                ),
+                task_queue=self._platform_queue(targets[0]),
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                schedule_to_close_timeout=self._publish_window(plan),
+                heartbeat_timeout=PUBLISH_HEARTBEAT_TIMEOUT,
+                # Only a batch that did not finish is tried again (its worker died).
+                retry_policy=self._retry_policy(plan),
+            )
+        except ActivityError as err:
+            await asyncio.gather(*(self._fail(_failure_of(t.id, err)) for t in targets))
+            return
+        await asyncio.gather(
+            *(
+                self._carry_on(plan, target, attempt, deadline)
+                for target, attempt in zip(targets, attempts, strict=True)
+            )
+        )
+
+    async def _carry_on(
+        self, plan: PostPlan, target: TargetRef, attempt: TargetAttempt, deadline: datetime | None
+    ) -> None:
+        """After a target's first attempt: its outcome, or its next attempts, alone."""
+        if attempt.outcome is not None:
+            self._outcomes[target.id] = attempt.outcome
+            return
+        wait = timedelta(seconds=attempt.retry_after_s or plan.publish_retry.initial_s)
+        out_of_time = deadline is not None and workflow.now() + wait >= deadline
+        if not attempt.retry or plan.max_attempts == 1 or out_of_time:
+            await self._fail(
+                TargetFailure(
+                    target_id=target.id,
+                    code=attempt.error_code or "publish_failed",
+                    message=attempt.error_message or "the publish failed",
+                    retryable=True,
+                )
+            )
+            return
+        await workflow.sleep(wait)
+        await self._publish(plan, target.model_copy(update={"fresh": False}), deadline, 1)
+
+    async def _fail(self, failure: TargetFailure) -> None:
+        self._outcomes[failure.target_id] = await self._db_step(
+            PostActivities.record_target_failure, failure
+        )
+
+    async def _publish(
+        self,
+        plan: PostPlan,
+        target: TargetRef,
+        deadline: datetime | None = None,
+        attempts_made: int = 0,
+    ) -> None:
+        """A target's attempts, one activity retried by Temporal (`attempts_made`: by its
+        batch already, `deadline`: the batch's)."""
+        window = deadline - workflow.now() if deadline is not None else self._publish_window(plan)
         try:
             outcome = await workflow.execute_activity_method(
                 PublishActivities.publish_target,
                 PublishTargetInput(post_id=plan.post_id, target_id=target.id, fresh=target.fresh),
-                task_queue=names.platform_task_queue(workflow.info().task_queue, target.platform),
+                task_queue=self._platform_queue(target),
                 start_to_close_timeout=PUBLISH_TIMEOUT,
                 # Retried by time: until the deadline (then the last error is the failure).
-                schedule_to_close_timeout=self._publish_window(plan),
+                schedule_to_close_timeout=window,
                 # A worker killed mid-call is noticed within this, not PUBLISH_TIMEOUT.
                 heartbeat_timeout=PUBLISH_HEARTBEAT_TIMEOUT,
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=plan.publish_retry.initial_s),
-                    backoff_coefficient=plan.publish_retry.backoff,
-                    maximum_interval=timedelta(seconds=plan.publish_retry.max_s),
-                    maximum_attempts=plan.max_attempts,
-                ),
+                retry_policy=self._retry_policy(plan, attempts_made),
             )
         except ActivityError as err:
             outcome = await self._db_step(
                 PostActivities.record_target_failure, _failure_of(target.id, err)
             )
         self._outcomes[target.id] = outcome
+
+    @staticmethod
+    def _platform_queue(target: TargetRef) -> str:
+        return names.platform_task_queue(workflow.info().task_queue, target.platform)
+
+    @staticmethod
+    def _retry_policy(plan: PostPlan, attempts_made: int = 0) -> RetryPolicy:
+        """The publish retry schedule, carried on after `attempts_made` attempts."""
+        retry = plan.publish_retry
+        initial = retry.initial_s
+        if attempts_made:
+            initial = min(initial * retry.backoff**attempts_made, retry.max_s)
+        return RetryPolicy(
+            initial_interval=timedelta(seconds=initial),
+            backoff_coefficient=retry.backoff,
+            maximum_interval=timedelta(seconds=retry.max_s),
+            maximum_attempts=max(plan.max_attempts - attempts_made, 0) if plan.max_attempts else 0,
+        )
 
     @staticmethod
     def _publish_window(plan: PostPlan) -> timedelta | None:

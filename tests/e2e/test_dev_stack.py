@@ -213,4 +213,4 @@ def _check_trace(collector: Collector) -> None:
     names = {(s.service, s.name) for s in spans}
     assert ("herald-api", "StartWorkflow:PostWorkflow") in names, names
     assert ("herald-worker", "RunWorkflow:PostWorkflow") in names, names
-    assert ("herald-worker", "RunActivity:publish_target") in names, names
+    assert ("herald-worker", "RunActivity:publish_targets") in names, names

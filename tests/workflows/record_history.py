@@ -20,11 +20,17 @@ from tests.workflows.test_post_workflow import FakeActivities, workers_for
 from workflows.post import PostWorkflow
 
 OUT = Path(__file__).parent / "histories"
-# Each recorded run: the flags of its start. The first predates both flags; the second starts
-# as the API has since 2026-12-02 (database steps as local activities).
+# Each recorded run: the flags of its start. The first predates the flags; the second starts
+# as the API did from 2026-12-02 (database steps as local activities), the third as it has
+# since 2026-12-03 (each batch's first attempts in one activity per platform).
 RUNS = {
     "post_rescheduled_partial": {},
     "post_rescheduled_partial_local_steps": {"lean_publish": True, "local_steps": True},
+    "post_rescheduled_partial_batched": {
+        "lean_publish": True,
+        "local_steps": True,
+        "batch_publish": True,
+    },
 }
 
 

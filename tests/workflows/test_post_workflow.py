@@ -26,10 +26,12 @@ from herald.payloads import (
     PostPlan,
     PostWorkflowInput,
     PublishBatch,
+    PublishBatchInput,
     PublishTargetInput,
     RescheduleRequest,
     ScheduleChange,
     StartPublishing,
+    TargetAttempt,
     TargetFailure,
     TargetOutcome,
     TargetRef,
@@ -144,7 +146,7 @@ class FakeActivities:
             finalize_post,
         ]
 
-    def publisher(self, platform: str) -> object:
+    def publisher(self, platform: str) -> list[object]:
         @activity.defn(name="publish_target")
         async def publish_target(input: PublishTargetInput) -> TargetOutcome:
             self.publishing.set()
@@ -160,7 +162,24 @@ class FakeActivities:
             self.published_at[input.target_id] = await self.env.get_current_time()
             return TargetOutcome(target_id=input.target_id, status=TargetStatus.PUBLISHED)
 
-        return publish_target
+        @activity.defn(name="publish_targets")
+        async def publish_targets(input: PublishBatchInput) -> list[TargetAttempt]:
+            attempts = []
+            for target in input.targets:
+                one = PublishTargetInput(post_id=input.post_id, target_id=target.id)
+                try:
+                    outcome = await publish_target(one)
+                except ApplicationError as err:
+                    attempts.append(
+                        TargetAttempt(
+                            target_id=target.id, error_code=err.type, error_message=err.message
+                        )
+                    )
+                else:
+                    attempts.append(TargetAttempt(target_id=target.id, outcome=outcome))
+            return attempts
+
+        return [publish_target, publish_targets]
 
 
 @contextlib.asynccontextmanager
@@ -176,7 +195,7 @@ async def workers_for(
             Worker(
                 env.client,
                 task_queue=names.platform_task_queue(queue, platform),
-                activities=[fake.publisher(platform)],
+                activities=fake.publisher(platform),
             )
             for platform in ("mastodon", "x")
         ),
@@ -194,6 +213,7 @@ async def _run(
     *,
     lean_publish: bool = False,
     local_steps: bool = False,
+    batch_publish: bool = False,
     histories: list[WorkflowHistory] | None = None,
 ) -> tuple[PostStatus, FakeActivities]:
     queue = f"wf-{uuid.uuid4().hex[:8]}"
@@ -201,7 +221,10 @@ async def _run(
         handle = await env.client.start_workflow(
             PostWorkflow.run,
             PostWorkflowInput(
-                post_id=str(uuid.uuid4()), lean_publish=lean_publish, local_steps=local_steps
+                post_id=str(uuid.uuid4()),
+                lean_publish=lean_publish,
+                local_steps=local_steps,
+                batch_publish=batch_publish,
             ),
             id=f"post/{uuid.uuid4()}",
             task_queue=queue,
@@ -214,7 +237,7 @@ async def _run(
             histories.append(history)
         if local_steps:
             # Only publishing is dispatched by the server; the database steps left markers.
-            assert set(_activities(history)) <= {"publish_target"}
+            assert set(_activities(history)) <= {"publish_target", "publish_targets"}
         await Replayer(
             workflows=[PostWorkflow], data_converter=pydantic_data_converter
         ).replay_workflow(history)
@@ -399,17 +422,21 @@ async def test_the_author_cannot_approve_and_a_rejection_is_final(
     assert fake.decisions == ["rejected"] and fake.published_at == {}
 
 
-async def test_a_run_the_api_starts_takes_the_lean_path_without_a_patch_marker(
+async def test_a_run_the_api_starts_takes_the_new_paths_without_patch_markers(
     env: WorkflowEnvironment,
 ) -> None:
     """The marker of `workflow.patched` costs every post a history event and an upsert of
-    TemporalChangeVersion; runs started with `lean_publish` skip it, others still record it,
-    and both kinds replay."""
+    TemporalChangeVersion; runs started with `lean_publish` and `batch_publish` skip both,
+    others still record them, and both kinds replay."""
     at = await env.get_current_time() + timedelta(minutes=1)
     histories: list[WorkflowHistory] = []
-    for lean_publish in (True, False):
+    for flags in (True, False):
         status, fake = await _run(
-            env, FakeActivities(env, at), lean_publish=lean_publish, histories=histories
+            env,
+            FakeActivities(env, at),
+            lean_publish=flags,
+            batch_publish=flags,
+            histories=histories,
         )
         assert status == PostStatus.PUBLISHED
         assert set(fake.published_at) == {"t-mastodon", "t-x"}
@@ -420,8 +447,11 @@ async def test_a_run_the_api_starts_takes_the_lean_path_without_a_patch_marker(
     def markers(history: WorkflowHistory) -> int:
         return sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes"))
 
-    assert markers(flagged) == 0 and markers(unflagged) == 1
+    assert markers(flagged) == 0 and markers(unflagged) == 2
     assert _activities(flagged) == _activities(unflagged)
+    # One publish activity per platform of the batch (mastodon, x), not one per target.
+    publishing = [name for name in _activities(flagged) if name.startswith("publish")]
+    assert publishing == ["publish_targets", "publish_targets"]
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
