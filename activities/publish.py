@@ -46,7 +46,7 @@ from herald.posts import transitions
 from herald.rate_limits import rate_limit_wait
 from herald.repositories.media import get_media_many
 from herald.repositories.posts import (
-    get_target_for_publishing,
+    get_targets_for_publishing,
     lock_target_and_post,
     save_publish_progress,
 )
@@ -183,7 +183,8 @@ class PublishActivities:
         """One target: its first attempt in runs recorded before batches, and every attempt
         after the first in the others."""
         counted = input.fresh and activity.info().attempt == 1
-        return await self._publish(input, counted, _next_attempt_in)
+        fresh = (await self._read_fresh([input])).get(input.target_id) if counted else None
+        return await self._publish(input, counted, _next_attempt_in, fresh)
 
     @activity.defn(name="publish_targets")
     async def publish_targets(self, input: PublishBatchInput) -> list[TargetAttempt]:
@@ -194,14 +195,23 @@ class PublishActivities:
         the claim path, which finds what an earlier attempt already did."""
         first = activity.info().attempt == 1
         retry = input.publish_retry
+        ones = {
+            target.id: PublishTargetInput(
+                post_id=input.post_id, target_id=target.id, fresh=target.fresh
+            )
+            for target in input.targets
+        }
+        counted = {target.id for target in input.targets if target.fresh and first}
+        fresh = await self._read_fresh([ones[t] for t in counted]) if counted else {}
 
         def next_in(platform_delay: float | None) -> timedelta:
             return timedelta(seconds=platform_delay or retry.initial_s)
 
         async def attempt(target: TargetRef) -> TargetAttempt:
-            one = PublishTargetInput(post_id=input.post_id, target_id=target.id, fresh=target.fresh)
             try:
-                outcome = await self._publish(one, target.fresh and first, next_in)
+                outcome = await self._publish(
+                    ones[target.id], target.id in counted, next_in, fresh.get(target.id)
+                )
             except ApplicationError as err:
                 wait = err.next_retry_delay
                 return TargetAttempt(
@@ -227,12 +237,14 @@ class PublishActivities:
         input: PublishTargetInput,
         batch_counted: bool,
         next_attempt_in: Callable[[float | None], timedelta | None],
+        fresh: Claimed | ApplicationError | None = None,
     ) -> TargetOutcome:
         """One attempt at one target (`batch_counted`: its batch marked it and counted the
-        attempt); a retryable error raises ApplicationError with the platform's wait."""
-        claimed: TargetOutcome | Claimed | Held | None = None
-        if batch_counted:
-            claimed = await self._read_fresh(input)
+        attempt; `fresh`: what _read_fresh found for it); a retryable error raises
+        ApplicationError with the platform's wait."""
+        if isinstance(fresh, ApplicationError):
+            raise fresh
+        claimed: TargetOutcome | Claimed | Held | None = fresh
         if claimed is None:
             claimed = await self._claim(input, batch_counted)
         if isinstance(claimed, TargetOutcome):
@@ -343,29 +355,44 @@ class PublishActivities:
             assert row is not None
             return self._cipher.context_of(row)
 
-    async def _read_fresh(self, input: PublishTargetInput) -> Claimed | None:
-        """The first attempt of a target its batch just marked: nothing to write (the batch
-        counted the attempt) and nothing to look for on the platform. None: take the claim
-        path after all (the target or its account changed meanwhile)."""
+    async def _read_fresh(
+        self, inputs: list[PublishTargetInput]
+    ) -> dict[str, Claimed | ApplicationError]:
+        """The first attempts of targets their batch just marked, read in one statement:
+        nothing to write (the batch counted the attempts) and nothing to look for on the
+        platform. A target missing from the answer takes the claim path after all (it or its
+        account changed meanwhile); one whose request cannot be made has its error."""
+        fresh: dict[str, Claimed | ApplicationError] = {}
         async with self._read_sessions() as session:
-            found = await get_target_for_publishing(session, uuid.UUID(input.target_id))
-            if found is None:
-                return None
-            target, post, account = found
-            if (
-                target.status != TargetStatus.PUBLISHING
-                or target.attempts != 1
-                or account.status != AccountStatus.ACTIVE
-                or rate_limit_wait(account, utcnow()) is not None
-            ):
-                return None
-            return Claimed(
-                target.platform,
-                self._cipher.context_of(account),
-                await self._request(session, input, post, target),
-                None,
-                transitions.time_of(post, target) or post.created_at,
+            found = await get_targets_for_publishing(
+                session, [uuid.UUID(input.target_id) for input in inputs]
             )
+            now = utcnow()
+            for input in inputs:
+                row = found.get(uuid.UUID(input.target_id))
+                if row is None:
+                    continue
+                target, post, account = row
+                if (
+                    target.status != TargetStatus.PUBLISHING
+                    or target.attempts != 1
+                    or account.status != AccountStatus.ACTIVE
+                    or rate_limit_wait(account, now) is not None
+                ):
+                    continue
+                try:
+                    request = await self._request(session, input, post, target)
+                except ApplicationError as err:
+                    fresh[input.target_id] = err
+                    continue
+                fresh[input.target_id] = Claimed(
+                    target.platform,
+                    self._cipher.context_of(account),
+                    request,
+                    None,
+                    transitions.time_of(post, target) or post.created_at,
+                )
+        return fresh
 
     async def _request(
         self, session: AsyncSession, input: PublishTargetInput, post: Post, target: PostTarget

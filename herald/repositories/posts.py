@@ -51,21 +51,19 @@ async def lock_target_and_post(
     return (target, post) if target is not None else None
 
 
-async def get_target_for_publishing(
-    session: AsyncSession, target_id: uuid.UUID
-) -> tuple[PostTarget, Post, SocialAccount] | None:
-    """One read for a target's first attempt: the target, its post (without the other
-    targets) and its account."""
-    row = (
-        await session.execute(
-            select(PostTarget, Post, SocialAccount)
-            .join(Post, Post.id == PostTarget.post_id)
-            .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
-            .where(PostTarget.id == target_id)
-            .options(lazyload(Post.targets))
-        )
-    ).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+async def get_targets_for_publishing(
+    session: AsyncSession, target_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[PostTarget, Post, SocialAccount]]:
+    """One read for the first attempts of a batch's targets: each target, its post (without
+    the other targets) and its account, by target id (a target that is gone is missing)."""
+    rows = await session.execute(
+        select(PostTarget, Post, SocialAccount)
+        .join(Post, Post.id == PostTarget.post_id)
+        .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
+        .where(PostTarget.id.in_(target_ids))
+        .options(lazyload(Post.targets))
+    )
+    return {target.id: (target, post, account) for target, post, account in rows}
 
 
 async def save_publish_progress(
