@@ -42,9 +42,11 @@ def _api(_: argparse.Namespace) -> int:
 
 
 def _worker(_: argparse.Namespace) -> int:
+    from herald.malloc_arenas import cap_malloc_arenas
     from worker import run_worker
 
     settings = get_settings()
+    cap_malloc_arenas(settings.worker_malloc_arenas)  # before any thread of the worker starts
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-platform caps that replace platform_concurrency, as JSON: {"tiktok": 4}.',
     )
+    worker_malloc_arenas: int = Field(
+        default=2,
+        ge=0,
+        description="malloc arenas the worker's threads share (glibc; 0 keeps glibc's default "
+        "of up to eight per core). Fewer arenas hold less freed memory; MALLOC_ARENA_MAX, "
+        "when set, wins.",
+    )
     worker_max_cached_workflows: int = Field(
         default=1000,
         ge=0,
