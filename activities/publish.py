@@ -73,10 +73,6 @@ from platforms.registry import AdapterRegistry
 
 log = logging.getLogger(__name__)
 
-# Publishes in flight per platform when the worker names no limit (settings
-# platform_concurrency's default).
-DEFAULT_CONCURRENCY = 20
-
 # Long enough for a platform that fetches media by URL to finish processing it.
 MEDIA_URL_LIFETIME = timedelta(hours=6)
 
@@ -158,7 +154,8 @@ class PublishActivities:
         storage: MediaStorage,
         read_sessions: SessionFactory | None = None,
         outcomes: OutcomeStore | None = None,
-        concurrency: Callable[[str], int] = lambda platform: DEFAULT_CONCURRENCY,
+        *,
+        concurrency: Callable[[str], int],
     ) -> None:
         self._sessions = sessions
         self._outcomes = outcomes or OutcomeStore(sessions)
