@@ -28,6 +28,7 @@ BENCHMARKS = (
     "list_scaling",
     "webhook_delivery",
     "request_overhead",
+    "teams_cost",
     "analytics_overview",
     "analytics_export",
 )

@@ -50,7 +50,7 @@ class Children:
         return spent
 
 
-def _environment(settings: Settings, **extra: str) -> dict[str, str]:
+def child_environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The settings of the benchmark's own Herald, for a child process to read (on top of this
     process's environment); `bench` itself is found from the repository's root."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -77,7 +77,7 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def _started(
+async def started_children(
     commands: dict[str, list[str]], env: dict[str, str], log: Path
 ) -> AsyncIterator[Children]:
     """Starts each command, its output appended to `log`, and stops them all at the end."""
@@ -102,7 +102,7 @@ async def herald_processes(settings: Settings, queue: str) -> AsyncIterator[tupl
     """`herald api` and `herald worker` on `queue`: (the API's base URL, the two processes).
     The worker is known to poll once posts publish; the caller's warm-up sees to that."""
     port = free_port()
-    env = _environment(
+    env = child_environment(
         settings,
         HERALD_TEMPORAL_TASK_QUEUE=queue,
         HERALD_API_HOST="127.0.0.1",
@@ -112,19 +112,26 @@ async def herald_processes(settings: Settings, queue: str) -> AsyncIterator[tupl
     herald = str(BIN / "herald")
     url = f"http://127.0.0.1:{port}"
     commands = {"api": [herald, "api"], "worker": [herald, "worker"]}
-    async with _started(commands, env, log) as children:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        async with httpx.AsyncClient(base_url=url, timeout=2) as probe:
-            while True:
-                if not all(child.running for child in children.children):
-                    raise _failed(children, log, "herald api / herald worker")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await probe.get("/healthz")).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise _failed(children, log, "herald api")
-                await asyncio.sleep(0.2)
+    async with started_children(commands, env, log) as children:
+        await wait_healthy(url, children, log)
         yield url, children
+
+
+async def wait_healthy(url: str, children: Children, log: Path) -> None:
+    """Until the API at `url` answers /healthz (an error, with `log`'s tail, if one of
+    `children` exits or READY_TIMEOUT_S passes first)."""
+    names = " / ".join(child.name for child in children.children)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=url, timeout=2) as probe:
+        while True:
+            if not all(child.running for child in children.children):
+                raise _failed(children, log, names)
+            with contextlib.suppress(httpx.HTTPError):
+                if (await probe.get("/healthz")).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise _failed(children, log, names)
+            await asyncio.sleep(0.2)
 
 
 @contextlib.asynccontextmanager
@@ -134,7 +141,9 @@ async def baseline_process(settings: Settings) -> AsyncIterator[tuple[BaselineQu
     log = settings.data_dir / "baseline-worker.log"
     log.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.baseline_worker", "--queue", queues.workflows]
-    async with _started({"baseline": command}, _environment(settings), log) as children:
+    async with started_children(
+        {"baseline": command}, child_environment(settings), log
+    ) as children:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not (log.exists() and "ready" in log.read_text(errors="replace").splitlines()):
             if not all(child.running for child in children.children):

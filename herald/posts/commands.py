@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.db.models import Post
+from herald.db.models import Post, Workspace
 from herald.db.types import utcnow
 from herald.errors import ErrorCode, HeraldError, IllegalTransition
 from herald.payloads import ApprovalDecision
@@ -95,6 +95,9 @@ class PostCommands:
         self._principal = principal
         self._rules = rules
         self._plan = plan
+        # The workspace the plan check read, held so the session's identity map (which keeps
+        # objects weakly) still has it when the create asks again (its approval setting).
+        self._workspace: Workspace | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -139,7 +142,7 @@ class PostCommands:
         )
 
     async def _refuse_beyond_plan(self, now: datetime) -> None:
-        await refuse_beyond(
+        self._workspace = await refuse_beyond(
             self._session, self._plan, self._principal.workspace_id, PlanLimit.POSTS_PER_MONTH, now
         )
 

@@ -106,16 +106,17 @@ async def refuse_beyond(
     *,
     adding: int = 1,
     counted_already: int = 0,
-) -> None:
+) -> Workspace | None:
     """402 PLAN_LIMIT when `adding` more would pass the workspace's limit. A workspace
     without that limit costs no count. `counted_already`: of the usage, what the addition
-    itself already holds (an accepted invitation is counted until its member joins)."""
+    itself already holds (an accepted invitation is counted until its member joins).
+    Returns the workspace it read, for a caller that needs it again in the transaction."""
     workspace = await session.get(Workspace, workspace_id)
     if workspace is None:
-        return
+        return None
     allowed = defaults.limits_of(workspace)[limit]
     if allowed is None:
-        return
+        return workspace
     used = await usage(session, workspace, limit, now) - counted_already
     if used + adding > allowed:
         raise HeraldError(
@@ -123,3 +124,4 @@ async def refuse_beyond(
             f"the workspace's plan allows {allowed} {_WHAT[limit]}; {used} used",
             [ErrorDetail(f"plan_limits.{limit.value}", f"limit {allowed}, used {used}")],
         )
+    return workspace
