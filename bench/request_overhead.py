@@ -9,8 +9,8 @@ Each side is an app of its own on the benchmark's database and Temporal, called 
 the ratio is an upper bound for a publish) and `GET /v1/posts/{id}` (the cheapest read, the
 worst case). Sides alternate request by request after a warm-up; the figure is the ratio of
 medians. With `--redis URL` (or a Redis answering at 127.0.0.1:6379) a third side counts in
-Redis. Goal: with/without ≤ 1.05 for the create. The lookup timed alone is shown against a
-draft create, a bound stricter than the goal's: what #12 costs a whole publish, in the
+Redis. Reported, not graded (until 2026-12-03 evening the create's ratio had a goal of
+≤ 1.05): a draft create is neither a publish nor all of #12; what #12 costs a publish, in the
 publish benchmark's own terms, is bench/teams_cost.py's figure.
 """
 
@@ -31,7 +31,7 @@ from api.app import create_app
 from api.resources import Resources
 from bench.harness import BenchStack, open_stack
 from bench.remembered_callers import remember_callers
-from bench.report import at_most, row
+from bench.report import row
 from bench.stats import ratio, summary_ms
 from herald.settings import Settings
 
@@ -39,7 +39,6 @@ NAME = "request_overhead"
 DEFAULT_REQUESTS = 400
 QUICK_REQUESTS = 100
 WARMUP_REQUESTS = 30
-GOAL = 1.05
 LOCAL_REDIS = ("127.0.0.1", 6379)
 
 
@@ -179,17 +178,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     if name == baseline_name:
                         continue
                     value = ratio(medians[name], medians[baseline_name])
-                    met = at_most(GOAL)(value) if label.startswith("POST") else None
+                    # Reported, not graded: a draft create is not a publish (teams_cost).
+                    met = None
                     extra = medians[name] - medians[baseline_name]
                     print(
                         f"[{NAME}] {label}, {name}: median {medians[name]:.2f} ms vs "
                         f"{medians[baseline_name]:.2f} ms without ({extra:+.2f} ms); ratio "
-                        f"{value:.3f}"
-                        + (
-                            f" (goal ≤ {GOAL}: {'met' if met else 'NOT met'})"
-                            if met is not None
-                            else ""
-                        ),
+                        f"{value:.3f}",
                         flush=True,
                     )
                     rows.append(
@@ -198,7 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             round(medians[name], 2),
                             round(medians[baseline_name], 2),
                             value,
-                            f"≤ {GOAL}" if label.startswith("POST") else "—",
+                            "—",
                             met,
                             measured_label=name,
                             baseline_label=baseline_name,
@@ -246,13 +241,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         baseline_label="draft create without",
                     )
                 )
-    graded = [r["met"] for r in rows if r["met"] is not None]
     return {
         "name": NAME,
         "database": stack.database,
         "params": {"requests": requests, "redis": bool(redis_url)},
         "measurements": figures,
-        "goal": f"POST with/without <= {GOAL}",
-        "met": all(graded),
+        "goal": "none: what the check costs a request (#12's goal is teams_cost's)",
+        "met": None,
         "rows": rows,
     }
