@@ -54,6 +54,14 @@ async def test_sleeping_posts_are_checked_from_one_list_not_described_one_by_one
     stack: Stack,
 ) -> None:
     tenant = await stack.new_tenant()
+    # The suite's earlier posts share this database: past the start grace now, they cannot
+    # cross it between the two passes below and be counted as if they were these five.
+    async with stack.resources.sessions() as session, session.begin():
+        await session.execute(
+            update(Post)
+            .where(Post.created_at > utcnow() - timedelta(minutes=1))
+            .values(created_at=utcnow() - timedelta(minutes=1))
+        )
     at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     post_ids = []
     for n in range(5):
