@@ -6,7 +6,14 @@ only its share of one long dispatcher activity, so subscribing endpoints barely 
 a post costs the Temporal server; a delivery that fails gets a workflow
 (`webhook-delivery/{id}`) whose durable timers carry it through the ~27-hour retry schedule,
 visible in the Temporal UI. All state is in the database: a dispatcher that dies resumes from
-it (deliveries are at least once, under one webhook-id)."""
+it (deliveries are at least once, under one webhook-id).
+
+A pass sends new events' first attempts before it writes anything, then records events,
+deliveries and attempts together in one short transaction: on SQLite, whose one write lock
+the API's creates and the worker's outcomes wait for, a pass holds it for a few plain
+statements (issue #13: the pass's own transactions around its sends had cost the publish
+benchmark a fifth of its throughput). Delivery ids are derived from (event, endpoint), so
+the events of a pass that died unrecorded go out again under the same webhook-ids."""
 
 from __future__ import annotations
 
@@ -29,25 +36,29 @@ from temporalio.common import WorkflowIDConflictPolicy
 from herald import temporal as names
 from herald.crypto import CredentialCipher
 from herald.db.engine import SessionFactory
-from herald.db.models import WebhookDelivery, WebhookEndpoint
+from herald.db.models import WebhookEndpoint
 from herald.db.types import utcnow
 from herald.metrics import WEBHOOK_ATTEMPTS
 from herald.payloads import WebhookDispatchInput, WebhookRetryInput
 from herald.repositories.webhooks import (
-    any_undispatched,
+    active_endpoints,
     due_first_tries,
     get_deliveries_with_endpoints,
     get_delivery_with_endpoint,
     orphaned_retries,
+    undispatched_events,
 )
 from herald.services import webhooks
+from herald.services.webhooks import Outgoing
 from herald.settings import Settings
 from herald.status import DeliveryState
-from herald.webhooks.attempt import AttemptResult
+from herald.webhooks.attempt import AttemptResult, Verdict
 
 log = logging.getLogger(__name__)
 
-FAN_OUT_BATCH = 500
+# Events a dispatcher pass takes at most; first attempts a pass sends at most of deliveries
+# already recorded (requeued by the retry endpoint).
+EVENTS_PER_PASS = 200
 SEND_BATCH = 200
 # Receivers called side by side by one dispatcher (each (endpoint, resource) in order): a few
 # lanes, and one more for every attempt still waiting on its receiver after SLOW_ATTEMPT_S, up
@@ -64,6 +75,9 @@ UNREADABLE_SECRET = (
     "the endpoint's signing secret cannot be read (sealed under another HERALD_SECRET_KEY); "
     "rotate it with POST /v1/webhooks/{id}/rotate-secret"
 )
+
+# An attempt's outcome: the receiver's answer, or why the delivery could not go out.
+Outcome = AttemptResult | str
 
 
 @dataclass(frozen=True)
@@ -115,52 +129,61 @@ class WebhookActivities:
     async def dispatch_webhooks(self, input: WebhookDispatchInput) -> int:
         """One dispatcher session: polls every webhook_poll_s for new events and due first
         attempts until the session (webhook_dispatch_session_s) is up, heartbeating. Returns
-        how many first attempts it sent (the activity's result in the Temporal UI)."""
+        how many events and requeued deliveries it sent (the activity's result in the
+        Temporal UI)."""
         ends = time.monotonic() + input.session_s
         next_sweep = time.monotonic()
         sent = 0
         while time.monotonic() < ends:
             activity.heartbeat()
-            fanned_out = await self._fan_out()
-            sending = await self._send_due()
-            sent += sending
+            events = await self._deliver_new()
+            requeued = await self._send_due()
+            sent += events + requeued
             if time.monotonic() >= next_sweep:
                 await self._adopt_orphans()
                 next_sweep = time.monotonic() + ORPHAN_SWEEP_EVERY_S
             # Straight on only while a batch came back full (more is waiting): under a steady
             # trickle of events, going again at once made a transaction of every one or two
             # events, and those transactions were most of what a delivery cost the worker.
-            if fanned_out < FAN_OUT_BATCH and sending < SEND_BATCH:
+            if events < EVENTS_PER_PASS and requeued < SEND_BATCH:
                 await asyncio.sleep(self._settings.webhook_poll_s)
         return sent
 
-    async def _fan_out(self) -> int:
-        """How many events it turned into deliveries (0: none were waiting)."""
+    async def _deliver_new(self) -> int:
+        """New events' first attempts: the events are read, their deliveries sent, and then
+        all of it recorded in one short transaction (on SQLite the write lock is held for a
+        few plain statements, not for the pass). A dispatcher that dies before recording
+        sends them again, under the same webhook-ids. Returns how many events it took."""
         async with self._read_sessions() as reader:
-            if not await any_undispatched(reader):
-                return 0  # nothing new: no write transaction (on SQLite, no write lock)
+            events = await undispatched_events(reader, EVENTS_PER_PASS)
+            if not events:
+                return 0
+            endpoints = await active_endpoints(reader, {e.workspace_id for e in events})
+        rows = webhooks.fan_out(events, endpoints, utcnow())
+        endpoint_of = {e.id: e for found in endpoints.values() for e in found}
+        outgoing = [
+            Outgoing(row["id"], row["resource_id"], row["body"], endpoint_of[row["endpoint_id"]])
+            for row in rows
+        ]
+        outcomes = await self._attempt_all(outgoing)
         async with self._sessions() as session, session.begin():
-            return await webhooks.fan_out(session, utcnow(), FAN_OUT_BATCH)
+            waiting = await webhooks.record_fan_out(
+                session, self._settings, events, rows, outcomes, utcnow(), random.random
+            )
+        self._observe(outgoing, outcomes, first_attempts=True)
+        for delivery_id, wait in waiting:
+            await self._start_retry(delivery_id, wait)
+        return len(events)
 
     async def _send_due(self) -> int:
+        """First attempts of deliveries already recorded: those the retry endpoint requeued."""
         now = utcnow()
         async with self._read_sessions() as reader:
             due = await due_first_tries(reader, now, SEND_BATCH)
         if not due:
             return 0
-        lanes = _Lanes()
-        sent: list[_Sent] = []
-
-        async def send_group(group: list[tuple[WebhookDelivery, WebhookEndpoint]]) -> None:
-            async with lanes.gate:
-                for delivery, endpoint in group:
-                    activity.heartbeat()
-                    with lanes.widened_while_slow():
-                        attempt = await self._send(delivery, endpoint)
-                    if attempt is not None:
-                        sent.append(attempt)
-
-        await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(due)))
+        outgoing = [Outgoing.of(delivery, endpoint) for delivery, endpoint in due]
+        sent = await self._send_all(outgoing)
         # One transaction settles the whole batch: a write per delivery was most of what a
         # delivery cost. A dispatcher that dies before it sends these again (at least once,
         # under the same webhook-id).
@@ -168,21 +191,93 @@ class WebhookActivities:
             await self._start_retry(delivery_id, wait)
         return len(due)
 
-    async def _send(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> _Sent | None:
-        """One attempt over HTTP; None when it cannot go out (then it is failed, saying why)."""
-        if not endpoint.is_active:
-            await self._stop(delivery.id, endpoint)
-            return None
+    async def _send_all(self, outgoing: list[Outgoing]) -> list[_Sent]:
+        """Attempts of recorded deliveries; those that cannot go out (their endpoint switched
+        off meanwhile, or its secret unreadable) are failed, saying why (the retry endpoint
+        sends them again once fixed)."""
+        off = [item for item in outgoing if not item.endpoint.is_active]
+        for item in off:
+            reason = item.endpoint.disabled_reason or "the endpoint was switched off"
+            await self._stop(item.delivery_id, reason)
+        live = [item for item in outgoing if item.endpoint.is_active]
+        outcomes = await self._attempt_all(live)
+        self._observe(live, outcomes, first_attempts=False)
+        sent = []
+        for delivery_id, outcome in outcomes.items():
+            if isinstance(outcome, str):
+                await self._stop(delivery_id, outcome)
+            else:
+                sent.append(_Sent(delivery_id, outcome))
+        return sent
+
+    async def _attempt_all(self, outgoing: list[Outgoing]) -> dict[uuid.UUID, Outcome]:
+        """One attempt of each, over HTTP: each (endpoint, resource) in order, the rest side
+        by side on the lanes."""
+        secrets = self._secrets_of({item.endpoint.id: item.endpoint for item in outgoing})
+        lanes = _Lanes()
+        outcomes: dict[uuid.UUID, Outcome] = {}
+
+        async def send_group(group: list[Outgoing]) -> None:
+            async with lanes.gate:
+                for item in group:
+                    activity.heartbeat()
+                    signing = secrets[item.endpoint.id]
+                    if signing is None:
+                        outcomes[item.delivery_id] = UNREADABLE_SECRET
+                        continue
+                    now = utcnow()
+                    prepared = webhooks.prepare(item, signing, now)
+                    with lanes.widened_while_slow():
+                        outcomes[item.delivery_id] = await webhooks.attempt(
+                            self._http, prepared, now
+                        )
+
+        await asyncio.gather(*(send_group(g) for g in webhooks.ordered_groups(outgoing)))
+        return outcomes
+
+    def _secrets_of(
+        self, endpoints: dict[uuid.UUID, WebhookEndpoint]
+    ) -> dict[uuid.UUID, list[str] | None]:
+        """Each endpoint's live secrets, opened once for all its deliveries (None: sealed
+        under another HERALD_SECRET_KEY, so none of them can be signed, and they must not
+        hold up every other one)."""
         now = utcnow()
-        try:
-            prepared = webhooks.prepare(self._cipher, delivery, endpoint, now)
-        except InvalidToken:
-            # A secret sealed under another HERALD_SECRET_KEY: this delivery cannot be signed,
-            # and must not hold up every other one.
-            log.error("webhook %s: its signing secret cannot be read", endpoint.id)
-            await self._stop(delivery.id, endpoint, UNREADABLE_SECRET)
-            return None
-        return _Sent(delivery.id, await webhooks.attempt(self._http, prepared, now))
+        secrets: dict[uuid.UUID, list[str] | None] = {}
+        for endpoint_id, endpoint in endpoints.items():
+            try:
+                secrets[endpoint_id] = webhooks.live_secrets(self._cipher, endpoint, now)
+            except InvalidToken:
+                log.error("webhook %s: its signing secret cannot be read", endpoint_id)
+                secrets[endpoint_id] = None
+        return secrets
+
+    @staticmethod
+    def _observe(
+        outgoing: list[Outgoing], outcomes: dict[uuid.UUID, Outcome], *, first_attempts: bool
+    ) -> None:
+        """Counts and logs the attempts: each one that did not get through, and a line a pass."""
+        delivered = 0
+        for item in outgoing:
+            outcome = outcomes.get(item.delivery_id)
+            if not isinstance(outcome, AttemptResult):
+                continue
+            WEBHOOK_ATTEMPTS.labels(outcome.verdict.value).observe(outcome.duration_ms / 1000)
+            if outcome.verdict is Verdict.DELIVERED:
+                delivered += 1
+                continue
+            log.info(
+                "webhook %s delivery %s: %s",
+                item.endpoint.id,
+                item.delivery_id,
+                outcome.summary(),
+            )
+        if outgoing:
+            log.info(
+                "webhooks: %d %s, %d delivered",
+                len(outgoing),
+                "first attempts" if first_attempts else "requeued attempts",
+                delivered,
+            )
 
     async def _settle(
         self, sent: list[_Sent], *, owned_by_retry: bool
@@ -201,17 +296,14 @@ class WebhookActivities:
                 current, owner = pair
                 if current.state != DeliveryState.PENDING or current.retrying != owned_by_retry:
                     continue  # requeued or settled by someone else meanwhile
-                result = attempt.result
                 wait = webhooks.settle(
-                    session, self._settings, current, owner, result, utcnow(), random.random()
-                )
-                WEBHOOK_ATTEMPTS.labels(result.verdict.value).observe(result.duration_ms / 1000)
-                log.info(
-                    "webhook %s delivery %s: attempt %s, %s",
-                    owner.id,
-                    current.id,
-                    current.attempts,
-                    result.summary(),
+                    session,
+                    self._settings,
+                    current,
+                    owner,
+                    attempt.result,
+                    utcnow(),
+                    random.random(),
                 )
                 if wait is not None:
                     waiting.append((current.id, wait))
@@ -250,19 +342,13 @@ class WebhookActivities:
         delivery, endpoint = found
         if delivery.state != DeliveryState.PENDING or not delivery.retrying:
             return None
-        attempt = await self._send(delivery, endpoint)
-        if attempt is None:
-            return None
-        waiting = await self._settle([attempt], owned_by_retry=True)
+        sent = await self._send_all([Outgoing.of(delivery, endpoint)])
+        waiting = await self._settle(sent, owned_by_retry=True)
         return waiting[0][1] if waiting else None
 
-    async def _stop(
-        self, delivery_id: uuid.UUID, endpoint: WebhookEndpoint, reason: str | None = None
-    ) -> None:
-        """A delivery that cannot go out (its endpoint switched off meanwhile, or its secret
-        unreadable): failed, saying why; the retry endpoint sends it again once fixed."""
+    async def _stop(self, delivery_id: uuid.UUID, reason: str) -> None:
+        """A recorded delivery that cannot go out: failed, saying why."""
         async with self._sessions() as session, session.begin():
             found = await get_delivery_with_endpoint(session, delivery_id)
             if found is not None and found[0].state == DeliveryState.PENDING:
-                why = reason or endpoint.disabled_reason or "the endpoint was switched off"
-                webhooks.stop(found[0], why, utcnow())
+                webhooks.stop(found[0], reason, utcnow())

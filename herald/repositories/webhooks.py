@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -50,22 +50,51 @@ async def active_endpoints(
     return found
 
 
-async def any_undispatched(session: AsyncSession) -> bool:
-    found = await session.scalar(select(Event.id).where(Event.dispatched_at.is_(None)).limit(1))
-    return found is not None
-
-
 async def undispatched_events(session: AsyncSession, limit: int) -> Sequence[Event]:
-    """The oldest events not yet turned into deliveries; on Postgres each is taken by one
-    dispatcher (a second skips the rows the first holds)."""
+    """The oldest events not yet turned into deliveries (read; claim_events takes them)."""
     rows = await session.scalars(
         select(Event)
         .where(Event.dispatched_at.is_(None))
         .order_by(Event.created_at, Event.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
     return rows.all()
+
+
+async def claim_events(
+    session: AsyncSession, event_ids: list[uuid.UUID], now: datetime
+) -> set[uuid.UUID]:
+    """Marks these events dispatched; returns those this transaction marked (a second
+    dispatcher that read the same events finds them taken)."""
+    rows = await session.execute(
+        update(Event)
+        .where(Event.id.in_(event_ids), Event.dispatched_at.is_(None))
+        .values(dispatched_at=now)
+        .returning(Event.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(rows.scalars())
+
+
+async def existing_endpoint_ids(
+    session: AsyncSession, endpoint_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not endpoint_ids:
+        return set()
+    rows = await session.scalars(
+        select(WebhookEndpoint.id).where(WebhookEndpoint.id.in_(endpoint_ids))
+    )
+    return set(rows)
+
+
+async def clear_failure_streaks(session: AsyncSession, endpoint_ids: set[uuid.UUID]) -> None:
+    """A delivery got through: these endpoints are failing no longer."""
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.failing_since.is_not(None))
+        .values(failing_since=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def due_first_tries(

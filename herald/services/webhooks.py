@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from cryptography.fernet import InvalidToken
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.crypto import CredentialCipher
@@ -22,7 +22,11 @@ from herald.db.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndp
 from herald.errors import HeraldError
 from herald.outbound import webhook_policy
 from herald.principal import Principal, system_actor
-from herald.repositories.webhooks import active_endpoints, undispatched_events
+from herald.repositories.webhooks import (
+    claim_events,
+    clear_failure_streaks,
+    existing_endpoint_ids,
+)
 from herald.schemas.posts import rfc3339
 from herald.schemas.webhooks import EndpointBody, EndpointPatch
 from herald.services import audit
@@ -36,6 +40,9 @@ from herald.webhooks.schedule import retry_delay
 from herald.webhooks.signing import new_secret, signed_headers
 from platforms.base import Rejected
 from platforms.outbound import check_url as check_reachable
+
+# The namespace of delivery ids derived from (event, endpoint).
+DELIVERY_IDS = uuid.UUID("5d1f0a3e-7c2b-4f7e-9a61-3b8e2f4c9d10")
 
 
 async def check_url(settings: Settings, url: str) -> None:
@@ -189,33 +196,23 @@ def event_body(event_type: str, at: datetime, data: dict[str, object]) -> str:
     )
 
 
-async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
-    """Turns undispatched events into one delivery per subscribed active endpoint (and a
-    notification, for those a person must act on); returns how many events it took (0: the
-    outbox is drained)."""
-    events = await undispatched_events(session, limit)
-    if not events:
-        return 0
-    endpoints = await active_endpoints(session, {e.workspace_id for e in events})
+def delivery_id_of(event_id: uuid.UUID, endpoint_id: uuid.UUID) -> uuid.UUID:
+    """One id per (event, endpoint), derived rather than drawn: a dispatcher that dies after
+    sending and before recording sends again under the same webhook-id."""
+    return uuid.uuid5(DELIVERY_IDS, f"{event_id}/{endpoint_id}")
+
+
+def fan_out(
+    events: Sequence[Event], endpoints: dict[uuid.UUID, list[WebhookEndpoint]], now: datetime
+) -> list[dict[str, Any]]:
+    """The deliveries of these events, as rows not yet written: one per subscribed active
+    endpoint that existed when the event happened, in event order."""
     deliveries = []
     for event in events:
-        notification = notification_of(event)
-        if notification is not None:
-            session.add(notification)
         for endpoint in endpoints.get(event.workspace_id, []):
             if subscribed(endpoint.events, event.type) and event.created_at >= endpoint.created_at:
                 deliveries.append(_delivery_of(event, endpoint, now))
-    # Plain statements: one insert for every delivery, one update for every event (the unit
-    # of work's per-object bookkeeping was most of what fanning out cost).
-    if deliveries:
-        await session.execute(insert(WebhookDelivery), deliveries)
-    await session.execute(
-        update(Event)
-        .where(Event.id.in_([e.id for e in events]))
-        .values(dispatched_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return len(events)
+    return deliveries
 
 
 def _delivery_of(event: Event, endpoint: WebhookEndpoint, now: datetime) -> dict[str, Any]:
@@ -225,6 +222,7 @@ def _delivery_of(event: Event, endpoint: WebhookEndpoint, now: datetime) -> dict
         event.resource_id,
         event_body(event.type, event.created_at, event.data),
         now,
+        delivery_id=delivery_id_of(event.id, endpoint.id),
         event_id=event.id,
         # The event's time: first attempts go out in this order (per resource, in sequence).
         created_at=event.created_at,
@@ -232,29 +230,78 @@ def _delivery_of(event: Event, endpoint: WebhookEndpoint, now: datetime) -> dict
     )
 
 
-def _new_delivery(
-    endpoint: WebhookEndpoint,
-    event_type: str,
-    resource_id: uuid.UUID,
-    body: str,
+async def record_fan_out(
+    session: AsyncSession,
+    settings: Settings,
+    events: Sequence[Event],
+    deliveries: list[dict[str, Any]],
+    outcomes: dict[uuid.UUID, AttemptResult | str],
     now: datetime,
-    *,
-    event_id: uuid.UUID | None = None,
-    created_at: datetime | None = None,
-    next_attempt_at: datetime | None = None,
-) -> WebhookDelivery:
-    return WebhookDelivery(
-        **_delivery_values(
-            endpoint,
-            event_type,
-            resource_id,
-            body,
-            now,
-            event_id=event_id,
-            created_at=created_at,
-            next_attempt_at=next_attempt_at,
-        )
+    jitter: Callable[[], float],
+) -> list[tuple[uuid.UUID, float]]:
+    """Writes what a dispatcher pass did with new events: marks them dispatched (with a
+    notification for those a person must act on) and records their deliveries with their
+    first attempt's outcome (an AttemptResult, or why it could not go out). Events another
+    dispatcher recorded meanwhile are left to it. Returns the deliveries that wait for another
+    attempt, with the seconds until it.
+
+    Everything is computed before the first statement, and the common case (delivered at
+    once) is a few plain statements: on SQLite this transaction holds the one write lock."""
+    claimed = await claim_events(session, [e.id for e in events], now)
+    if not claimed:
+        return []
+    session.add_all(
+        n for n in (notification_of(e) for e in events if e.id in claimed) if n is not None
     )
+    mine = [d for d in deliveries if d["event_id"] in claimed]
+    present = await existing_endpoint_ids(session, {d["endpoint_id"] for d in mine})
+    delivered: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    stopped: list[dict[str, Any]] = []
+    unsettled: list[tuple[dict[str, Any], AttemptResult]] = []
+    for row in mine:
+        outcome = outcomes.get(row["id"])
+        if row["endpoint_id"] not in present or outcome is None:
+            continue  # its endpoint was deleted meanwhile
+        if isinstance(outcome, str):
+            stopped.append({**row, **_stopped_columns(outcome, now)})
+        elif outcome.verdict is Verdict.DELIVERED:
+            delivered.append(
+                {**row, **_attempt_columns(outcome, now), **_delivered_columns(now), "attempts": 1}
+            )
+            attempts.append(_attempt_row(row["id"], 1, outcome))
+        else:
+            unsettled.append((row, outcome))
+    if delivered or stopped:
+        await session.execute(insert(WebhookDelivery), delivered + stopped)
+    if attempts:
+        await session.execute(insert(WebhookAttempt), attempts)
+        await clear_failure_streaks(session, {d["endpoint_id"] for d in delivered})
+    return await _settle_new(session, settings, unsettled, now, jitter)
+
+
+async def _settle_new(
+    session: AsyncSession,
+    settings: Settings,
+    unsettled: list[tuple[dict[str, Any], AttemptResult]],
+    now: datetime,
+    jitter: Callable[[], float],
+) -> list[tuple[uuid.UUID, float]]:
+    """First attempts that failed (rare): the rules of settle, on objects of this session."""
+    if not unsettled:
+        return []
+    pending = [(WebhookDelivery(**row), result) for row, result in unsettled]
+    session.add_all(delivery for delivery, _ in pending)
+    await session.flush()  # before their attempt rows, which refer to them
+    waiting = []
+    for delivery, result in pending:
+        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
+        if endpoint is None:
+            continue
+        wait = settle(session, settings, delivery, endpoint, result, now, jitter())
+        if wait is not None:
+            waiting.append((delivery.id, wait))
+    return waiting
 
 
 def _delivery_values(
@@ -264,13 +311,14 @@ def _delivery_values(
     body: str,
     now: datetime,
     *,
+    delivery_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
     created_at: datetime | None = None,
     next_attempt_at: datetime | None = None,
 ) -> dict[str, Any]:
     """A new pending delivery's columns, as a row to insert or an object to add."""
     return dict(
-        id=uuid.uuid4(),
+        id=delivery_id or uuid.uuid4(),
         workspace_id=endpoint.workspace_id,
         endpoint_id=endpoint.id,
         event_id=event_id,
@@ -288,6 +336,20 @@ def _delivery_values(
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A delivery to attempt: what it sends, and to which endpoint."""
+
+    delivery_id: uuid.UUID
+    resource_id: uuid.UUID | None
+    body: str
+    endpoint: WebhookEndpoint
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> Outgoing:
+        return cls(delivery.id, delivery.resource_id, delivery.body, endpoint)
+
+
+@dataclass(frozen=True)
 class Prepared:
     """What an attempt sends, read before any HTTP call so no transaction waits on one."""
 
@@ -297,11 +359,10 @@ class Prepared:
     body: str
 
 
-def prepare(
-    cipher: CredentialCipher, delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime
-) -> Prepared:
-    headers = signed_headers(delivery.id, delivery.body, now, live_secrets(cipher, endpoint, now))
-    return Prepared(delivery.id, endpoint.url, headers, delivery.body)
+def prepare(outgoing: Outgoing, secrets: Sequence[str], now: datetime) -> Prepared:
+    """Signed with the endpoint's live secrets (live_secrets: read once for many)."""
+    headers = signed_headers(outgoing.delivery_id, outgoing.body, now, secrets)
+    return Prepared(outgoing.delivery_id, outgoing.endpoint.url, headers, outgoing.body)
 
 
 async def attempt(client: httpx.AsyncClient, prepared: Prepared, now: datetime) -> AttemptResult:
@@ -323,19 +384,17 @@ def settle(
     _log_attempt(session, delivery, result, now)
     verdict = result.verdict
     if verdict is Verdict.DELIVERED:
-        delivery.state = DeliveryState.DELIVERED
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
+        _apply(delivery, _delivered_columns(now))
         endpoint.failing_since = None
         return None
     if verdict is Verdict.GONE:
-        _fail(delivery)
+        _apply(delivery, _FAILED)
         disable(session, endpoint, "the receiver answered 410 Gone", now)
         return None
     delivery.round_failures += 1
     endpoint.failing_since = endpoint.failing_since or now
     if now - endpoint.failing_since >= timedelta(seconds=settings.webhook_disable_after_s):
-        _fail(delivery)
+        _apply(delivery, _FAILED)
         days = settings.webhook_disable_after_s / 86400
         disable(session, endpoint, f"every delivery failed for {days:g} days", now)
         return None
@@ -343,24 +402,62 @@ def settle(
         settings.webhook_retry_schedule_s, delivery.round_failures, result.retry_after_s, jitter
     )
     if wait is None:
-        _fail(delivery)
+        _apply(delivery, _FAILED)
         return None
     delivery.retrying = True
     delivery.next_attempt_at = now + timedelta(seconds=wait)
     return wait
 
 
-def _fail(delivery: WebhookDelivery) -> None:
-    delivery.state = DeliveryState.FAILED
-    delivery.retrying = False
-    delivery.next_attempt_at = None
+# A delivery's columns in each settled state: applied to an object, or merged into a row.
+_FAILED: dict[str, Any] = {
+    "state": DeliveryState.FAILED,
+    "retrying": False,
+    "next_attempt_at": None,
+}
+
+
+def _delivered_columns(now: datetime) -> dict[str, Any]:
+    return {"state": DeliveryState.DELIVERED, "delivered_at": now, "next_attempt_at": None}
+
+
+def _stopped_columns(reason: str, now: datetime) -> dict[str, Any]:
+    return {**_FAILED, "last_error": reason, "updated_at": now}
+
+
+def _attempt_columns(result: AttemptResult, now: datetime) -> dict[str, Any]:
+    """What a delivery keeps of its latest attempt."""
+    return {
+        "last_status_code": result.status_code,
+        "last_response": result.response,
+        "last_duration_ms": result.duration_ms,
+        "last_error": result.error,
+        "updated_at": now,
+    }
+
+
+def _attempt_row(delivery_id: uuid.UUID, number: int, result: AttemptResult) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "delivery_id": delivery_id,
+        "number": number,
+        "at": result.at,
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "response": result.response,
+        "error": result.error,
+    }
+
+
+def _apply(delivery: WebhookDelivery, columns: dict[str, Any]) -> None:
+    for name, value in columns.items():
+        setattr(delivery, name, value)
 
 
 def stop(delivery: WebhookDelivery, reason: str, now: datetime) -> None:
-    """A pending delivery whose endpoint was switched off: failed, with the reason."""
-    _fail(delivery)
-    delivery.last_error = reason
-    delivery.updated_at = now
+    """A pending delivery that cannot go out (its endpoint switched off, its secret
+    unreadable): failed, with the reason."""
+    _apply(delivery, _stopped_columns(reason, now))
 
 
 def disable(session: AsyncSession, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
@@ -422,7 +519,7 @@ def _test_delivery(endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
     """A webhook.test delivery: sent once, now, by the API, never retried."""
     data: dict[str, object] = {"webhook_id": str(endpoint.id), "message": "Herald says hello"}
     body = event_body("webhook.test", now, data)
-    return _new_delivery(endpoint, "webhook.test", endpoint.id, body, now)
+    return WebhookDelivery(**_delivery_values(endpoint, "webhook.test", endpoint.id, body, now))
 
 
 async def send_test(
@@ -436,7 +533,8 @@ async def send_test(
     """POST /v1/webhooks/{id}/test: one webhook.test attempt now, logged like any delivery.
     The call is made before anything is written, so no transaction waits on the receiver."""
     delivery = _test_delivery(endpoint, now)
-    result = await attempt(client, prepare(cipher, delivery, endpoint, now), now)
+    prepared = prepare(Outgoing.of(delivery, endpoint), live_secrets(cipher, endpoint, now), now)
+    result = await attempt(client, prepared, now)
     session.add(delivery)
     await session.flush()  # before its attempt row, which refers to it
     settle_test(session, delivery, result, now)
@@ -460,31 +558,14 @@ def _log_attempt(
     session: AsyncSession, delivery: WebhookDelivery, result: AttemptResult, now: datetime
 ) -> None:
     delivery.attempts += 1
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id,
-            number=delivery.attempts,
-            at=result.at,
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            response=result.response,
-            error=result.error,
-        )
-    )
-    delivery.last_status_code = result.status_code
-    delivery.last_response = result.response
-    delivery.last_duration_ms = result.duration_ms
-    delivery.last_error = result.error
-    delivery.updated_at = now
+    session.add(WebhookAttempt(**_attempt_row(delivery.id, delivery.attempts, result)))
+    _apply(delivery, _attempt_columns(result, now))
 
 
-def ordered_groups(
-    due: Sequence[tuple[WebhookDelivery, WebhookEndpoint]],
-) -> list[list[tuple[WebhookDelivery, WebhookEndpoint]]]:
-    """Due deliveries grouped by (endpoint, resource), each group in event order: a group is
-    sent one after another, groups side by side."""
-    groups: dict[tuple[uuid.UUID, uuid.UUID | None], list[tuple[WebhookDelivery, WebhookEndpoint]]]
-    groups = {}
-    for delivery, endpoint in due:
-        groups.setdefault((endpoint.id, delivery.resource_id), []).append((delivery, endpoint))
+def ordered_groups(outgoing: Sequence[Outgoing]) -> list[list[Outgoing]]:
+    """Deliveries grouped by (endpoint, resource), each group in event order: a group is sent
+    one after another, groups side by side."""
+    groups: dict[tuple[uuid.UUID, uuid.UUID | None], list[Outgoing]] = {}
+    for item in outgoing:
+        groups.setdefault((item.endpoint.id, item.resource_id), []).append(item)
     return list(groups.values())
