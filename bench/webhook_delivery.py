@@ -265,10 +265,14 @@ async def _until_settled(
     the receiver holds as many as the database says were delivered: the states by count."""
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
     while True:
+        # Events first: the pass that marks an event dispatched writes its deliveries in the
+        # same transaction, so once none is left undispatched the states read after it hold
+        # every delivery (read the other way round, a pass committing in between is missed).
+        undispatched = await _undispatched(engine, workspace_id)
         states = await _delivery_states(engine, endpoint_ids)
         if (
-            not states[DeliveryState.PENDING]
-            and not await _undispatched(engine, workspace_id)
+            not undispatched
+            and not states[DeliveryState.PENDING]
             and receiver.count(paths) >= states[DeliveryState.DELIVERED]
         ):
             return states
