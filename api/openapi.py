@@ -11,6 +11,9 @@ operation is, read off the routes themselves, never a hand list that drifts:
 - a path with an id: 404; a write: 409 (its Idempotency-Key still in flight, or the resource's
   state forbids the change) and 422 (the key used for another request); a body: 413; an
   `If-Match` header: 412.
+
+Every answer of a rate-limited operation declares the X-RateLimit-* headers, and 429 and
+503 their Retry-After (API.md "Rate limits").
 """
 
 from __future__ import annotations
@@ -43,6 +46,33 @@ _DESCRIPTIONS = {
     429: "Too many requests: retry after `Retry-After` seconds",
     503: "Unavailable for a moment; retry after `Retry-After` seconds",
 }
+
+
+_INTEGER = {"type": "integer", "minimum": 0}
+_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed per window in the caller's tightest scope",
+    "X-RateLimit-Remaining": "Requests left in that window",
+    "X-RateLimit-Reset": "When that window resets (Unix seconds)",
+    "Retry-After": "Seconds to wait before trying again",
+}
+_RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+_RETRY_AFTER_STATUSES = {"429", "503"}
+
+
+def _header_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def _document_headers(path: str, responses: dict[str, Any]) -> None:
+    """The headers each answer carries (api/rate_limits.py sets them)."""
+    for status, response in responses.items():
+        headers = response.setdefault("headers", {})
+        if path not in EXEMPT_PATHS:
+            headers.update({name: _header_ref(name) for name in _RATE_LIMIT_HEADERS})
+        if status in _RETRY_AFTER_STATUSES:
+            headers["Retry-After"] = _header_ref("Retry-After")
+        if not headers:
+            del response["headers"]
 
 
 class ErrorDetailOut(BaseModel):
@@ -119,6 +149,10 @@ def document_errors(app: FastAPI) -> None:
         schemas[ERROR_SCHEMA] = error_schema
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
+        components["headers"] = {
+            name: {"description": description, "schema": _INTEGER}
+            for name, description in _HEADERS.items()
+        }
         components.setdefault("securitySchemes", {})[BEARER] = {
             "type": "http",
             "scheme": "bearer",
@@ -152,6 +186,7 @@ def document_errors(app: FastAPI) -> None:
                             },
                         },
                     )
+                _document_headers(path, responses)
         app.openapi_schema = schema
         return schema
 

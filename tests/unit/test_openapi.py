@@ -67,3 +67,20 @@ def test_every_operation_that_needs_a_caller_names_its_permission() -> None:
             assert "x-herald-permission" not in operation, (method, path)
         else:
             assert "." in operation["x-herald-permission"], (method, path)
+
+
+def test_every_answer_declares_the_rate_limit_headers_it_carries() -> None:
+    headers = SCHEMA["components"]["headers"]
+    for method, path, operation in _operations():
+        for status, response in operation["responses"].items():
+            declared = {
+                name: headers[ref["$ref"].rsplit("/", 1)[1]]
+                for name, ref in response.get("headers", {}).items()
+            }
+            if path not in ("/healthz", "/readyz", "/metrics"):
+                assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
+                    declared
+                ), (method, path, status)
+            if status in ("429", "503"):
+                assert "Retry-After" in declared, (method, path, status)
+            assert all(h["schema"]["type"] == "integer" for h in declared.values())
