@@ -117,6 +117,12 @@ async def refuse_beyond(
     allowed = defaults.limits_of(workspace)[limit]
     if allowed is None:
         return workspace
+    # Additions racing for the last places take turns: the workspace row is locked until
+    # this transaction ends, so the next one counts what this one added (on Postgres; SQLite
+    # runs one writer at a time anyway). Only a workspace with that limit pays for it.
+    await session.execute(
+        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update()
+    )
     used = await usage(session, workspace, limit, now) - counted_already
     if used + adding > allowed:
         raise HeraldError(

@@ -108,6 +108,27 @@ async def test_posts_created_this_month(stack: Stack) -> None:
     assert edited.status_code == 200, edited.text
 
 
+async def test_creates_racing_for_the_last_places_never_pass_the_limit(stack: Stack) -> None:
+    tenant = await stack.new_tenant()
+    await stack.set_workspace(tenant, plan_limits={"posts_per_month": 3})
+    target = [{"account_id": str(tenant.accounts["mastodon"])}]
+    answers = await asyncio.gather(
+        *(
+            stack.api.post(
+                "/v1/posts",
+                json={"content": f"racing {n}", "draft": True, "targets": target},
+                headers=tenant.headers,
+            )
+            for n in range(10)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201] * 3 + [402] * 7, [
+        a.text for a in answers
+    ]
+    listed = await stack.api.get("/v1/posts", headers=tenant.headers)
+    assert len(listed.json()["data"]) == 3
+
+
 async def test_members_and_invitations(stack: Stack) -> None:
     tenant = await stack.new_tenant()
     await stack.set_workspace(tenant, plan_limits={"members": 2})
