@@ -1,6 +1,10 @@
 """The reconciler: no post stays stuck. Every post that should be executing is checked against
 Temporal; a lost start is started, a run that ended early is resumed for its unfinished
-targets, and what cannot be repaired is reported.
+targets, and what cannot be repaired is reported. The same for the API's other jobs that start
+a workflow after their commit: a media validation or an analytics export whose start was lost
+is started. (A URL import whose start was lost stays pending: its URL, which may carry a token
+of the file's host, is not stored, and a mirror's imports run inside its own workflow, so a
+pending import without a workflow of its own is not always a lost one.)
 
 Temporal's list of running post workflows is read once per pass (pages of LIST_PAGE): only the
 posts missing from it are described one by one, instead of every sleeping post each minute."""
@@ -19,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from herald import temporal as names
 from herald.db.engine import SessionFactory
-from herald.db.models import Post, SocialAccount
+from herald.db.models import AnalyticsExport, MediaValidation, Post, SocialAccount
 from herald.db.types import utcnow
 from herald.metrics import RECONCILER_REPAIRS
 from herald.payloads import Disagreement, ReconcileReport
@@ -28,6 +32,7 @@ from herald.repositories.posts import lock_target_and_post
 from herald.status import (
     WAITING_TARGET_STATES,
     AccountStatus,
+    MediaValidationStatus,
     PostPhase,
     PostStatus,
     TargetStatus,
@@ -49,6 +54,8 @@ class Starts(Protocol):
     async def start_run(self, post: Post, target_ids: list[uuid.UUID]) -> None: ...
     async def ensure_account_tokens(self, account_id: uuid.UUID) -> None: ...
     async def ensure_analytics(self, account_id: uuid.UUID) -> None: ...
+    async def start_media_validation(self, validation_id: uuid.UUID) -> None: ...
+    async def start_export(self, export_id: uuid.UUID) -> None: ...
 
 
 class ReconcilerActivities:
@@ -88,7 +95,8 @@ class ReconcilerActivities:
             after = (page[-1].created_at, page[-1].id)
         await self._watch_expiring_tokens(report)
         await self._keep_analytics_schedules(report)
-        RECONCILER_REPAIRS.inc(len(report.started))
+        await self._repair_lost_jobs(cutoff, report)
+        RECONCILER_REPAIRS.inc(len(report.started) + len(report.jobs_started))
         return report
 
     async def _running_posts(self) -> set[str]:
@@ -139,6 +147,47 @@ class ReconcilerActivities:
             if names.analytics_schedule_id(account_id) not in listed:
                 await self._gateway.ensure_analytics(account_id)
                 report.analytics_schedules_made += 1
+
+    async def _repair_lost_jobs(self, cutoff: datetime, report: ReconcileReport) -> None:
+        """Validations and exports still pending past the start grace whose workflow Temporal
+        has never heard of (there are few: each is described)."""
+        async with self._sessions() as session:
+            validations = (
+                await session.scalars(
+                    select(MediaValidation.id).where(
+                        MediaValidation.status == MediaValidationStatus.PENDING,
+                        MediaValidation.created_at < cutoff,
+                    )
+                )
+            ).all()
+            exports = (
+                await session.scalars(
+                    select(AnalyticsExport.id).where(
+                        AnalyticsExport.status == "pending", AnalyticsExport.created_at < cutoff
+                    )
+                )
+            ).all()
+        for validation_id in validations:
+            workflow_id = names.media_validation_workflow_id(validation_id)
+            if not await self._exists(workflow_id):
+                await self._gateway.start_media_validation(validation_id)
+                report.jobs_started.append(workflow_id)
+        for export_id in exports:
+            workflow_id = names.analytics_export_workflow_id(export_id)
+            if not await self._exists(workflow_id):
+                await self._gateway.start_export(export_id)
+                report.jobs_started.append(workflow_id)
+        for workflow_id in report.jobs_started:
+            log.warning("%s had no workflow: started it", workflow_id)
+
+    async def _exists(self, workflow_id: str) -> bool:
+        try:
+            await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
 
     async def _check(self, post: Post, report: ReconcileReport) -> None:
         handle = self._client.get_workflow_handle(names.post_workflow_id(post.id))

@@ -282,6 +282,8 @@ class ReconcileReport(BaseModel):
     token_accounts_checked: int = 0
     # Active accounts that had no analytics schedule and were given one.
     analytics_schedules_made: int = 0
+    # Media validations and analytics exports whose lost start was made (their workflow ids).
+    jobs_started: list[str] = Field(default_factory=list)
 
 
 class AccountTokensInput(BaseModel):

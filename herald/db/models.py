@@ -544,7 +544,10 @@ class MediaValidation(Base):
     or bulk-validate), filled in by its workflow."""
 
     __tablename__ = "media_validations"
-    __table_args__ = (Index("ix_media_validations_workspace", "workspace_id"),)
+    __table_args__ = (
+        Index("ix_media_validations_workspace", "workspace_id"),
+        Index("ix_media_validations_status_created", "status", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
@@ -706,6 +709,7 @@ class AnalyticsExport(Base):
     """One CSV export of a brand's analytics: made by the export workflow into media storage."""
 
     __tablename__ = "analytics_exports"
+    __table_args__ = (Index("ix_analytics_exports_status_created", "status", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)

@@ -1,5 +1,6 @@
 """No post stays stuck: a post whose workflow start was lost, or whose run was terminated
-mid-way, is published by the reconciler, exactly once."""
+mid-way, is published by the reconciler, exactly once; a media validation or an analytics
+export whose start was lost is started."""
 
 from __future__ import annotations
 
@@ -10,16 +11,22 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from temporalio.client import WorkflowExecutionStatus
 
-from herald.db.models import Post
+from herald.db.models import AnalyticsExport, MediaValidation, Post
 from herald.db.types import utcnow
 from herald.payloads import ReconcileReport
 from herald.posts.creation import create_post
 from herald.principal import ALL_PERMISSIONS, ActorType, Principal
 from herald.schedules import ensure_reconciler_schedule, reconciler_schedule_id
 from herald.schemas.posts import PostCreate
-from herald.temporal import account_tokens_workflow_id, analytics_schedule_id
+from herald.status import MediaValidationStatus
+from herald.temporal import (
+    account_tokens_workflow_id,
+    analytics_export_workflow_id,
+    analytics_schedule_id,
+    media_validation_workflow_id,
+)
 from tests.support.oauth import OAUTH_PLATFORMS, callback, consent, new_platform_user
-from tests.support.stack import Stack
+from tests.support.stack import Stack, Tenant
 from workflows.reconciler import ReconcilerWorkflow
 
 
@@ -185,3 +192,67 @@ async def test_an_active_account_without_its_analytics_schedule_gets_one(stack: 
     assert report.analytics_schedules_made >= 1
     described = await client.get_schedule_handle(schedule_id).describe()
     assert not described.schedule.state.paused
+
+
+async def _until(stack: Stack, tenant: Tenant, path: str, statuses: tuple[str, ...]) -> str:
+    for _ in range(150):
+        answer = await stack.api.get(path, headers=tenant.headers)
+        assert answer.status_code == 200, answer.text
+        if answer.json()["status"] in statuses:
+            return str(answer.json()["status"])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} stayed {answer.json()['status']} for 15 s")
+
+
+async def test_a_validation_and_an_export_whose_starts_were_lost_are_started(
+    stack: Stack,
+) -> None:
+    tenant = await stack.new_tenant()
+    upload = await stack.api.post(
+        "/v1/media/uploads",
+        json={
+            "brand_id": str(tenant.brand_id),
+            "filename": "a.png",
+            "mime_type": "image/png",
+            "size": 10,
+        },
+        headers=tenant.headers,
+    )
+    assert upload.status_code == 201, upload.text
+    media_id = upload.json()["media_id"]
+    # Committed as the API commits them, but the process died before starting their
+    # workflows; a minute has passed.
+    a_minute_ago = utcnow() - timedelta(minutes=1)
+    validation = MediaValidation(
+        id=uuid.uuid4(),
+        workspace_id=tenant.workspace_id,
+        media_ids=[media_id],
+        status=MediaValidationStatus.PENDING,
+        results=[],
+        created_at=a_minute_ago,
+    )
+    export = AnalyticsExport(
+        workspace_id=tenant.workspace_id,
+        brand_id=tenant.brand_id,
+        range_from=a_minute_ago - timedelta(days=7),
+        range_to=a_minute_ago,
+        format="csv",
+        status="pending",
+        created_at=a_minute_ago,
+    )
+    async with stack.resources.sessions() as session, session.begin():
+        session.add_all([validation, export])
+
+    report = await _reconcile(stack)
+
+    expected = {
+        media_validation_workflow_id(validation.id),
+        analytics_export_workflow_id(export.id),
+    }
+    assert expected <= set(report.jobs_started)
+    checked = await _until(stack, tenant, f"/v1/media/validations/{validation.id}", ("completed",))
+    assert checked == "completed"
+    finished = await _until(stack, tenant, f"/v1/analytics/exports/{export.id}", ("done", "failed"))
+    assert finished == "done"
+    again = await _reconcile(stack)
+    assert not expected & set(again.jobs_started)
