@@ -15,6 +15,10 @@ from herald.services.notifications import list_notifications, mark_read
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 Reader = Annotated[Principal, Depends(require(Permission.WORKSPACE_READ))]
+# The workspace's notifications are one inbox its team shares: marking them read changes what
+# everyone sees, so a viewer (who changes nothing) may not; the people who act on them
+# (editors, reviewers, admins, owners) hold posts.edit.
+Marker = Annotated[Principal, Depends(require(Permission.POSTS_EDIT))]
 
 
 @router.get(
@@ -37,6 +41,6 @@ async def list_(
 
 
 @router.post("/read", response_model=ReadOut, summary="Mark notifications read (ids, or all)")
-async def read(body: ReadBody, session: SessionDep, principal: Reader) -> ReadOut:
+async def read(body: ReadBody, session: SessionDep, principal: Marker) -> ReadOut:
     ids = None if body.all else body.ids
     return ReadOut(marked=await mark_read(session, principal, ids, utcnow()))

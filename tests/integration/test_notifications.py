@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any, cast
 
+from tests.support.people import as_user, log_in, new_person
 from tests.support.stack import Stack, Tenant
 
 
@@ -59,6 +60,21 @@ async def test_a_failed_post_and_an_approval_waiting_are_notified_until_read(
     assert newest["type"] == "post.approval_requested"
     assert newest["resource_id"] == waiting.json()["id"] and newest["read_at"] is None
     assert await _notifications(stack, other) == []
+
+    # A viewer reads the inbox but cannot change it for everyone.
+    owner = await log_in(stack, await new_person(stack, tenant.workspace_id))
+    made = await stack.api.post(
+        f"/v1/workspaces/{tenant.workspace_id}/api-keys",
+        json={"name": "wallboard", "permissions": ["analytics.view"]},
+        headers=as_user(owner),
+    )
+    assert made.status_code == 201, made.text
+    viewer = {"Authorization": f"Bearer {made.json()['key']}"}
+    listed = await stack.api.get("/v1/notifications", headers=viewer)
+    assert listed.status_code == 200 and len(listed.json()["data"]) == 2
+    refused = await stack.api.post("/v1/notifications/read", json={"all": True}, headers=viewer)
+    assert refused.status_code == 403, refused.text
+    assert len(await _notifications(stack, tenant, unread="true")) == 2
 
     # Another workspace cannot mark them read.
     foreign = await stack.api.post(
