@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
-from api.deps import ResourcesDep, SessionDep, require
+from api.deps import PageCursor, PageLimit, ResourcesDep, SessionDep, require
 from api.openapi import error_responses
 from herald.db.models import User
 from herald.principal import Permission, Principal
@@ -33,9 +33,17 @@ BASE = "/v1/workspaces/{workspace_id}/users"
 
 
 @router.get(BASE, response_model=MemberList, summary="The workspace's members and their roles")
-async def list_(workspace_id: uuid.UUID, session: SessionDep, principal: Reader) -> MemberList:
-    rows = await list_members(session, principal.workspace_id)
-    return MemberList(data=[MemberOut.of(u, r, m.created_at) for u, r, m in rows])
+async def list_(
+    workspace_id: uuid.UUID,
+    session: SessionDep,
+    principal: Reader,
+    cursor: PageCursor = None,
+    limit: PageLimit = 50,
+) -> MemberList:
+    rows, next_cursor = await list_members(session, principal.workspace_id, limit, cursor)
+    return MemberList(
+        data=[MemberOut.of(u, r, m.created_at) for u, r, m in rows], next_cursor=next_cursor
+    )
 
 
 @router.post(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.db.models import Invitation, Member, Role, User
+from herald.repositories.paging import decode_cursor, encode_keyset
 from herald.roles import BUILTIN_ROLES, OWNER
 
 
@@ -63,16 +64,25 @@ async def get_member(
 
 
 async def list_members(
-    session: AsyncSession, workspace_id: uuid.UUID
-) -> Sequence[Row[User, Role, Member]]:
-    result = await session.execute(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[Sequence[Row[User, Role, Member]], str | None]:
+    """One page of members in the order they joined, and the next page's cursor (None: last).
+    The keyset is the membership's (created_at, user id): a member is a (workspace, user)."""
+    key = tuple_(Member.created_at, Member.user_id)
+    query = (
         select(User, Role, Member)
         .join(Member, Member.user_id == User.id)
         .join(Role, Role.id == Member.role_id)
         .where(Member.workspace_id == workspace_id)
-        .order_by(Member.created_at, User.id)
     )
-    return result.all()
+    if cursor is not None:
+        query = query.where(key > tuple_(*decode_cursor(cursor)))
+    rows = (await session.execute(query.order_by(*key).limit(limit + 1))).all()
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1][2]
+    return page, encode_keyset(last.created_at, last.user_id)
 
 
 async def owner_count(session: AsyncSession, workspace_id: uuid.UUID) -> int:

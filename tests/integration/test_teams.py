@@ -322,3 +322,27 @@ async def test_api_keys_are_shown_once_scoped_and_revoked_at_once(
     assert mine["id"] not in [
         k["id"] for k in (await stack.api.get(keys, headers=as_user(owner))).json()["data"]
     ]
+
+
+async def test_members_are_listed_a_page_at_a_time_in_the_order_they_joined(
+    stack: Stack, tenant: Tenant
+) -> None:
+    emails = [await new_person(stack, tenant.workspace_id) for _ in range(5)]
+    me = as_user(await log_in(stack, emails[0]))
+    users = f"/v1/workspaces/{tenant.workspace_id}/users"
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = await stack.api.get(users, params=params, headers=me)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["data"]) <= 2
+        seen += [m["email"] for m in page.json()["data"]]
+        pages += 1
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == emails and pages == 3
+    refused = await stack.api.get(users, params={"cursor": "not-ours"}, headers=me)
+    assert refused.status_code == 400 and refused.json()["error"]["details"][0]["path"] == "cursor"
