@@ -35,11 +35,27 @@ def _valid_key(key: str) -> bool:
     return 1 <= len(key) <= 255 and key.isascii() and key.isprintable()
 
 
-def _fingerprint(scope: Scope, body: bytes) -> str:
+def _boundary(content_type: str | None) -> bytes | None:
+    """A multipart body's boundary, from its Content-Type."""
+    if content_type is None or not content_type.lower().startswith("multipart/"):
+        return None
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "boundary" and value.strip('"'):
+            return value.strip('"').encode("latin-1")
+    return None
+
+
+def _fingerprint(scope: Scope, body: bytes, content_type: str | None) -> str:
     query = "&".join(sorted(scope.get("query_string", b"").decode("latin-1").split("&")))
     digest = hashlib.sha256()
     for part in (scope["method"], scope["path"], query):
         digest.update(part.encode() + b"\n")
+    # A client draws a new multipart boundary for every request, its retries too: the same
+    # form under another boundary is the same request.
+    boundary = _boundary(content_type)
+    if boundary is not None:
+        body = body.replace(b"--" + boundary, b"--\x00boundary")
     digest.update(body)
     return digest.hexdigest()
 
@@ -73,7 +89,7 @@ class IdempotencyMiddleware:
         # The route uses it as it is instead of authenticating the request again.
         scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
         body = await _read_body(receive)
-        fingerprint = _fingerprint(scope, body)
+        fingerprint = _fingerprint(scope, body, headers.get("content-type"))
         now = utcnow()
         async with resources.sessions() as session, session.begin():
             existing = await records.find(session, principal.workspace_id, key)

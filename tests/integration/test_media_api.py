@@ -380,3 +380,27 @@ async def test_multipart_upload_refuses_bad_input_with_400_and_large_files_with_
     assert sent < 2 * cap, f"{sent} bytes were read of a body refused at {cap}"
     after = (await stack.api.get("/v1/media", headers=tenant.headers)).json()["data"]
     assert [m["id"] for m in after] == [m["id"] for m in before]
+
+
+async def test_a_multipart_upload_retried_under_its_idempotency_key_is_replayed(
+    stack: Stack,
+) -> None:
+    tenant = await stack.new_tenant()
+    picture = png(20, 20)
+
+    async def upload(data: bytes) -> Any:
+        # httpx draws a new boundary for every request, as clients do for their retries.
+        return await stack.api.post(
+            "/v1/media",
+            data={"brand_id": str(tenant.brand_id)},
+            files={"file": ("pic.png", data, "image/png")},
+            headers={**tenant.headers, "Idempotency-Key": "upload-once"},
+        )
+
+    first, again = await upload(picture), await upload(picture)
+    assert first.status_code == 201, first.text
+    assert first.request.headers["content-type"] != again.request.headers["content-type"]
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = await upload(png(21, 20))
+    assert other.status_code == 422 and other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
