@@ -93,10 +93,6 @@ class MediaStorage(ABC):
         """A file with the object's bytes, for probing; removed afterwards if it was a copy."""
 
     @abstractmethod
-    async def read(self, key: str) -> bytes:
-        """The whole object in memory: for small files only (see `chunks`)."""
-
-    @abstractmethod
     def chunks(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes `start` up to `end` (exclusive; None: to the end of the object), read
         piece by piece (at most READ_PIECE_BYTES each) as the caller consumes them, so that

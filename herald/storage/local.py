@@ -72,9 +72,6 @@ class LocalStorage(MediaStorage):
     async def local_copy(self, key: str) -> AsyncIterator[Path]:
         yield self.path_of(key)
 
-    async def read(self, key: str) -> bytes:
-        return await asyncio.to_thread(self.path_of(key).read_bytes)
-
     async def chunks(
         self, key: str, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:

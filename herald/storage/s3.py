@@ -98,11 +98,6 @@ class S3Storage(MediaStorage):
             await asyncio.to_thread(self._client.download_file, self._bucket, key, str(path))
             yield path
 
-    async def read(self, key: str) -> bytes:
-        response = await asyncio.to_thread(self._client.get_object, Bucket=self._bucket, Key=key)
-        body: bytes = await asyncio.to_thread(response["Body"].read)
-        return body
-
     async def chunks(
         self, key: str, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
